@@ -1,0 +1,70 @@
+//! Events the program sends to the agent through the ring buffer.
+
+use crate::Addr16;
+
+/// Longest DNS query name (wire format, labels with length bytes) an event carries.
+pub const DNS_QNAME_MAX: usize = 128;
+
+/// What an [`Event`] reports.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A protected host sent a TCP SYN (a new connection attempt).
+    TcpSyn = 1,
+    /// A protected host sent UDP to a peer its sketch had not seen.
+    UdpNewPeer = 2,
+    /// A protected host sent a DNS query; `qname` holds the name.
+    DnsQuery = 3,
+}
+
+impl EventKind {
+    pub const fn from_u8(value: u8) -> Option<EventKind> {
+        match value {
+            1 => Some(EventKind::TcpSyn),
+            2 => Some(EventKind::UdpNewPeer),
+            3 => Some(EventKind::DnsQuery),
+            _ => None,
+        }
+    }
+
+    /// Stable name used in the agent's output.
+    pub const fn name(self) -> &'static str {
+        match self {
+            EventKind::TcpSyn => "tcp_syn",
+            EventKind::UdpNewPeer => "udp_new_peer",
+            EventKind::DnsQuery => "dns_query",
+        }
+    }
+}
+
+/// One ring buffer record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub timestamp_ns: u64,
+    pub src: Addr16,
+    pub dst: Addr16,
+    /// Host byte order.
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub ifindex: u32,
+    /// An [`EventKind`] as `u8`.
+    pub kind: u8,
+    pub protocol: u8,
+    /// Bytes of `qname` that are valid (DNS events only).
+    pub qname_len: u8,
+    /// Set when the name was longer than [`DNS_QNAME_MAX`] and cut.
+    pub qname_truncated: u8,
+    pub _pad: [u8; 4],
+    pub qname: [u8; DNS_QNAME_MAX],
+}
+const _: () = assert!(core::mem::size_of::<Event>() == 56 + DNS_QNAME_MAX);
+
+/// Per-CPU token bucket that rate-limits events ([`crate::MAP_EVENT_BUDGET`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct EventBudget {
+    pub tokens: u64,
+    pub refilled_at_ns: u64,
+}
+const _: () = assert!(core::mem::size_of::<EventBudget>() == 16);

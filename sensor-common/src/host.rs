@@ -1,0 +1,187 @@
+//! Per-host counters, kept for every address inside a protected prefix.
+
+use crate::Addr16;
+
+/// Bits in each distinct-count sketch (a linear-counting bitmap).
+pub const SKETCH_BITS: u32 = 512;
+/// `SKETCH_BITS` as 64-bit words.
+pub const SKETCH_WORDS: usize = (SKETCH_BITS / 64) as usize;
+
+/// Key of [`crate::MAP_HOSTS`] and [`crate::MAP_BLOCK_HOSTS`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct HostKey {
+    pub addr: Addr16,
+}
+const _: () = assert!(core::mem::size_of::<HostKey>() == 16);
+
+/// One CPU's counters for one protected host.
+///
+/// "Out" is traffic the host sent, "in" is traffic sent to it. Sketches are
+/// bitmaps: per-CPU copies are merged with bitwise OR and the distinct count
+/// is estimated by linear counting. Times are `CLOCK_MONOTONIC` nanoseconds
+/// (`bpf_ktime_get_ns`); zero means "never on this CPU".
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct HostCounters {
+    pub packets_out: u64,
+    pub bytes_out: u64,
+    pub packets_in: u64,
+    pub bytes_in: u64,
+    /// TCP SYN without ACK sent by the host.
+    pub tcp_syn_out: u64,
+    /// TCP SYN+ACK received by the host.
+    pub tcp_synack_in: u64,
+    /// TCP RST received by the host.
+    pub tcp_rst_in: u64,
+    pub udp_out: u64,
+    pub udp_in: u64,
+    pub icmp_out: u64,
+    pub icmp_in: u64,
+    /// DNS queries (QR=0, destination port 53) sent.
+    pub dns_queries_out: u64,
+    /// DNS answers (QR=1, source port 53) received.
+    pub dns_answers_in: u64,
+    /// Packets sent to another protected host.
+    pub lateral_packets_out: u64,
+    /// Packets received from another protected host.
+    pub lateral_packets_in: u64,
+    /// Bytes sent to another protected host.
+    pub lateral_bytes_out: u64,
+    pub first_seen_ns: u64,
+    pub last_seen_ns: u64,
+    /// Sketch of distinct remote peers (either direction).
+    pub peer_sketch: [u64; SKETCH_WORDS],
+    /// Sketch of distinct destination ports the host sent TCP/UDP to.
+    pub port_sketch: [u64; SKETCH_WORDS],
+    /// Source MAC of the last frame the host sent.
+    pub mac: [u8; 6],
+    /// VLAN id of the last frame the host sent (0: untagged).
+    pub vlan: u16,
+    /// Interface index the host's last frame arrived on.
+    pub ifindex: u32,
+    pub _pad: u32,
+}
+const _: () = assert!(core::mem::size_of::<HostCounters>() == 18 * 8 + 2 * SKETCH_WORDS * 8 + 16);
+
+/// Sets the sketch bit for `hash`; returns true if it was clear before.
+#[inline(always)]
+pub fn sketch_insert(sketch: &mut [u64; SKETCH_WORDS], hash: u32) -> bool {
+    let bit = hash % SKETCH_BITS;
+    let word = (bit / 64) as usize;
+    let mask = 1u64 << (bit % 64);
+    if word < SKETCH_WORDS {
+        let before = sketch[word];
+        sketch[word] = before | mask;
+        before & mask == 0
+    } else {
+        false
+    }
+}
+
+/// Hashes a 16-byte address for a sketch (multiplicative, well mixed in the top bits).
+#[inline(always)]
+pub fn addr_hash(addr: &Addr16) -> u32 {
+    let mut acc: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < 16 {
+        let word = u32::from_ne_bytes([addr[i], addr[i + 1], addr[i + 2], addr[i + 3]]);
+        acc = (acc ^ word).wrapping_mul(0x9e37_79b1).rotate_left(13);
+        i += 4;
+    }
+    acc ^ (acc >> 16)
+}
+
+/// Hashes a port number for a sketch.
+#[inline(always)]
+pub fn port_hash(port: u16) -> u32 {
+    let h = (port as u32 ^ 0x5bd1_e995).wrapping_mul(0x9e37_79b1);
+    h ^ (h >> 15)
+}
+
+/// Estimates the number of distinct items in a (merged) sketch by linear counting.
+///
+/// Returns `None` when every bit is set: the sketch is saturated and the
+/// count is at least [`sketch_saturation_floor`].
+pub fn sketch_estimate(sketch: &[u64; SKETCH_WORDS]) -> Option<u32> {
+    let set: u32 = sketch.iter().map(|w| w.count_ones()).sum();
+    let zeros = SKETCH_BITS - set;
+    if zeros == 0 {
+        return None;
+    }
+    let m = SKETCH_BITS as f64;
+    let estimate = -m * ln(zeros as f64 / m);
+    Some((estimate + 0.5) as u32)
+}
+
+/// The smallest count a saturated sketch stands for.
+pub const fn sketch_saturation_floor() -> u32 {
+    // m * ln(m): the expected number of items that fill every bit.
+    SKETCH_BITS * 6
+}
+
+/// Natural logarithm on `(0, 1]` without `std` (series on the mantissa).
+fn ln(x: f64) -> f64 {
+    // ln(x) = 2 * atanh((x-1)/(x+1)); reduce x into [0.5, 1] first.
+    let mut x = x;
+    let mut shift = 0.0;
+    while x < 0.5 {
+        x *= 2.0;
+        shift -= core::f64::consts::LN_2;
+    }
+    let y = (x - 1.0) / (x + 1.0);
+    let y2 = y * y;
+    let mut term = y;
+    let mut sum = 0.0;
+    let mut n = 1.0;
+    while n < 60.0 {
+        sum += term / n;
+        term *= y2;
+        n += 2.0;
+    }
+    2.0 * sum + shift
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sketch_counts_distinct_items_within_five_percent() {
+        for n in [1u32, 10, 100, 300, 1000] {
+            let mut sketch = [0u64; SKETCH_WORDS];
+            for i in 0..n {
+                let addr = crate::v4_mapped([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+                sketch_insert(&mut sketch, addr_hash(&addr));
+                // Inserting again never changes the estimate.
+                assert!(!sketch_insert(&mut sketch, addr_hash(&addr)));
+            }
+            let est = sketch_estimate(&sketch).unwrap_or(u32::MAX) as f64;
+            let err = (est - n as f64).abs() / n as f64;
+            assert!(err <= 0.05 || (n <= 10 && (est - n as f64).abs() <= 1.0), "n={n} est={est}");
+        }
+    }
+
+    #[test]
+    fn port_sketch_separates_ports() {
+        let mut sketch = [0u64; SKETCH_WORDS];
+        for port in 1..=200u16 {
+            sketch_insert(&mut sketch, port_hash(port));
+        }
+        let est = sketch_estimate(&sketch).unwrap_or(0);
+        assert!((190..=210).contains(&est), "estimate {est}");
+    }
+
+    #[test]
+    fn empty_sketch_is_zero_and_full_sketch_is_saturated() {
+        assert_eq!(sketch_estimate(&[0; SKETCH_WORDS]), Some(0));
+        assert_eq!(sketch_estimate(&[u64::MAX; SKETCH_WORDS]), None);
+    }
+
+    #[test]
+    fn ln_matches_known_values() {
+        assert!((ln(0.5) + core::f64::consts::LN_2).abs() < 1e-12);
+        assert!((ln(0.1) - (-2.302_585_092_994_046)).abs() < 1e-12);
+        assert!(ln(1.0).abs() < 1e-15);
+    }
+}

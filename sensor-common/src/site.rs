@@ -1,0 +1,198 @@
+//! Site-wide visibility counters: what the sensor can see at all.
+
+/// Number of [`TrafficClass`] values.
+pub const TRAFFIC_CLASSES: usize = 4;
+/// Slots reserved for [`MalformedReason`] counters.
+pub const MALFORMED_REASONS: usize = 16;
+/// Slots reserved for [`DropReason`] counters.
+pub const DROP_REASONS: usize = 4;
+
+/// Direction of an IP packet relative to the protected networks.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrafficClass {
+    LocalToLocal = 0,
+    LocalToRemote = 1,
+    RemoteToLocal = 2,
+    RemoteToRemote = 3,
+}
+
+impl TrafficClass {
+    pub const ALL: [TrafficClass; TRAFFIC_CLASSES] = [
+        TrafficClass::LocalToLocal,
+        TrafficClass::LocalToRemote,
+        TrafficClass::RemoteToLocal,
+        TrafficClass::RemoteToRemote,
+    ];
+
+    /// Stable name used in `vantage status --json`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TrafficClass::LocalToLocal => "local_to_local",
+            TrafficClass::LocalToRemote => "local_to_remote",
+            TrafficClass::RemoteToLocal => "remote_to_local",
+            TrafficClass::RemoteToRemote => "remote_to_remote",
+        }
+    }
+}
+
+/// Why a frame could not be parsed to the end. Such frames are counted and passed.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MalformedReason {
+    /// Shorter than an Ethernet header.
+    EthTruncated = 0,
+    /// A VLAN tag is cut off.
+    VlanTruncated = 1,
+    /// More than two VLAN tags.
+    VlanTooDeep = 2,
+    /// Shorter than a minimal IPv4 header.
+    Ipv4Truncated = 3,
+    /// Ethertype says IPv4 but the version field does not.
+    Ipv4BadVersion = 4,
+    /// IHL below 5, or options run past the frame.
+    Ipv4BadHeaderLength = 5,
+    /// Total length below the header length or beyond the frame.
+    Ipv4BadTotalLength = 6,
+    /// Shorter than an IPv6 header.
+    Ipv6Truncated = 7,
+    /// Ethertype says IPv6 but the version field does not.
+    Ipv6BadVersion = 8,
+    /// An IPv6 extension header is cut off.
+    Ipv6ExtensionTruncated = 9,
+    /// More IPv6 extension headers than the parser follows.
+    Ipv6ExtensionTooDeep = 10,
+    /// TCP header cut off.
+    TcpTruncated = 11,
+    /// TCP data offset below 5 or options past the frame.
+    TcpBadDataOffset = 12,
+    /// UDP header cut off.
+    UdpTruncated = 13,
+    /// ICMP or ICMPv6 header cut off.
+    IcmpTruncated = 14,
+    /// Port 53 datagram shorter than a DNS header.
+    DnsTruncated = 15,
+}
+
+impl MalformedReason {
+    pub const ALL: [MalformedReason; MALFORMED_REASONS] = [
+        MalformedReason::EthTruncated,
+        MalformedReason::VlanTruncated,
+        MalformedReason::VlanTooDeep,
+        MalformedReason::Ipv4Truncated,
+        MalformedReason::Ipv4BadVersion,
+        MalformedReason::Ipv4BadHeaderLength,
+        MalformedReason::Ipv4BadTotalLength,
+        MalformedReason::Ipv6Truncated,
+        MalformedReason::Ipv6BadVersion,
+        MalformedReason::Ipv6ExtensionTruncated,
+        MalformedReason::Ipv6ExtensionTooDeep,
+        MalformedReason::TcpTruncated,
+        MalformedReason::TcpBadDataOffset,
+        MalformedReason::UdpTruncated,
+        MalformedReason::IcmpTruncated,
+        MalformedReason::DnsTruncated,
+    ];
+
+    /// Stable name used in `vantage status --json`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            MalformedReason::EthTruncated => "eth_truncated",
+            MalformedReason::VlanTruncated => "vlan_truncated",
+            MalformedReason::VlanTooDeep => "vlan_too_deep",
+            MalformedReason::Ipv4Truncated => "ipv4_truncated",
+            MalformedReason::Ipv4BadVersion => "ipv4_bad_version",
+            MalformedReason::Ipv4BadHeaderLength => "ipv4_bad_header_length",
+            MalformedReason::Ipv4BadTotalLength => "ipv4_bad_total_length",
+            MalformedReason::Ipv6Truncated => "ipv6_truncated",
+            MalformedReason::Ipv6BadVersion => "ipv6_bad_version",
+            MalformedReason::Ipv6ExtensionTruncated => "ipv6_extension_truncated",
+            MalformedReason::Ipv6ExtensionTooDeep => "ipv6_extension_too_deep",
+            MalformedReason::TcpTruncated => "tcp_truncated",
+            MalformedReason::TcpBadDataOffset => "tcp_bad_data_offset",
+            MalformedReason::UdpTruncated => "udp_truncated",
+            MalformedReason::IcmpTruncated => "icmp_truncated",
+            MalformedReason::DnsTruncated => "dns_truncated",
+        }
+    }
+}
+
+/// Why a frame was dropped.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    BlockedHost = 0,
+    BlockedFlow = 1,
+    BlockedPrefix = 2,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 3] = [
+        DropReason::BlockedHost,
+        DropReason::BlockedFlow,
+        DropReason::BlockedPrefix,
+    ];
+
+    /// Stable name used in `vantage status --json`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DropReason::BlockedHost => "blocked_host",
+            DropReason::BlockedFlow => "blocked_flow",
+            DropReason::BlockedPrefix => "blocked_prefix",
+        }
+    }
+}
+
+/// One CPU's site-wide counters (the single entry of [`crate::MAP_SITE`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SiteCounters {
+    /// Every frame the program saw, and its bytes.
+    pub packets: u64,
+    pub bytes: u64,
+    /// IP packets by [`TrafficClass`].
+    pub class_packets: [u64; TRAFFIC_CLASSES],
+    pub class_bytes: [u64; TRAFFIC_CLASSES],
+    /// Frames that are neither IPv4 nor IPv6 (ARP, LLDP, ...).
+    pub non_ip: u64,
+    /// Frames to the Ethernet broadcast address.
+    pub broadcast: u64,
+    /// Frames to an Ethernet multicast address (broadcast excluded).
+    pub multicast: u64,
+    /// Frames carrying at least one VLAN tag.
+    pub vlan_tagged: u64,
+    pub ipv4: u64,
+    pub ipv6: u64,
+    /// Non-first fragments (no transport header to read).
+    pub fragments: u64,
+    pub tcp: u64,
+    pub udp: u64,
+    pub icmp: u64,
+    /// DNS queries (QR=0 to port 53) and answers (QR=1 from port 53), any direction.
+    pub dns_queries: u64,
+    pub dns_answers: u64,
+    /// TCP SYN without ACK, SYN with ACK, and RST.
+    pub tcp_syn: u64,
+    pub tcp_synack: u64,
+    pub tcp_rst: u64,
+    /// Packets matching the allowlist (never dropped).
+    pub allowlisted: u64,
+    /// Events written to the ring buffer.
+    pub events_sent: u64,
+    /// Events suppressed by the per-CPU rate limit.
+    pub events_rate_limited: u64,
+    /// Events lost because the ring buffer was full.
+    pub events_ring_full: u64,
+    /// Host entries created (evictions = created - live - deleted by the agent).
+    pub hosts_created: u64,
+    /// Host entries that could not be created.
+    pub hosts_create_failed: u64,
+    /// Frames counted by [`MalformedReason`].
+    pub malformed: [u64; MALFORMED_REASONS],
+    /// Frames dropped by [`DropReason`].
+    pub dropped: [u64; DROP_REASONS],
+}
+const _: () = assert!(
+    core::mem::size_of::<SiteCounters>()
+        == 8 * (2 + 2 * TRAFFIC_CLASSES + 23 + MALFORMED_REASONS + DROP_REASONS)
+);

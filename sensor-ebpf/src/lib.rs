@@ -1,0 +1,2 @@
+//! Empty library target: the XDP program lives in `src/main.rs` (the `sensor` binary).
+#![no_std]
