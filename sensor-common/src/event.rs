@@ -37,8 +37,8 @@ impl EventKind {
     }
 }
 
-/// One ring buffer record.
-#[repr(C)]
+/// One ring buffer record (aligned to 8 so the program writes it in words).
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event {
     pub timestamp_ns: u64,
@@ -55,7 +55,9 @@ pub struct Event {
     pub qname_len: u8,
     /// Set when the name was longer than [`DNS_QNAME_MAX`] and cut.
     pub qname_truncated: u8,
-    pub _pad: [u8; 4],
+    /// 1 when the packet that raised the event was dropped by a block.
+    pub dropped: u8,
+    pub _pad: [u8; 3],
     pub qname: [u8; DNS_QNAME_MAX],
 }
 const _: () = assert!(core::mem::size_of::<Event>() == 56 + DNS_QNAME_MAX);

@@ -58,7 +58,18 @@ mod pod {
     unsafe impl aya::Pod for Settings {}
     unsafe impl aya::Pod for event::EventBudget {}
     unsafe impl aya::Pod for Event {}
+    unsafe impl aya::Pod for TrieKey {}
 }
+
+/// Key of the LPM tries, laid out as the kernel expects (`struct
+/// bpf_lpm_trie_key`: a 32-bit prefix length, then the address).
+#[repr(C, align(4))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrieKey {
+    pub prefix_len: u32,
+    pub addr: Addr16,
+}
+const _: () = assert!(core::mem::size_of::<TrieKey>() == 20);
 
 #[cfg(test)]
 mod tests {

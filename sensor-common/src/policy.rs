@@ -5,8 +5,9 @@ use crate::Addr16;
 /// Key of [`crate::MAP_BLOCK_FLOWS`]: one direction of a conversation.
 ///
 /// Ports are in host byte order. A `src_port` of 0 matches any source port.
-/// The program matches a packet in either direction.
-#[repr(C)]
+/// The program matches a packet in either direction. Aligned to 8 so the
+/// XDP program copies it in words.
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct FlowKey {
     pub src: Addr16,

@@ -194,5 +194,5 @@ pub struct SiteCounters {
 }
 const _: () = assert!(
     core::mem::size_of::<SiteCounters>()
-        == 8 * (2 + 2 * TRAFFIC_CLASSES + 23 + MALFORMED_REASONS + DROP_REASONS)
+        == 8 * (2 + 2 * TRAFFIC_CLASSES + 21 + MALFORMED_REASONS + DROP_REASONS)
 );

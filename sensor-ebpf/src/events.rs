@@ -1,0 +1,111 @@
+//! Events for the agent: new outbound connection attempts and DNS query
+//! names, rate-limited per CPU by a token bucket so a flood cannot starve
+//! the agent. Suppressed and lost events are counted, never silent.
+
+use aya_ebpf::programs::XdpContext;
+use sensor_common::{EventKind, Settings, SiteCounters, DNS_QNAME_MAX};
+
+use crate::{
+    maps::{EVENTS, EVENT_BUDGET},
+    parse::{ptr_at, Packet, Transport},
+};
+
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+/// Refill is computed over at most this long, keeping the arithmetic in range.
+const MAX_REFILL_NANOS: u64 = 10 * NANOS_PER_SEC;
+
+/// Takes one token from this CPU's bucket; false if none is left.
+#[inline(always)]
+fn take_token(settings: &Settings, now: u64) -> bool {
+    let Some(budget) = EVENT_BUDGET.get_ptr_mut(0) else {
+        return false;
+    };
+    let budget = unsafe { &mut *budget };
+    let burst = settings.event_burst as u64;
+    let elapsed = now.saturating_sub(budget.refilled_at_ns);
+    let elapsed = if elapsed > MAX_REFILL_NANOS { MAX_REFILL_NANOS } else { elapsed };
+    let refill = elapsed * settings.event_rate_per_sec as u64 / NANOS_PER_SEC;
+    if refill > 0 || budget.refilled_at_ns == 0 {
+        let filled = budget.tokens + refill;
+        budget.tokens = if filled > burst || budget.refilled_at_ns == 0 { burst } else { filled };
+        budget.refilled_at_ns = now;
+    }
+    if budget.tokens == 0 {
+        return false;
+    }
+    budget.tokens -= 1;
+    true
+}
+
+/// Sends one event if the rate limit and the ring buffer allow it.
+#[inline(always)]
+pub fn emit(
+    ctx: &XdpContext,
+    site: &mut SiteCounters,
+    settings: &Settings,
+    packet: &Packet,
+    kind: EventKind,
+    dropped: bool,
+    now: u64,
+) {
+    if !take_token(settings, now) {
+        site.events_rate_limited += 1;
+        return;
+    }
+    let Some(mut entry) = EVENTS.reserve::<sensor_common::Event>(0) else {
+        site.events_ring_full += 1;
+        return;
+    };
+    let event = entry.as_mut_ptr();
+    let (src_port, dst_port) = match packet.transport {
+        Transport::Tcp { src_port, dst_port, .. } | Transport::Udp { src_port, dst_port, .. } => {
+            (src_port, dst_port)
+        }
+        Transport::Icmp | Transport::None => (0, 0),
+    };
+    unsafe {
+        (*event).timestamp_ns = now;
+        (*event).src = packet.src.addr;
+        (*event).dst = packet.dst.addr;
+        (*event).src_port = src_port;
+        (*event).dst_port = dst_port;
+        (*event).ifindex = ctx.ingress_ifindex() as u32;
+        (*event).kind = kind as u8;
+        (*event).protocol = packet.protocol;
+        (*event).qname_len = 0;
+        (*event).qname_truncated = 0;
+        (*event).dropped = dropped as u8;
+        (*event)._pad = [0; 3];
+        (*event).qname = [0; DNS_QNAME_MAX];
+    }
+    if let Transport::Udp { dns_query: true, dns_question_at, .. } = packet.transport {
+        let name = unsafe { &mut (*event).qname };
+        let (len, truncated) = copy_qname(ctx, dns_question_at, name);
+        unsafe {
+            (*event).qname_len = len;
+            (*event).qname_truncated = truncated as u8;
+        }
+    }
+    entry.submit(0);
+    site.events_sent += 1;
+}
+
+/// Copies the wire-format query name up to its terminating zero byte.
+/// Returns the bytes copied and whether the name was cut.
+#[inline(always)]
+fn copy_qname(ctx: &XdpContext, at: usize, name: &mut [u8; DNS_QNAME_MAX]) -> (u8, bool) {
+    let mut copied = 0u8;
+    for i in 0..DNS_QNAME_MAX {
+        let Some(byte) = ptr_at::<u8>(ctx, at + i) else {
+            // The frame ended before the name did.
+            return (copied, true);
+        };
+        let byte = unsafe { *byte };
+        if byte == 0 {
+            return (copied, false);
+        }
+        name[i] = byte;
+        copied += 1;
+    }
+    (copied, true)
+}

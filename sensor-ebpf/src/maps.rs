@@ -1,0 +1,91 @@
+//! The maps the program shares with the agent (names in `sensor_common::maps`).
+
+use aya_ebpf::{
+    helpers::bpf_map_lookup_elem,
+    macros::map,
+    maps::{Array, HashMap, LpmTrie, LruPerCpuHashMap, PerCpuArray, RingBuf},
+};
+use sensor_common::{
+    event::EventBudget, Addr16, AllowEntry, BlockEntry, FlowKey, HostCounters, HostKey, Settings,
+    SiteCounters, TrieKey, BLOCK_CAPACITY, DEFAULT_HOST_CAPACITY, EVENTS_RING_BYTES, PREFIX_CAPACITY,
+};
+
+#[map(name = "HOSTS")]
+pub static HOSTS: LruPerCpuHashMap<HostKey, HostCounters> =
+    LruPerCpuHashMap::with_max_entries(DEFAULT_HOST_CAPACITY, 0);
+
+/// A zeroed `HostCounters` to insert from: too large for the 512-byte BPF stack.
+#[map(name = "HOST_TEMPLATE")]
+pub static HOST_TEMPLATE: PerCpuArray<HostCounters> = PerCpuArray::with_max_entries(1, 0);
+
+#[map(name = "SITE")]
+pub static SITE: PerCpuArray<SiteCounters> = PerCpuArray::with_max_entries(1, 0);
+
+#[map(name = "LOCAL_NETS")]
+pub static LOCAL_NETS: LpmTrie<Addr16, u8> = LpmTrie::with_max_entries(PREFIX_CAPACITY, 0);
+
+#[map(name = "ALLOW_NETS")]
+pub static ALLOW_NETS: LpmTrie<Addr16, AllowEntry> = LpmTrie::with_max_entries(PREFIX_CAPACITY, 0);
+
+#[map(name = "BLOCK_HOSTS")]
+pub static BLOCK_HOSTS: HashMap<HostKey, BlockEntry> = HashMap::with_max_entries(BLOCK_CAPACITY, 0);
+
+#[map(name = "BLOCK_FLOWS")]
+pub static BLOCK_FLOWS: HashMap<FlowKey, BlockEntry> = HashMap::with_max_entries(BLOCK_CAPACITY, 0);
+
+#[map(name = "BLOCK_NETS")]
+pub static BLOCK_NETS: LpmTrie<Addr16, BlockEntry> = LpmTrie::with_max_entries(BLOCK_CAPACITY, 0);
+
+#[map(name = "EVENTS")]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_RING_BYTES, 0);
+
+#[map(name = "EVENT_BUDGET")]
+pub static EVENT_BUDGET: PerCpuArray<EventBudget> = PerCpuArray::with_max_entries(1, 0);
+
+#[map(name = "SETTINGS")]
+pub static SETTINGS: Array<Settings> = Array::with_max_entries(1, 0);
+
+/// Longest-prefix lookup of one address (`/128`, IPv4 mapped) in a trie.
+///
+/// Goes to the helper directly with an aligned [`TrieKey`]: aya's packed
+/// `Key` would make every lookup copy the address byte by byte.
+#[inline(always)]
+pub fn trie_lookup<V>(trie: &LpmTrie<Addr16, V>, addr: &HostKey) -> Option<*mut V> {
+    let key = TrieKey {
+        prefix_len: 128,
+        addr: addr.addr,
+    };
+    // SAFETY: `trie` is a map definition (what aya passes as the map pointer)
+    // and `key` has the layout of the trie's key.
+    let value = unsafe {
+        bpf_map_lookup_elem(
+            trie as *const LpmTrie<Addr16, V> as *mut core::ffi::c_void,
+            &key as *const TrieKey as *const core::ffi::c_void,
+        )
+    };
+    if value.is_null() {
+        None
+    } else {
+        Some(value.cast::<V>())
+    }
+}
+
+/// This CPU's site counters.
+#[inline(always)]
+pub fn site() -> Option<&'static mut SiteCounters> {
+    SITE.get_ptr_mut(0).map(|p| unsafe { &mut *p })
+}
+
+/// A copy of the agent's settings (all zero, i.e. everything off, before the agent writes them).
+#[inline(always)]
+pub fn settings() -> Settings {
+    match SETTINGS.get(0) {
+        Some(s) => *s,
+        None => Settings {
+            flags: 0,
+            event_rate_per_sec: 0,
+            event_burst: 0,
+            _pad: 0,
+        },
+    }
+}

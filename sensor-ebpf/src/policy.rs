@@ -1,0 +1,141 @@
+//! The verdict: allowlist first (never dropped), then host, prefix and flow
+//! blocks. A block only drops while `now` is before its expiry, so blocks
+//! lapse on time even when no agent is running to remove them.
+
+use sensor_common::{
+    policy::{
+        SETTING_ALLOW_ACTIVE, SETTING_BLOCK_FLOWS_ACTIVE, SETTING_BLOCK_HOSTS_ACTIVE,
+        SETTING_BLOCK_NETS_ACTIVE,
+    },
+    BlockEntry, DropReason, FlowKey, HostKey, Settings, SiteCounters,
+};
+
+use crate::{
+    maps::{trie_lookup, ALLOW_NETS, BLOCK_FLOWS, BLOCK_HOSTS, BLOCK_NETS},
+    parse::{Packet, Transport},
+};
+
+/// Adds one to a counter that other CPUs may be adding to as well (a BPF
+/// atomic add: `AtomicU64::fetch_add` is not offered on the BPF target).
+#[inline(always)]
+fn bump(counter: *const u64) {
+    unsafe {
+        core::intrinsics::atomic_xadd::<u64, u64, { core::intrinsics::AtomicOrdering::Relaxed }>(
+            counter as *mut u64,
+            1,
+        );
+    }
+}
+
+/// True (and the entry's hit counter bumped) if `entry` is a live block.
+#[inline(always)]
+fn enforce(entry: *const BlockEntry, now: u64) -> bool {
+    let entry = unsafe { &*entry };
+    if now < entry.expires_at_ns {
+        bump(&entry.hits);
+        true
+    } else {
+        false
+    }
+}
+
+/// Returns why the packet must be dropped, or `None` to pass it.
+#[inline(always)]
+pub fn verdict(
+    site: &mut SiteCounters,
+    packet: &Packet,
+    settings: &Settings,
+    now: u64,
+) -> Option<DropReason> {
+    let flags = settings.flags;
+    if flags & SETTING_ALLOW_ACTIVE != 0 && (allowlisted(&packet.src) || allowlisted(&packet.dst)) {
+        site.allowlisted += 1;
+        return None;
+    }
+    if flags & SETTING_BLOCK_HOSTS_ACTIVE != 0
+        && (host_blocked(&packet.src, now) || host_blocked(&packet.dst, now))
+    {
+        return Some(DropReason::BlockedHost);
+    }
+    if flags & SETTING_BLOCK_NETS_ACTIVE != 0
+        && (prefix_blocked(&packet.src, now) || prefix_blocked(&packet.dst, now))
+    {
+        return Some(DropReason::BlockedPrefix);
+    }
+    if flags & SETTING_BLOCK_FLOWS_ACTIVE != 0 && flow_blocked(packet, now) {
+        return Some(DropReason::BlockedFlow);
+    }
+    None
+}
+
+#[inline(always)]
+fn allowlisted(addr: &HostKey) -> bool {
+    match trie_lookup(&ALLOW_NETS, addr) {
+        Some(entry) => {
+            bump(unsafe { &(*entry).hits });
+            true
+        }
+        None => false,
+    }
+}
+
+#[inline(always)]
+fn host_blocked(addr: &HostKey, now: u64) -> bool {
+    match BLOCK_HOSTS.get_ptr(addr) {
+        Some(entry) => enforce(entry, now),
+        None => false,
+    }
+}
+
+#[inline(always)]
+fn prefix_blocked(addr: &HostKey, now: u64) -> bool {
+    match trie_lookup(&BLOCK_NETS, addr) {
+        Some(entry) => enforce(entry, now),
+        None => false,
+    }
+}
+
+/// Flow blocks are stored initiator -> responder, with source port 0 for
+/// "any"; a packet matches in either direction.
+#[inline(always)]
+fn flow_blocked(packet: &Packet, now: u64) -> bool {
+    let (src_port, dst_port) = match packet.transport {
+        Transport::Tcp { src_port, dst_port, .. } | Transport::Udp { src_port, dst_port, .. } => {
+            (src_port, dst_port)
+        }
+        Transport::Icmp | Transport::None => (0, 0),
+    };
+    let mut key = FlowKey {
+        src: packet.src.addr,
+        dst: packet.dst.addr,
+        src_port,
+        dst_port,
+        protocol: packet.protocol,
+        _pad: [0; 3],
+    };
+    if flow_entry_blocks(&key, now) {
+        return true;
+    }
+    key.src_port = 0;
+    if flow_entry_blocks(&key, now) {
+        return true;
+    }
+    // The responder's packets: swap ends.
+    key.src = packet.dst.addr;
+    key.dst = packet.src.addr;
+    key.src_port = dst_port;
+    key.dst_port = src_port;
+    if flow_entry_blocks(&key, now) {
+        return true;
+    }
+    key.src_port = 0;
+    flow_entry_blocks(&key, now)
+}
+
+#[inline(always)]
+fn flow_entry_blocks(key: &FlowKey, now: u64) -> bool {
+    match BLOCK_FLOWS.get_ptr(key) {
+        Some(entry) => enforce(entry, now),
+        None => false,
+    }
+}

@@ -1,0 +1,178 @@
+//! `vantage run`: load and attach the datapath, then drain events, refresh
+//! the state file and retire expired blocks until told to stop.
+//!
+//! On SIGINT/SIGTERM the agent exits but leaves the program attached and its
+//! maps pinned: counting goes on and blocks keep being enforced until they
+//! expire. The next agent takes the attachment over; `vantage unload`
+//! removes it.
+
+use std::{collections::VecDeque, path::PathBuf, time::Duration};
+
+use tokio::io::unix::AsyncFd;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    agent_state::{self, AgentState, EventTotals, InterfaceState, RecentEvent},
+    capabilities,
+    clock::{self, unix_seconds},
+    datapath::{AttachRequest, AttachedMode, Datapath, DatapathError, LoadOptions, PinLayout},
+    events::{decode_event, DecodedEvent},
+    target::Cidr,
+};
+use sensor_common::EventKind;
+
+/// Recent events kept for `vantage status`.
+const RECENT_EVENTS: usize = 32;
+/// How often expired blocks are deleted (the kernel already ignores them).
+const BLOCK_SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Everything `run` needs, resolved from the config file and the command line.
+#[derive(Clone, Debug)]
+pub struct AgentOptions {
+    pub interfaces: Vec<String>,
+    pub local_nets: Vec<Cidr>,
+    pub allow: Vec<Cidr>,
+    pub attach: AttachRequest,
+    pub pins: PinLayout,
+    pub state_dir: PathBuf,
+    pub host_capacity: u32,
+    pub events_enabled: bool,
+    pub event_rate_per_cpu: u32,
+    pub event_burst: u32,
+    pub status_interval: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("no interface to attach to: give --iface or set sensor.interfaces")]
+    NoInterfaces,
+    #[error(transparent)]
+    Datapath(#[from] DatapathError),
+    #[error(transparent)]
+    State(#[from] agent_state::StateFileError),
+    #[error("watching the events ring buffer: {0}")]
+    Events(#[source] std::io::Error),
+}
+
+/// Runs the agent until `shutdown` is cancelled.
+pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(), AgentError> {
+    if options.interfaces.is_empty() {
+        return Err(AgentError::NoInterfaces);
+    }
+    let mut datapath = Datapath::load(&LoadOptions {
+        pins: Some(options.pins.clone()),
+        host_capacity: options.host_capacity,
+    })?;
+    configure(&mut datapath, &options)?;
+
+    let mut interfaces = Vec::new();
+    for iface in &options.interfaces {
+        let mode = datapath.attach(iface, options.attach)?;
+        let mode = match mode {
+            AttachedMode::Driver => "driver",
+            AttachedMode::Generic => "generic",
+            AttachedMode::Replaced => "replaced",
+        };
+        log::info!("attached to {iface} ({mode})");
+        interfaces.push(InterfaceState { name: iface.clone(), mode: mode.to_owned() });
+    }
+    capabilities::drop_after_attach();
+
+    let ring = datapath
+        .take_events()
+        .ok_or_else(|| AgentError::Events(std::io::Error::other("events ring buffer already taken")))?;
+    let mut ring = AsyncFd::new(ring).map_err(AgentError::Events)?;
+
+    let now = unix_seconds(std::time::SystemTime::now());
+    let mut state = AgentState {
+        running: true,
+        pid: std::process::id(),
+        started_at: now,
+        updated_at: now,
+        interfaces,
+        ..AgentState::default()
+    };
+    let mut recent: VecDeque<RecentEvent> = VecDeque::with_capacity(RECENT_EVENTS);
+    publish(&options, &mut state, &recent)?;
+
+    let mut status_tick = tokio::time::interval(options.status_interval);
+    let mut sweep_tick = tokio::time::interval(BLOCK_SWEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            readable = ring.readable_mut() => {
+                let mut guard = readable.map_err(AgentError::Events)?;
+                let ring = guard.get_inner_mut();
+                while let Some(record) = ring.next() {
+                    record_event(&record, &mut state.events, &mut recent);
+                }
+                guard.clear_ready();
+            }
+            _ = status_tick.tick() => publish(&options, &mut state, &recent)?,
+            _ = sweep_tick.tick() => {
+                let removed = datapath.maps_mut().remove_expired_blocks(clock::monotonic_ns())?;
+                if removed > 0 {
+                    log::info!("removed {removed} expired block(s)");
+                }
+            }
+        }
+    }
+    agent_state::remove_state(&options.state_dir);
+    log::info!(
+        "stopping; the XDP program stays attached and blocks stay enforced until they expire (`vantage unload` removes it)"
+    );
+    Ok(())
+}
+
+/// Writes protected prefixes, the configured allowlist and event limits into the maps.
+fn configure(datapath: &mut Datapath, options: &AgentOptions) -> Result<(), DatapathError> {
+    let maps = datapath.maps_mut();
+    maps.set_local_nets(&options.local_nets)?;
+    let now = clock::monotonic_ns();
+    for net in &options.allow {
+        maps.allow_add(net, now)?;
+    }
+    maps.set_events(options.events_enabled, options.event_rate_per_cpu, options.event_burst)?;
+    Ok(())
+}
+
+fn publish(options: &AgentOptions, state: &mut AgentState, recent: &VecDeque<RecentEvent>) -> Result<(), AgentError> {
+    state.updated_at = unix_seconds(std::time::SystemTime::now());
+    state.recent_events = recent.iter().cloned().collect();
+    agent_state::write_state(&options.state_dir, state)?;
+    Ok(())
+}
+
+fn record_event(record: &[u8], totals: &mut EventTotals, recent: &mut VecDeque<RecentEvent>) {
+    let event = match decode_event(record) {
+        Ok(event) => event,
+        Err(e) => {
+            totals.undecodable += 1;
+            log::warn!("undecodable event: {e}");
+            return;
+        }
+    };
+    match event.kind {
+        EventKind::TcpSyn => totals.tcp_syn += 1,
+        EventKind::UdpNewPeer => totals.udp_new_peer += 1,
+        EventKind::DnsQuery => totals.dns_query += 1,
+    }
+    if recent.len() == RECENT_EVENTS {
+        recent.pop_front();
+    }
+    recent.push_back(recent_event(&event));
+}
+
+fn recent_event(event: &DecodedEvent) -> RecentEvent {
+    RecentEvent {
+        at: clock::to_system_time(event.timestamp_ns).map(unix_seconds).unwrap_or(0.0),
+        kind: event.kind.name().to_owned(),
+        src: event.src.to_string(),
+        dst: event.dst.to_string(),
+        protocol: event.protocol,
+        src_port: event.src_port,
+        dst_port: event.dst_port,
+        qname: event.qname.clone(),
+        dropped: event.dropped,
+    }
+}

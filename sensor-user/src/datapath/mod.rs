@@ -1,0 +1,350 @@
+//! The kernel side of the agent: loading the XDP object, pinning its maps and
+//! links under bpffs so they outlive the agent, attaching to interfaces, and
+//! typed access to the maps. This is the only module that uses aya.
+
+mod bpffs;
+mod maps;
+
+use std::path::{Path, PathBuf};
+
+use aya::{
+    maps::{Map, MapData, RingBuf},
+    programs::{links::FdLink, links::PinnedLink, Xdp, XdpMode},
+    Ebpf, EbpfLoader,
+};
+pub use bpffs::{ensure_bpffs, BpffsError};
+pub use maps::{BlockRecord, HostRecord, SensorMaps};
+use sensor_common::{ALL_MAPS, MAP_EVENTS, MAP_HOSTS, PROGRAM_REFERENCE, PROGRAM_SENSOR};
+
+/// The XDP object built by `build.rs` from `sensor-ebpf`.
+pub static SENSOR_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
+
+/// How the program was attached to an interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachedMode {
+    /// Native XDP in the driver.
+    Driver,
+    /// Generic XDP in the kernel stack (slower; used when the driver lacks XDP).
+    Generic,
+    /// An earlier agent's attachment, taken over with an atomic program swap.
+    Replaced,
+}
+
+/// What the operator asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachRequest {
+    /// Driver mode, falling back to generic with a warning.
+    Auto,
+    Driver,
+    Generic,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatapathError {
+    #[error("this vantage binary was built with AYA_BUILD_SKIP and carries no XDP program")]
+    NoObject,
+    #[error("loading the XDP object: {0}")]
+    Load(#[source] Box<aya::EbpfError>),
+    #[error("the XDP object has no program `{0}`")]
+    MissingProgram(&'static str),
+    #[error("the XDP object has no map `{0}`")]
+    MissingMap(&'static str),
+    #[error("map `{name}`: {source}")]
+    Map {
+        name: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("program `{name}`: {source}")]
+    Program {
+        name: &'static str,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("attaching to `{iface}` in {mode} mode: {source}")]
+    Attach {
+        iface: String,
+        mode: &'static str,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("no sensor maps pinned at {path}: start the agent with `vantage run` first ({source})")]
+    NotPinned {
+        path: PathBuf,
+        #[source]
+        source: aya::maps::MapError,
+    },
+    #[error("pinning `{what}` at {path}: {message}")]
+    Pin {
+        what: String,
+        path: PathBuf,
+        message: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Bpffs(#[from] BpffsError),
+}
+
+/// Where things live under the pin directory.
+#[derive(Clone, Debug)]
+pub struct PinLayout {
+    root: PathBuf,
+}
+
+impl PinLayout {
+    pub fn new(root: impl Into<PathBuf>) -> PinLayout {
+        PinLayout { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn maps_dir(&self) -> PathBuf {
+        self.root.join("maps")
+    }
+
+    pub fn map(&self, name: &str) -> PathBuf {
+        self.maps_dir().join(name)
+    }
+
+    pub fn links_dir(&self) -> PathBuf {
+        self.root.join("links")
+    }
+
+    pub fn link(&self, iface: &str) -> PathBuf {
+        self.links_dir().join(format!("xdp-{iface}"))
+    }
+
+    fn create_dirs(&self) -> Result<(), DatapathError> {
+        for dir in [self.maps_dir(), self.links_dir()] {
+            std::fs::create_dir_all(&dir).map_err(|source| DatapathError::Io { path: dir, source })?;
+        }
+        Ok(())
+    }
+}
+
+/// Options for [`Datapath::load`].
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Pin maps (reusing pinned ones) under this layout; `None` keeps them private
+    /// to this process (tests and benchmarks).
+    pub pins: Option<PinLayout>,
+    /// Capacity of the per-host map; ignored when an existing pinned map is reused.
+    pub host_capacity: u32,
+}
+
+/// The loaded program with its maps. Dropping it detaches links that were not pinned.
+pub struct Datapath {
+    ebpf: Ebpf,
+    maps: SensorMaps,
+    events: Option<RingBuf<MapData>>,
+    pins: Option<PinLayout>,
+}
+
+impl Datapath {
+    /// Loads and verifies the XDP program, creating or reusing its maps.
+    pub fn load(options: &LoadOptions) -> Result<Datapath, DatapathError> {
+        if SENSOR_OBJECT.is_empty() {
+            return Err(DatapathError::NoObject);
+        }
+        let mut loader = EbpfLoader::new();
+        loader.map_max_entries(MAP_HOSTS, options.host_capacity);
+        if let Some(pins) = &options.pins {
+            ensure_bpffs(pins.root())?;
+            pins.create_dirs()?;
+            for name in ALL_MAPS {
+                loader.map_pin_path(name, pins.map(name));
+            }
+        }
+        let mut ebpf = loader
+            .load(SENSOR_OBJECT)
+            .map_err(|e| DatapathError::Load(Box::new(e)))?;
+        for name in [PROGRAM_SENSOR, PROGRAM_REFERENCE] {
+            xdp_program(&mut ebpf, name)?
+                .load()
+                .map_err(|source| DatapathError::Program { name, source })?;
+        }
+        let maps = SensorMaps::from_ebpf(&mut ebpf)?;
+        let events = match ebpf.take_map(MAP_EVENTS) {
+            Some(map) => Some(RingBuf::try_from(map).map_err(|source| DatapathError::Map {
+                name: MAP_EVENTS,
+                source,
+            })?),
+            None => return Err(DatapathError::MissingMap(MAP_EVENTS)),
+        };
+        Ok(Datapath {
+            ebpf,
+            maps,
+            events,
+            pins: options.pins.clone(),
+        })
+    }
+
+    pub fn maps(&self) -> &SensorMaps {
+        &self.maps
+    }
+
+    pub fn maps_mut(&mut self) -> &mut SensorMaps {
+        &mut self.maps
+    }
+
+    /// Hands the events ring buffer to its consumer (once).
+    pub fn take_events(&mut self) -> Option<RingBuf<MapData>> {
+        self.events.take()
+    }
+
+    /// The sensor program, for `BPF_PROG_TEST_RUN`.
+    pub fn sensor_program(&mut self) -> Result<&mut Xdp, DatapathError> {
+        xdp_program(&mut self.ebpf, PROGRAM_SENSOR)
+    }
+
+    /// The pass-only reference program, for benchmarks.
+    pub fn reference_program(&mut self) -> Result<&mut Xdp, DatapathError> {
+        xdp_program(&mut self.ebpf, PROGRAM_REFERENCE)
+    }
+
+    /// Attaches to `iface`. With pins, a link an earlier agent left behind is
+    /// taken over by swapping in this program atomically (no gap in
+    /// enforcement), and the new link is pinned so it outlives this process.
+    pub fn attach(&mut self, iface: &str, request: AttachRequest) -> Result<AttachedMode, DatapathError> {
+        let pins = self.pins.clone();
+        let program = self.sensor_program()?;
+        if let Some(pins) = &pins {
+            let link_path = pins.link(iface);
+            if link_path.exists() {
+                if let Some(mode) = take_over_link(program, iface, &link_path)? {
+                    return Ok(mode);
+                }
+            }
+        }
+        let (link_id, mode) = match request {
+            AttachRequest::Driver => (attach_in(program, iface, XdpMode::Driver)?, AttachedMode::Driver),
+            AttachRequest::Generic => (attach_in(program, iface, XdpMode::Skb)?, AttachedMode::Generic),
+            AttachRequest::Auto => match attach_in(program, iface, XdpMode::Driver) {
+                Ok(id) => (id, AttachedMode::Driver),
+                Err(driver_error) => {
+                    log::warn!(
+                        "{driver_error}; falling back to generic XDP on {iface} (works everywhere, costs more CPU per packet)"
+                    );
+                    (attach_in(program, iface, XdpMode::Skb)?, AttachedMode::Generic)
+                }
+            },
+        };
+        if let Some(pins) = &pins {
+            let link = program
+                .take_link(link_id)
+                .map_err(|source| DatapathError::Program { name: PROGRAM_SENSOR, source })?;
+            let path = pins.link(iface);
+            match FdLink::try_from(link) {
+                Ok(fd_link) => {
+                    fd_link.pin(&path).map_err(|e| DatapathError::Pin {
+                        what: format!("XDP link of {iface}"),
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+                }
+                Err(_) => {
+                    // A netlink attachment (kernels before 5.9) stays on the
+                    // interface after this process exits by itself.
+                    log::info!("{iface}: netlink XDP attachment; it persists without a pinned link");
+                }
+            }
+        }
+        Ok(mode)
+    }
+}
+
+fn xdp_program<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut Xdp, DatapathError> {
+    let program = ebpf.program_mut(name).ok_or(DatapathError::MissingProgram(name))?;
+    program
+        .try_into()
+        .map_err(|source| DatapathError::Program { name, source })
+}
+
+fn attach_in(
+    program: &mut Xdp,
+    iface: &str,
+    mode: XdpMode,
+) -> Result<aya::programs::xdp::XdpLinkId, DatapathError> {
+    program.attach(iface, mode).map_err(|source| DatapathError::Attach {
+        iface: iface.to_owned(),
+        mode: match mode {
+            XdpMode::Driver => "driver",
+            XdpMode::Skb => "generic",
+            XdpMode::Hardware => "hardware",
+            XdpMode::Default => "default",
+        },
+        source,
+    })
+}
+
+/// Swaps this program into a pinned link left by an earlier agent and pins
+/// the link again. Returns `None` (the stale pin removed) if the link can no
+/// longer be updated, e.g. because its interface was deleted.
+fn take_over_link(program: &mut Xdp, iface: &str, path: &Path) -> Result<Option<AttachedMode>, DatapathError> {
+    let pin_error = |message: String| DatapathError::Pin {
+        what: format!("XDP link of {iface}"),
+        path: path.to_path_buf(),
+        message,
+    };
+    let pinned = PinnedLink::from_pin(path).map_err(|e| pin_error(e.to_string()))?;
+    let fd_link = pinned.unpin().map_err(|e| pin_error(e.to_string()))?;
+    let xdp_link = aya::programs::xdp::XdpLink::try_from(fd_link).map_err(|e| pin_error(e.to_string()))?;
+    let id = match program.attach_to_link(xdp_link) {
+        Ok(id) => id,
+        Err(e) => {
+            log::warn!("{iface}: could not take over the earlier agent's link ({e}); attaching afresh");
+            return Ok(None);
+        }
+    };
+    let link = program
+        .take_link(id)
+        .map_err(|source| DatapathError::Program { name: PROGRAM_SENSOR, source })?;
+    let fd_link = FdLink::try_from(link).map_err(|e| pin_error(e.to_string()))?;
+    fd_link.pin(path).map_err(|e| pin_error(e.to_string()))?;
+    Ok(Some(AttachedMode::Replaced))
+}
+
+/// Opens the maps a running (or crashed) agent pinned, without loading anything.
+pub fn open_pinned(pins: &PinLayout) -> Result<SensorMaps, DatapathError> {
+    SensorMaps::from_pins(pins)
+}
+
+/// Removes every pin under `pins`: detaches pinned links (the program stops
+/// running) and releases the maps once nothing else holds them.
+pub fn unload(pins: &PinLayout) -> Result<Vec<PathBuf>, DatapathError> {
+    let mut removed = Vec::new();
+    for dir in [pins.links_dir(), pins.maps_dir()] {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(DatapathError::Io { path: dir, source }),
+        };
+        for entry in entries {
+            let path = entry.map_err(|source| DatapathError::Io { path: dir.clone(), source })?.path();
+            std::fs::remove_file(&path).map_err(|source| DatapathError::Io { path: path.clone(), source })?;
+            removed.push(path);
+        }
+        std::fs::remove_dir(&dir).map_err(|source| DatapathError::Io { path: dir.clone(), source })?;
+    }
+    match std::fs::remove_dir(pins.root()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(DatapathError::Io { path: pins.root().to_path_buf(), source }),
+    }
+    Ok(removed)
+}
+
+/// Opens one pinned map by name.
+fn pinned_map(pins: &PinLayout, name: &'static str) -> Result<Map, DatapathError> {
+    let path = pins.map(name);
+    let data = MapData::from_pin(&path).map_err(|source| DatapathError::NotPinned { path, source })?;
+    Map::from_map_data(data).map_err(|source| DatapathError::Map { name, source })
+}
