@@ -64,7 +64,10 @@ pub struct Settings {
     pub event_rate_per_sec: u32,
     /// Events each CPU may emit back to back.
     pub event_burst: u32,
-    pub _pad: u32,
+    /// Bumped by the agent after every change to the protected prefixes; the
+    /// program's per-CPU locality cache trusts only entries of this
+    /// generation. 0 disables the cache.
+    pub local_generation: u32,
 }
 const _: () = assert!(core::mem::size_of::<Settings>() == 16);
 

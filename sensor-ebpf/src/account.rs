@@ -8,17 +8,34 @@ use sensor_common::{
 };
 
 use crate::{
-    maps::{trie_lookup, HOSTS, HOST_TEMPLATE, LOCAL_NETS},
+    maps::{trie_lookup, HOSTS, HOST_TEMPLATE, LOCALITY, LOCALITY_SLOTS, LOCAL_NETS},
     parse::{Packet, Transport},
 };
 
 /// `BPF_NOEXIST`: create only, so two CPUs never overwrite each other's new entry.
 const CREATE_ONLY: u64 = 1;
 
-/// True if `addr` falls inside a protected prefix.
+/// True if `addr` falls inside a protected prefix. The trie decides; the
+/// per-CPU cache remembers its answers for the current `generation`.
 #[inline(always)]
-pub fn is_local(addr: &HostKey) -> bool {
-    trie_lookup(&LOCAL_NETS, addr).is_some()
+pub fn is_local(addr: &HostKey, generation: u32) -> bool {
+    if generation == 0 {
+        return trie_lookup(&LOCAL_NETS, addr).is_some();
+    }
+    let words = addr.words();
+    let slot = ((words[0] ^ words[1]).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u32;
+    let Some(entry) = LOCALITY.get_ptr_mut(slot & (LOCALITY_SLOTS - 1)) else {
+        return trie_lookup(&LOCAL_NETS, addr).is_some();
+    };
+    let entry = unsafe { &mut *entry };
+    if entry.generation == generation && entry.addr == words {
+        return entry.local != 0;
+    }
+    let local = trie_lookup(&LOCAL_NETS, addr).is_some();
+    entry.addr = words;
+    entry.generation = generation;
+    entry.local = local as u32;
+    local
 }
 
 /// Updates the site's traffic classes and the counters of each protected

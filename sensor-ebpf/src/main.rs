@@ -44,7 +44,8 @@ fn try_vantage_xdp(ctx: &XdpContext) -> u32 {
     site.packets += 1;
     site.bytes += frame_len;
 
-    let packet = match parse::parse(ctx, site) {
+    let settings: Settings = maps::settings();
+    let packet = match parse::parse(ctx, site, settings.local_generation) {
         Parsed::Ip(packet) => packet,
         Parsed::NotIp | Parsed::Malformed => return xdp_action::XDP_PASS,
     };
@@ -53,7 +54,6 @@ fn try_vantage_xdp(ctx: &XdpContext) -> u32 {
     // last-seen times, block expiry and event times, and costs a fraction
     // of `bpf_ktime_get_ns`, which reads the clocksource on every packet.
     let now = unsafe { bpf_ktime_get_coarse_ns() };
-    let settings: Settings = maps::settings();
     let new_peer = account::account(ctx, site, &packet, frame_len, now);
 
     let drop_reason = policy::verdict(site, &packet, &settings, now);

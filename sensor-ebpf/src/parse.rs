@@ -228,7 +228,7 @@ fn v6_key(raw: [u32; 4]) -> HostKey {
 
 /// Parses one frame, counting link-level facts (VLAN, broadcast, non-IP) on the way.
 #[inline(always)]
-pub fn parse(ctx: &XdpContext, site: &mut SiteCounters) -> Parsed {
+pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, local_generation: u32) -> Parsed {
     let Some(eth) = read::<EthHeader>(ctx, 0) else {
         return malformed(site, MalformedReason::EthTruncated);
     };
@@ -294,8 +294,8 @@ pub fn parse(ctx: &XdpContext, site: &mut SiteCounters) -> Parsed {
     };
 
     Parsed::Ip(Packet {
-        src_local: is_local(&src),
-        dst_local: is_local(&dst),
+        src_local: is_local(&src, local_generation),
+        dst_local: is_local(&dst, local_generation),
         src,
         dst,
         protocol,

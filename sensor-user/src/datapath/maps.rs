@@ -176,7 +176,8 @@ impl SensorMaps {
         Ok(nets)
     }
 
-    /// Makes the protected prefixes exactly `nets`.
+    /// Makes the protected prefixes exactly `nets`, then bumps the locality
+    /// generation so the program forgets answers cached under the old set.
     pub fn set_local_nets(&mut self, nets: &[Cidr]) -> Result<(), DatapathError> {
         let wanted: Vec<(u32, Addr16)> = nets.iter().map(Cidr::lpm_key).collect();
         for net in &wanted {
@@ -194,7 +195,9 @@ impl SensorMaps {
                 ignore_missing(self.local_nets.remove(&key)).map_err(map_error(MAP_LOCAL_NETS))?;
             }
         }
-        Ok(())
+        let mut settings = self.settings()?;
+        settings.local_generation = settings.local_generation.wrapping_add(1).max(1);
+        self.settings.set(0, settings, 0).map_err(map_error(MAP_SETTINGS))
     }
 
     /// Allowlists `net` (permanently; allowlisted traffic is never dropped).
