@@ -3,7 +3,9 @@
 use crate::Addr16;
 
 /// Bits in each distinct-count sketch (a linear-counting bitmap).
-pub const SKETCH_BITS: u32 = 512;
+pub const SKETCH_BITS: u32 = 1 << SKETCH_BITS_LOG2;
+/// log2 of [`SKETCH_BITS`]: a hash's top bits pick the sketch bit.
+pub const SKETCH_BITS_LOG2: u32 = 9;
 /// `SKETCH_BITS` as 64-bit words.
 pub const SKETCH_WORDS: usize = (SKETCH_BITS / 64) as usize;
 
@@ -69,7 +71,7 @@ const _: () = assert!(core::mem::size_of::<HostCounters>() == 18 * 8 + 2 * SKETC
 /// Sets the sketch bit for `hash`; returns true if it was clear before.
 #[inline(always)]
 pub fn sketch_insert(sketch: &mut [u64; SKETCH_WORDS], hash: u32) -> bool {
-    let bit = hash % SKETCH_BITS;
+    let bit = hash >> (32 - SKETCH_BITS_LOG2);
     let word = (bit / 64) as usize;
     let mask = 1u64 << (bit % 64);
     if word < SKETCH_WORDS {
@@ -90,19 +92,27 @@ impl HostKey {
     }
 }
 
-/// Hashes an address for a sketch (64-bit multiplicative, top bits kept).
+/// A 64-bit finalizer (the splitmix64 mix): sequential inputs come out
+/// independent-looking, which linear counting needs (a bare multiplicative
+/// hash spreads them too evenly, and the estimate runs high).
+#[inline(always)]
+fn mix64(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Hashes an address for a sketch.
 #[inline(always)]
 pub fn addr_hash(key: &HostKey) -> u32 {
     let [a, b] = key.words();
-    let mixed = (a ^ b.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (mixed >> 32) as u32
+    (mix64(a ^ mix64(b)) >> 32) as u32
 }
 
 /// Hashes a port number for a sketch.
 #[inline(always)]
 pub fn port_hash(port: u16) -> u32 {
-    let h = (port as u32 ^ 0x5bd1_e995).wrapping_mul(0x9e37_79b1);
-    h ^ (h >> 15)
+    (mix64(u64::from(port) ^ 0x5bd1_e995) >> 32) as u32
 }
 
 #[cfg(not(target_arch = "bpf"))]
@@ -156,7 +166,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sketch_counts_distinct_items_within_five_percent() {
+    fn sketch_counts_distinct_items_within_its_error() {
         for n in [1u32, 10, 100, 300, 1000] {
             let mut sketch = [0u64; SKETCH_WORDS];
             for i in 0..n {
@@ -169,7 +179,10 @@ mod tests {
             }
             let est = sketch_estimate(&sketch).unwrap_or(u32::MAX) as f64;
             let err = (est - n as f64).abs() / n as f64;
-            assert!(err <= 0.05 || (n <= 10 && (est - n as f64).abs() <= 1.0), "n={n} est={est}");
+            // Linear counting with 512 bits: about 2% standard error at 100
+            // items, 4.6% at 1000; allow two standard errors.
+            let allowed = if n <= 10 { 1.0 / n as f64 } else if n <= 300 { 0.06 } else { 0.10 };
+            assert!(err <= allowed, "n={n} est={est}");
         }
     }
 
@@ -180,7 +193,7 @@ mod tests {
             sketch_insert(&mut sketch, port_hash(port));
         }
         let est = sketch_estimate(&sketch).unwrap_or(0);
-        assert!((190..=210).contains(&est), "estimate {est}");
+        assert!((185..=215).contains(&est), "estimate {est}");
     }
 
     #[test]

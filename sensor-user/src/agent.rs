@@ -81,7 +81,10 @@ pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(
     let ring = datapath
         .take_events()
         .ok_or_else(|| AgentError::Events(std::io::Error::other("events ring buffer already taken")))?;
-    let mut ring = AsyncFd::new(ring).map_err(AgentError::Events)?;
+    // SAFETY: the ring buffer owns its map descriptor, which stays open and
+    // unchanged for as long as the `AsyncFd` holds it.
+    let mut ring = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
+        .map_err(|e| AgentError::Events(std::io::Error::other(e.to_string())))?;
 
     let now = unix_seconds(std::time::SystemTime::now());
     let mut state = AgentState {

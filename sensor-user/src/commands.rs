@@ -4,7 +4,7 @@
 use std::{io::Write as _, path::Path, time::Duration};
 
 use anyhow::{bail, Context as _};
-use sensor_common::{BLOCK_ORIGIN_OPERATOR, BLOCK_ORIGIN_POLICY};
+use sensor_common::policy::{BLOCK_ORIGIN_OPERATOR, BLOCK_ORIGIN_POLICY};
 use tokio_util::sync::CancellationToken;
 use vantage::{
     agent::{self, AgentOptions},

@@ -455,9 +455,9 @@ mod tests {
         let mut a = counters(3, 50, 400, [2, 0, 0, 0, 0, 1]);
         let mut b = counters(4, 20, 900, [2, 0, 0, 0, 0, 2]);
         let c = counters(0, 0, 0, [0; 6]);
-        sketch_insert(&mut a.peer_sketch, 7);
-        sketch_insert(&mut b.peer_sketch, 7);
-        sketch_insert(&mut b.peer_sketch, 300);
+        sketch_insert(&mut a.peer_sketch, 7 << 23);
+        sketch_insert(&mut b.peer_sketch, 7 << 23);
+        sketch_insert(&mut b.peer_sketch, 300 << 23);
         let record = HostRecord {
             key: HostKey { addr: v4_mapped([10, 0, 0, 9]) },
             per_cpu: vec![a, b, c],
