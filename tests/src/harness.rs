@@ -1,0 +1,165 @@
+//! A loaded XDP program driven through `BPF_PROG_TEST_RUN`, with the site and
+//! host counters summed over CPUs, for exact before/after comparisons.
+
+use std::net::IpAddr;
+
+use anyhow::{bail, Context as _};
+use aya::programs::{TestRun as _, TestRunOptions};
+use sensor_common::{HostCounters, SiteCounters, SKETCH_WORDS};
+use vantage::{
+    datapath::{Datapath, LoadOptions},
+    target::{addr16, Cidr},
+};
+
+/// XDP verdicts as the kernel returns them.
+pub const XDP_ABORTED: u32 = 0;
+pub const XDP_DROP: u32 = 1;
+pub const XDP_PASS: u32 = 2;
+
+/// Fails loudly unless running as root: these tests need the real kernel.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this privileged test loads XDP programs and must run as root (use `cargo xtask test`); it is not skipped"
+    );
+}
+
+/// The protected networks every harness starts with.
+pub const TEST_LOCAL_NETS: [&str; 2] = ["10.0.0.0/8", "fd00::/8"];
+
+pub struct Harness {
+    pub datapath: Datapath,
+}
+
+impl Harness {
+    /// Loads a private copy of the program (no pins) with the test prefixes,
+    /// events on and a rate limit high enough not to interfere.
+    pub fn new(host_capacity: u32) -> anyhow::Result<Harness> {
+        require_root();
+        let mut datapath = Datapath::load(&LoadOptions { pins: None, host_capacity }).context("loading the XDP program")?;
+        let nets: Vec<Cidr> = TEST_LOCAL_NETS.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
+        let maps = datapath.maps_mut();
+        maps.set_local_nets(&nets)?;
+        maps.set_events(true, 1_000_000, 1_000_000)?;
+        Ok(Harness { datapath })
+    }
+
+    /// Runs the sensor program once on `frame` and returns its verdict.
+    pub fn run(&mut self, frame: &[u8]) -> anyhow::Result<u32> {
+        let program = self.datapath.sensor_program()?;
+        let result = program
+            .test_run(TestRunOptions { data_in: Some(frame), repeat: 1, ..TestRunOptions::default() })
+            .with_context(|| format!("BPF_PROG_TEST_RUN on a {}-byte frame", frame.len()))?;
+        Ok(result.return_value)
+    }
+
+    /// Runs `frame` and returns the verdict and the site counters' change.
+    pub fn run_delta(&mut self, frame: &[u8]) -> anyhow::Result<(u32, SiteCounters)> {
+        let before = self.site()?;
+        let verdict = self.run(frame)?;
+        let after = self.site()?;
+        Ok((verdict, site_delta(&before, &after)))
+    }
+
+    /// Site counters summed over CPUs.
+    pub fn site(&self) -> anyhow::Result<SiteCounters> {
+        Ok(sum_site(&self.datapath.maps().site_per_cpu()?))
+    }
+
+    /// A host's counters summed over CPUs (sketches OR-ed), if it is known.
+    pub fn host(&self, ip: &str) -> anyhow::Result<Option<HostCounters>> {
+        let ip: IpAddr = ip.parse()?;
+        Ok(self.datapath.maps().host(&addr16(ip))?.map(|record| sum_host(&record.per_cpu)))
+    }
+
+    /// Like [`Harness::host`] but fails if the host is unknown.
+    pub fn known_host(&self, ip: &str) -> anyhow::Result<HostCounters> {
+        match self.host(ip)? {
+            Some(h) => Ok(h),
+            None => bail!("host {ip} is not in the map"),
+        }
+    }
+}
+
+fn add_into(total: &mut [u64], part: &[u64]) {
+    for (t, p) in total.iter_mut().zip(part) {
+        *t += p;
+    }
+}
+
+/// Sums per-CPU site counters field by field.
+pub fn sum_site(per_cpu: &[SiteCounters]) -> SiteCounters {
+    let mut total = SiteCounters::default();
+    for cpu in per_cpu {
+        add_into(as_words_mut(&mut total), as_words(cpu));
+    }
+    total
+}
+
+/// `after - before`, field by field.
+pub fn site_delta(before: &SiteCounters, after: &SiteCounters) -> SiteCounters {
+    let mut delta = SiteCounters::default();
+    for ((d, a), b) in as_words_mut(&mut delta).iter_mut().zip(as_words(after)).zip(as_words(before)) {
+        *d = a - b;
+    }
+    delta
+}
+
+fn as_words(site: &SiteCounters) -> &[u64] {
+    // SAFETY: SiteCounters is repr(C) and made only of u64 fields and arrays.
+    unsafe { std::slice::from_raw_parts((site as *const SiteCounters).cast::<u64>(), std::mem::size_of::<SiteCounters>() / 8) }
+}
+
+fn as_words_mut(site: &mut SiteCounters) -> &mut [u64] {
+    // SAFETY: as above.
+    unsafe { std::slice::from_raw_parts_mut((site as *mut SiteCounters).cast::<u64>(), std::mem::size_of::<SiteCounters>() / 8) }
+}
+
+/// Sums per-CPU host counters; times take the extremes, sketches are OR-ed,
+/// identity comes from the CPU that saw the host last.
+pub fn sum_host(per_cpu: &[HostCounters]) -> HostCounters {
+    let mut total = HostCounters::default();
+    let mut first = u64::MAX;
+    for cpu in per_cpu {
+        total.packets_out += cpu.packets_out;
+        total.bytes_out += cpu.bytes_out;
+        total.packets_in += cpu.packets_in;
+        total.bytes_in += cpu.bytes_in;
+        total.tcp_syn_out += cpu.tcp_syn_out;
+        total.tcp_synack_in += cpu.tcp_synack_in;
+        total.tcp_rst_in += cpu.tcp_rst_in;
+        total.udp_out += cpu.udp_out;
+        total.udp_in += cpu.udp_in;
+        total.icmp_out += cpu.icmp_out;
+        total.icmp_in += cpu.icmp_in;
+        total.dns_queries_out += cpu.dns_queries_out;
+        total.dns_answers_in += cpu.dns_answers_in;
+        total.lateral_packets_out += cpu.lateral_packets_out;
+        total.lateral_packets_in += cpu.lateral_packets_in;
+        total.lateral_bytes_out += cpu.lateral_bytes_out;
+        if cpu.first_seen_ns != 0 {
+            first = first.min(cpu.first_seen_ns);
+        }
+        if cpu.last_seen_ns >= total.last_seen_ns && cpu.last_seen_ns != 0 {
+            total.last_seen_ns = cpu.last_seen_ns;
+            if cpu.mac != [0; 6] {
+                total.mac = cpu.mac;
+                total.vlan = cpu.vlan;
+                total.ifindex = cpu.ifindex;
+            }
+        }
+        for w in 0..SKETCH_WORDS {
+            total.peer_sketch[w] |= cpu.peer_sketch[w];
+            total.port_sketch[w] |= cpu.port_sketch[w];
+        }
+    }
+    total.first_seen_ns = if first == u64::MAX { 0 } else { first };
+    total
+}
+
+/// Bits set in a sketch (distinct items, while collisions are unlikely).
+pub fn sketch_bits(sketch: &[u64; SKETCH_WORDS]) -> u32 {
+    sketch.iter().map(|w| w.count_ones()).sum()
+}
