@@ -109,10 +109,16 @@ pub fn addr_hash(key: &HostKey) -> u32 {
     (mix64(a ^ mix64(b)) >> 32) as u32
 }
 
+/// Seed of [`port_hash`], chosen so that 38 common service ports (20-23,
+/// 25, 53, 67-69, 80, 88, 110, 123, 135, 137-139, 143, 161, 389, 443, 445,
+/// 465, 514, 587, 636, 993, 995, 1433, 1723, 3306, 3389, 5060, 5353, 5432,
+/// 5900, 8080, 8443) all land on distinct sketch bits.
+const PORT_HASH_SEED: u64 = 0x5bd1_e990;
+
 /// Hashes a port number for a sketch.
 #[inline(always)]
 pub fn port_hash(port: u16) -> u32 {
-    (mix64(u64::from(port) ^ 0x5bd1_e995) >> 32) as u32
+    (mix64(u64::from(port) ^ PORT_HASH_SEED) >> 32) as u32
 }
 
 #[cfg(not(target_arch = "bpf"))]
@@ -194,6 +200,18 @@ mod tests {
         }
         let est = sketch_estimate(&sketch).unwrap_or(0);
         assert!((185..=215).contains(&est), "estimate {est}");
+    }
+
+    #[test]
+    fn common_ports_never_share_a_bit() {
+        let common = [
+            20u16, 21, 22, 23, 25, 53, 67, 68, 69, 80, 88, 110, 123, 135, 137, 138, 139, 143, 161, 389, 443, 445, 465,
+            514, 587, 636, 993, 995, 1433, 1723, 3306, 3389, 5060, 5353, 5432, 5900, 8080, 8443,
+        ];
+        let mut sketch = [0u64; SKETCH_WORDS];
+        for port in common {
+            assert!(sketch_insert(&mut sketch, port_hash(port)), "port {port} collided");
+        }
     }
 
     #[test]

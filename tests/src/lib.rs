@@ -1,5 +1,10 @@
 //! Support for the privileged integration tests, the benchmark and the lab:
-//! frame building, network namespaces, tiny real services, and the lab site.
+//! frame building, the kernel test harness, network namespaces, tiny real
+//! services, the lab site, and the `vantage` process wrapper.
 
+pub mod agent;
 pub mod harness;
+pub mod netns;
 pub mod packet;
+pub mod services;
+pub mod site;

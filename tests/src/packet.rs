@@ -421,7 +421,8 @@ pub fn dns_name(name: &str) -> Vec<u8> {
     out
 }
 
-fn dns_message(id: u16, answer: bool, name: &str) -> Vec<u8> {
+/// A DNS message with one question for `name` (type A), plus one answer when `answer`.
+pub fn dns_message(id: u16, answer: bool, name: &str) -> Vec<u8> {
     let mut m = Vec::new();
     m.extend_from_slice(&id.to_be_bytes());
     m.extend_from_slice(&(if answer { 0x8180u16 } else { 0x0100u16 }).to_be_bytes());

@@ -1,1 +1,45 @@
-fn main() {}
+//! `cargo xtask`: set up a machine, run the tests, the benchmarks and the lab.
+
+mod bench;
+mod cmd;
+mod lab;
+mod setup;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Vantage developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install what building and testing need (as root), or say what is missing.
+    Setup,
+    /// Build everything and run every test in the real kernel (root).
+    Test(test::TestArgs),
+    /// Run the XDP benchmarks under BPF_PROG_TEST_RUN (root).
+    Bench(bench::BenchArgs),
+    /// Run a live demo site in network namespaces until Ctrl-C (root).
+    Lab(lab::LabArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Setup => setup::ensure(),
+        Task::Test(args) => test::run(&args),
+        Task::Bench(args) => bench::run(&args),
+        Task::Lab(args) => lab::run(&args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
