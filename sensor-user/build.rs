@@ -1,7 +1,7 @@
 //! Builds the XDP program (`sensor-ebpf`) for the BPF target and leaves the
 //! object in `OUT_DIR/sensor`, where `datapath` embeds it.
 
-use anyhow::{Context as _, anyhow};
+use anyhow::{anyhow, Context as _};
 use aya_build::{Package, Toolchain};
 
 fn main() -> anyhow::Result<()> {

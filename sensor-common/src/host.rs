@@ -187,7 +187,13 @@ mod tests {
             let err = (est - n as f64).abs() / n as f64;
             // Linear counting with 512 bits: about 2% standard error at 100
             // items, 4.6% at 1000; allow two standard errors.
-            let allowed = if n <= 10 { 1.0 / n as f64 } else if n <= 300 { 0.06 } else { 0.10 };
+            let allowed = if n <= 10 {
+                1.0 / n as f64
+            } else if n <= 300 {
+                0.06
+            } else {
+                0.10
+            };
             assert!(err <= allowed, "n={n} est={est}");
         }
     }
@@ -205,12 +211,16 @@ mod tests {
     #[test]
     fn common_ports_never_share_a_bit() {
         let common = [
-            20u16, 21, 22, 23, 25, 53, 67, 68, 69, 80, 88, 110, 123, 135, 137, 138, 139, 143, 161, 389, 443, 445, 465,
-            514, 587, 636, 993, 995, 1433, 1723, 3306, 3389, 5060, 5353, 5432, 5900, 8080, 8443,
+            20u16, 21, 22, 23, 25, 53, 67, 68, 69, 80, 88, 110, 123, 135, 137, 138, 139, 143, 161,
+            389, 443, 445, 465, 514, 587, 636, 993, 995, 1433, 1723, 3306, 3389, 5060, 5353, 5432,
+            5900, 8080, 8443,
         ];
         let mut sketch = [0u64; SKETCH_WORDS];
         for port in common {
-            assert!(sketch_insert(&mut sketch, port_hash(port)), "port {port} collided");
+            assert!(
+                sketch_insert(&mut sketch, port_hash(port)),
+                "port {port} collided"
+            );
         }
     }
 
@@ -223,7 +233,7 @@ mod tests {
     #[test]
     fn ln_matches_known_values() {
         assert!((ln(0.5) + core::f64::consts::LN_2).abs() < 1e-12);
-        assert!((ln(0.1) - (-2.302_585_092_994_046)).abs() < 1e-12);
+        assert!((ln(0.1) + core::f64::consts::LN_10).abs() < 1e-12);
         assert!(ln(1.0).abs() < 1e-15);
     }
 }

@@ -76,7 +76,11 @@ pub fn account(
 /// This CPU's counters for `addr`, created if the host is new. When the map is
 /// full the LRU evicts the least recently seen host; creation never fails the packet.
 #[inline(always)]
-fn host_entry(site: &mut SiteCounters, key: &HostKey, now: u64) -> Option<&'static mut HostCounters> {
+fn host_entry(
+    site: &mut SiteCounters,
+    key: &HostKey,
+    now: u64,
+) -> Option<&'static mut HostCounters> {
     let host = match HOSTS.get_ptr_mut(key) {
         Some(existing) => existing,
         None => {
@@ -115,13 +119,19 @@ fn count_sent(ctx: &XdpContext, host: &mut HostCounters, packet: &Packet, frame_
     }
     let new_peer = sketch_insert(&mut host.peer_sketch, addr_hash(&packet.dst));
     match packet.transport {
-        Transport::Tcp { dst_port, syn, ack, .. } => {
+        Transport::Tcp {
+            dst_port, syn, ack, ..
+        } => {
             if syn && !ack {
                 host.tcp_syn_out += 1;
             }
             sketch_insert(&mut host.port_sketch, port_hash(dst_port));
         }
-        Transport::Udp { dst_port, dns_query, .. } => {
+        Transport::Udp {
+            dst_port,
+            dns_query,
+            ..
+        } => {
             host.udp_out += 1;
             if dns_query {
                 host.dns_queries_out += 1;

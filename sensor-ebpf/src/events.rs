@@ -23,11 +23,19 @@ fn take_token(settings: &Settings, now: u64) -> bool {
     let budget = unsafe { &mut *budget };
     let burst = settings.event_burst as u64;
     let elapsed = now.saturating_sub(budget.refilled_at_ns);
-    let elapsed = if elapsed > MAX_REFILL_NANOS { MAX_REFILL_NANOS } else { elapsed };
+    let elapsed = if elapsed > MAX_REFILL_NANOS {
+        MAX_REFILL_NANOS
+    } else {
+        elapsed
+    };
     let refill = elapsed * settings.event_rate_per_sec as u64 / NANOS_PER_SEC;
     if refill > 0 || budget.refilled_at_ns == 0 {
         let filled = budget.tokens + refill;
-        budget.tokens = if filled > burst || budget.refilled_at_ns == 0 { burst } else { filled };
+        budget.tokens = if filled > burst || budget.refilled_at_ns == 0 {
+            burst
+        } else {
+            filled
+        };
         budget.refilled_at_ns = now;
     }
     if budget.tokens == 0 {
@@ -58,9 +66,12 @@ pub fn emit(
     };
     let event = entry.as_mut_ptr();
     let (src_port, dst_port) = match packet.transport {
-        Transport::Tcp { src_port, dst_port, .. } | Transport::Udp { src_port, dst_port, .. } => {
-            (src_port, dst_port)
+        Transport::Tcp {
+            src_port, dst_port, ..
         }
+        | Transport::Udp {
+            src_port, dst_port, ..
+        } => (src_port, dst_port),
         Transport::Icmp | Transport::None => (0, 0),
     };
     unsafe {
@@ -78,7 +89,12 @@ pub fn emit(
         (*event)._pad = [0; 3];
         (*event).qname = [0; DNS_QNAME_MAX];
     }
-    if let Transport::Udp { dns_query: true, dns_question_at, .. } = packet.transport {
+    if let Transport::Udp {
+        dns_query: true,
+        dns_question_at,
+        ..
+    } = packet.transport
+    {
         let name = unsafe { &mut (*event).qname };
         let (len, truncated) = copy_qname(ctx, dns_question_at, name);
         unsafe {
@@ -95,6 +111,10 @@ pub fn emit(
 #[inline(always)]
 fn copy_qname(ctx: &XdpContext, at: usize, name: &mut [u8; DNS_QNAME_MAX]) -> (u8, bool) {
     let mut copied = 0u8;
+    #[expect(
+        clippy::needless_range_loop,
+        reason = "i is also the packet offset, and a constant-bounded index keeps the verifier happy"
+    )]
     for i in 0..DNS_QNAME_MAX {
         let Some(byte) = ptr_at::<u8>(ctx, at + i) else {
             // The frame ended before the name did.

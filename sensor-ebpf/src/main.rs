@@ -18,7 +18,9 @@ mod maps;
 mod parse;
 mod policy;
 
-use aya_ebpf::{bindings::xdp_action, helpers::bpf_ktime_get_coarse_ns, macros::xdp, programs::XdpContext};
+use aya_ebpf::{
+    bindings::xdp_action, helpers::bpf_ktime_get_coarse_ns, macros::xdp, programs::XdpContext,
+};
 use sensor_common::{DropReason, Settings};
 
 use crate::parse::{Parsed, Transport};
@@ -63,13 +65,27 @@ fn try_vantage_xdp(ctx: &XdpContext) -> u32 {
 
     if settings.flags & sensor_common::policy::SETTING_EVENTS_ENABLED != 0 && packet.src_local {
         let kind = match packet.transport {
-            Transport::Tcp { syn: true, ack: false, .. } => Some(sensor_common::EventKind::TcpSyn),
-            Transport::Udp { dns_query: true, .. } => Some(sensor_common::EventKind::DnsQuery),
+            Transport::Tcp {
+                syn: true,
+                ack: false,
+                ..
+            } => Some(sensor_common::EventKind::TcpSyn),
+            Transport::Udp {
+                dns_query: true, ..
+            } => Some(sensor_common::EventKind::DnsQuery),
             Transport::Udp { .. } if new_peer => Some(sensor_common::EventKind::UdpNewPeer),
             _ => None,
         };
         if let Some(kind) = kind {
-            events::emit(ctx, site, &settings, &packet, kind, drop_reason.is_some(), now);
+            events::emit(
+                ctx,
+                site,
+                &settings,
+                &packet,
+                kind,
+                drop_reason.is_some(),
+                now,
+            );
         }
     }
 

@@ -7,7 +7,8 @@ use aya_ebpf::{
 };
 use sensor_common::{
     event::EventBudget, Addr16, AllowEntry, BlockEntry, FlowKey, HostCounters, HostKey, Settings,
-    SiteCounters, TrieKey, BLOCK_CAPACITY, DEFAULT_HOST_CAPACITY, EVENTS_RING_BYTES, PREFIX_CAPACITY,
+    SiteCounters, TrieKey, BLOCK_CAPACITY, DEFAULT_HOST_CAPACITY, EVENTS_RING_BYTES,
+    PREFIX_CAPACITY,
 };
 
 #[map(name = "HOSTS")]

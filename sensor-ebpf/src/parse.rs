@@ -365,8 +365,8 @@ fn parse_ipv6(
                 at += (ext.len_units as usize + 1) * 8;
             }
             IPV6_FRAGMENT => {
-                let frag = read::<Ipv6Fragment>(ctx, at)
-                    .ok_or(MalformedReason::Ipv6ExtensionTruncated)?;
+                let frag =
+                    read::<Ipv6Fragment>(ctx, at).ok_or(MalformedReason::Ipv6ExtensionTruncated)?;
                 next = frag.next_header;
                 if be16(frag.offset_flags) >> 3 != 0 {
                     first_fragment = false;

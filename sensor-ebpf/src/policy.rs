@@ -100,9 +100,12 @@ fn prefix_blocked(addr: &HostKey, now: u64) -> bool {
 #[inline(always)]
 fn flow_blocked(packet: &Packet, now: u64) -> bool {
     let (src_port, dst_port) = match packet.transport {
-        Transport::Tcp { src_port, dst_port, .. } | Transport::Udp { src_port, dst_port, .. } => {
-            (src_port, dst_port)
+        Transport::Tcp {
+            src_port, dst_port, ..
         }
+        | Transport::Udp {
+            src_port, dst_port, ..
+        } => (src_port, dst_port),
         Transport::Icmp | Transport::None => (0, 0),
     };
     let mut key = FlowKey {

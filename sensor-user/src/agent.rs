@@ -74,13 +74,16 @@ pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(
             AttachedMode::Replaced => "replaced",
         };
         log::info!("attached to {iface} ({mode})");
-        interfaces.push(InterfaceState { name: iface.clone(), mode: mode.to_owned() });
+        interfaces.push(InterfaceState {
+            name: iface.clone(),
+            mode: mode.to_owned(),
+        });
     }
     capabilities::drop_after_attach();
 
-    let ring = datapath
-        .take_events()
-        .ok_or_else(|| AgentError::Events(std::io::Error::other("events ring buffer already taken")))?;
+    let ring = datapath.take_events().ok_or_else(|| {
+        AgentError::Events(std::io::Error::other("events ring buffer already taken"))
+    })?;
     // SAFETY: the ring buffer owns its map descriptor, which stays open and
     // unchanged for as long as the `AsyncFd` holds it.
     let mut ring = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
@@ -135,11 +138,19 @@ fn configure(datapath: &mut Datapath, options: &AgentOptions) -> Result<(), Data
     for net in &options.allow {
         maps.allow_add(net, now)?;
     }
-    maps.set_events(options.events_enabled, options.event_rate_per_cpu, options.event_burst)?;
+    maps.set_events(
+        options.events_enabled,
+        options.event_rate_per_cpu,
+        options.event_burst,
+    )?;
     Ok(())
 }
 
-fn publish(options: &AgentOptions, state: &mut AgentState, recent: &VecDeque<RecentEvent>) -> Result<(), AgentError> {
+fn publish(
+    options: &AgentOptions,
+    state: &mut AgentState,
+    recent: &VecDeque<RecentEvent>,
+) -> Result<(), AgentError> {
     state.updated_at = unix_seconds(std::time::SystemTime::now());
     state.recent_events = recent.iter().cloned().collect();
     agent_state::write_state(&options.state_dir, state)?;
@@ -168,7 +179,9 @@ fn record_event(record: &[u8], totals: &mut EventTotals, recent: &mut VecDeque<R
 
 fn recent_event(event: &DecodedEvent) -> RecentEvent {
     RecentEvent {
-        at: clock::to_system_time(event.timestamp_ns).map(unix_seconds).unwrap_or(0.0),
+        at: clock::to_system_time(event.timestamp_ns)
+            .map(unix_seconds)
+            .unwrap_or(0.0),
         kind: event.kind.name().to_owned(),
         src: event.src.to_string(),
         dst: event.dst.to_string(),

@@ -134,7 +134,10 @@ mod tests {
             pid: std::process::id(),
             started_at: now,
             updated_at: now,
-            interfaces: vec![InterfaceState { name: "eth0".into(), mode: "driver".into() }],
+            interfaces: vec![InterfaceState {
+                name: "eth0".into(),
+                mode: "driver".into(),
+            }],
             ..AgentState::default()
         };
         write_state(&dir, &state).unwrap_or_else(|e| panic!("{e}"));
@@ -142,7 +145,10 @@ mod tests {
         assert!(read.running);
         assert_eq!(read.interfaces, state.interfaces);
 
-        let old = AgentState { updated_at: now - 60.0, ..state };
+        let old = AgentState {
+            updated_at: now - 60.0,
+            ..state
+        };
         write_state(&dir, &old).unwrap_or_else(|e| panic!("{e}"));
         assert!(!read_state(&dir, Duration::from_secs(5)).running);
         remove_state(&dir);

@@ -52,7 +52,9 @@ fn load_config(common: &CommonArgs) -> anyhow::Result<Config> {
 }
 
 fn open_maps(config: &Config) -> anyhow::Result<SensorMaps> {
-    Ok(datapath::open_pinned(&PinLayout::new(&config.sensor.pin_dir))?)
+    Ok(datapath::open_pinned(&PinLayout::new(
+        &config.sensor.pin_dir,
+    ))?)
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -64,7 +66,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         config.sensor.local_nets = args
             .local_nets
             .iter()
-            .map(|s| s.parse::<Cidr>().with_context(|| format!("--local-net {s}")))
+            .map(|s| {
+                s.parse::<Cidr>()
+                    .with_context(|| format!("--local-net {s}"))
+            })
             .collect::<anyhow::Result<_>>()?;
     }
     if let Some(mode) = args.attach_mode {
@@ -113,7 +118,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         log::error!("cannot install signal handlers; stop the agent with SIGKILL");
         return std::future::pending().await;
     };
@@ -126,9 +134,17 @@ async fn wait_for_signal() {
 /// Builds the full status report from the pinned maps and the agent's state file.
 pub fn build_report(config: &Config) -> anyhow::Result<status::StatusReport> {
     let maps = open_maps(config)?;
-    let to_unix = |ns: u64| clock::to_system_time(ns).map(clock::unix_seconds).unwrap_or(0.0);
-    let mut hosts: Vec<status::HostStatus> = maps.hosts()?.iter().map(|r| status::merge_host(r, &to_unix)).collect();
-    hosts.sort_by(|a, b| a.addr.cmp(&b.addr));
+    let to_unix = |ns: u64| {
+        clock::to_system_time(ns)
+            .map(clock::unix_seconds)
+            .unwrap_or(0.0)
+    };
+    let mut hosts: Vec<status::HostStatus> = maps
+        .hosts()?
+        .iter()
+        .map(|r| status::merge_host(r, &to_unix))
+        .collect();
+    hosts.sort_by_key(|h| h.addr);
     let site_cpus = maps.site_per_cpu()?;
     let now = clock::monotonic_ns();
     let mut blocks = status::BlockCounts::default();
@@ -180,7 +196,11 @@ fn show_status(args: &StatusArgs) -> anyhow::Result<()> {
 
 fn block(command: BlockCommand) -> anyhow::Result<()> {
     match command {
-        BlockCommand::Add { target, ttl, common } => {
+        BlockCommand::Add {
+            target,
+            ttl,
+            common,
+        } => {
             let config = load_config(&common)?;
             let target: BlockTarget = target.parse()?;
             let ttl = match ttl {
@@ -234,11 +254,25 @@ fn block(command: BlockCommand) -> anyhow::Result<()> {
             } else if rows.is_empty() {
                 println!("no blocks");
             } else {
-                println!("{:<48} {:<7} {:>12} {:>10}", "target", "kind", "expires in", "hits");
+                println!(
+                    "{:<48} {:<7} {:>12} {:>10}",
+                    "target", "kind", "expires in", "hits"
+                );
                 for (row, record) in rows.iter().zip(maps.blocks()?.iter()) {
-                    let remaining = Duration::from_nanos(record.entry.expires_at_ns.saturating_sub(now));
-                    let expires = if remaining.is_zero() { "expired".to_owned() } else { format_duration(Duration::from_secs(remaining.as_secs().max(1))) };
-                    println!("{:<48} {:<7} {:>12} {:>10}", record.target.to_string(), row["kind"].as_str().unwrap_or(""), expires, record.entry.hits);
+                    let remaining =
+                        Duration::from_nanos(record.entry.expires_at_ns.saturating_sub(now));
+                    let expires = if remaining.is_zero() {
+                        "expired".to_owned()
+                    } else {
+                        format_duration(Duration::from_secs(remaining.as_secs().max(1)))
+                    };
+                    println!(
+                        "{:<48} {:<7} {:>12} {:>10}",
+                        record.target.to_string(),
+                        row["kind"].as_str().unwrap_or(""),
+                        expires,
+                        record.entry.hits
+                    );
                 }
             }
             Ok(())
@@ -293,6 +327,10 @@ fn unload(common: &CommonArgs) -> anyhow::Result<()> {
         bail!("nothing pinned at {}", pins.root().display());
     }
     let removed = datapath::unload(&pins)?;
-    println!("removed {} pin(s) under {}; the XDP program is detached", removed.len(), pins.root().display());
+    println!(
+        "removed {} pin(s) under {}; the XDP program is detached",
+        removed.len(),
+        pins.root().display()
+    );
     Ok(())
 }

@@ -109,10 +109,16 @@ pub struct Config {
 
 /// The default protected networks: RFC 1918, shared address space, ULA.
 pub fn default_local_nets() -> Vec<Cidr> {
-    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"]
-        .iter()
-        .filter_map(|s| s.parse().ok())
-        .collect()
+    [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "fc00::/7",
+    ]
+    .iter()
+    .filter_map(|s| s.parse().ok())
+    .collect()
 }
 
 impl Default for SensorConfig {
@@ -186,7 +192,10 @@ pub struct Violation {
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, column)
 }
 
@@ -200,14 +209,21 @@ fn field_at_line(text: &str, line: usize) -> String {
             break;
         }
         if current.starts_with('[') {
-            section = current.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
+            section = current
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_owned();
             key.clear();
         } else if let Some((k, _)) = current.split_once('=') {
             if !current.starts_with('#') {
                 key = k.trim().to_owned();
             }
         }
-        if index + 1 == line && !current.contains('=') && !current.starts_with('[') && !current.starts_with('#') {
+        if index + 1 == line
+            && !current.contains('=')
+            && !current.starts_with('[')
+            && !current.starts_with('#')
+        {
             // A continuation line of a multi-line array: keep the last key.
         }
     }
@@ -307,27 +323,57 @@ impl Config {
     /// Every semantic problem, in file order.
     pub fn violations(&self) -> Vec<Violation> {
         let mut found = Vec::new();
-        let mut fail = |section, key, message: String| found.push(Violation { section, key, message });
+        let mut fail = |section, key, message: String| {
+            found.push(Violation {
+                section,
+                key,
+                message,
+            })
+        };
         let s = &self.sensor;
         for (i, iface) in s.interfaces.iter().enumerate() {
-            if iface.is_empty() || iface.len() > 15 || iface.contains('/') || iface.contains(char::is_whitespace) {
-                fail("sensor", "interfaces", format!("{iface:?} is not a valid interface name"));
+            if iface.is_empty()
+                || iface.len() > 15
+                || iface.contains('/')
+                || iface.contains(char::is_whitespace)
+            {
+                fail(
+                    "sensor",
+                    "interfaces",
+                    format!("{iface:?} is not a valid interface name"),
+                );
             } else if s.interfaces[..i].contains(iface) {
                 fail("sensor", "interfaces", format!("{iface:?} is listed twice"));
             }
         }
         if s.local_nets.is_empty() {
-            fail("sensor", "local_nets", "at least one protected network is needed".to_owned());
+            fail(
+                "sensor",
+                "local_nets",
+                "at least one protected network is needed".to_owned(),
+            );
         }
         if !(16..=4_194_304).contains(&s.host_capacity) {
-            fail("sensor", "host_capacity", format!("{} is outside 16..=4194304", s.host_capacity));
+            fail(
+                "sensor",
+                "host_capacity",
+                format!("{} is outside 16..=4194304", s.host_capacity),
+            );
         }
         let e = &self.events;
         if !(1..=1_000_000).contains(&e.rate_per_cpu) {
-            fail("events", "rate_per_cpu", format!("{} is outside 1..=1000000", e.rate_per_cpu));
+            fail(
+                "events",
+                "rate_per_cpu",
+                format!("{} is outside 1..=1000000", e.rate_per_cpu),
+            );
         }
         if !(1..=1_000_000).contains(&e.burst) {
-            fail("events", "burst", format!("{} is outside 1..=1000000", e.burst));
+            fail(
+                "events",
+                "burst",
+                format!("{} is outside 1..=1000000", e.burst),
+            );
         }
         let b = &self.blocks;
         if b.default_ttl.0 > b.max_ttl.0 {
@@ -364,7 +410,12 @@ mod tests {
 
     fn invalid(text: &str) -> (usize, String, String) {
         match parse(text) {
-            Err(ConfigError::Invalid { line, field, message, .. }) => (line, field, message),
+            Err(ConfigError::Invalid {
+                line,
+                field,
+                message,
+                ..
+            }) => (line, field, message),
             other => panic!("expected an invalid config, got {other:?}"),
         }
     }

@@ -37,7 +37,10 @@ pub enum EventDecodeError {
 pub fn decode_event(bytes: &[u8]) -> Result<DecodedEvent, EventDecodeError> {
     let expected = std::mem::size_of::<Event>();
     if bytes.len() != expected {
-        return Err(EventDecodeError::Size { got: bytes.len(), expected });
+        return Err(EventDecodeError::Size {
+            got: bytes.len(),
+            expected,
+        });
     }
     // SAFETY: the length matches and `Event` is plain old data; read_unaligned
     // copes with the ring buffer's alignment.
@@ -104,8 +107,13 @@ mod tests {
 
     fn raw(event: &Event) -> Vec<u8> {
         // SAFETY: `Event` is plain old data.
-        unsafe { std::slice::from_raw_parts((event as *const Event).cast::<u8>(), std::mem::size_of::<Event>()) }
-            .to_vec()
+        unsafe {
+            std::slice::from_raw_parts(
+                (event as *const Event).cast::<u8>(),
+                std::mem::size_of::<Event>(),
+            )
+        }
+        .to_vec()
     }
 
     fn blank(kind: u8) -> Event {
@@ -143,14 +151,23 @@ mod tests {
     fn rejects_wrong_size_and_unknown_kind() {
         assert_eq!(
             decode_event(&[0u8; 10]),
-            Err(EventDecodeError::Size { got: 10, expected: std::mem::size_of::<Event>() })
+            Err(EventDecodeError::Size {
+                got: 10,
+                expected: std::mem::size_of::<Event>()
+            })
         );
-        assert_eq!(decode_event(&raw(&blank(99))), Err(EventDecodeError::Kind(99)));
+        assert_eq!(
+            decode_event(&raw(&blank(99))),
+            Err(EventDecodeError::Kind(99))
+        );
     }
 
     #[test]
     fn qname_escapes_odd_bytes_and_survives_cut_labels() {
-        assert_eq!(decode_qname(b"\x03a.b\x01\x00").as_deref(), Some("a\\046b.\\000"));
+        assert_eq!(
+            decode_qname(b"\x03a.b\x01\x00").as_deref(),
+            Some("a\\046b.\\000")
+        );
         assert_eq!(decode_qname(b"\x05abc").as_deref(), Some("abc"));
         assert_eq!(decode_qname(b""), None);
     }

@@ -27,7 +27,10 @@ pub struct DistinctCount {
 impl DistinctCount {
     fn from_sketch(sketch: &[u64; SKETCH_WORDS]) -> DistinctCount {
         match sketch_estimate(sketch) {
-            Some(estimate) => DistinctCount { estimate, saturated: false },
+            Some(estimate) => DistinctCount {
+                estimate,
+                saturated: false,
+            },
             None => DistinctCount {
                 estimate: sketch_saturation_floor(),
                 saturated: true,
@@ -193,7 +196,11 @@ pub fn merge_host(record: &HostRecord, to_unix: &dyn Fn(u64) -> f64) -> HostStat
             identity = Some(cpu);
         }
     }
-    let first_seen = if first_seen == u64::MAX { 0 } else { first_seen };
+    let first_seen = if first_seen == u64::MAX {
+        0
+    } else {
+        first_seen
+    };
     HostStatus {
         addr: ip_from_addr16(&record.key.addr),
         mac: identity.map(|c| format_mac(c.mac)).unwrap_or_default(),
@@ -359,9 +366,17 @@ pub fn render_table(report: &StatusReport) -> String {
             .iter()
             .map(|i| format!("{} ({})", i.name, i.mode))
             .collect();
-        let _ = writeln!(out, "agent: running, pid {}, on {}", agent.pid, ifaces.join(", "));
+        let _ = writeln!(
+            out,
+            "agent: running, pid {}, on {}",
+            agent.pid,
+            ifaces.join(", ")
+        );
     } else {
-        let _ = writeln!(out, "agent: NOT RUNNING (counters below are the pinned maps; blocks still expire on time)");
+        let _ = writeln!(
+            out,
+            "agent: NOT RUNNING (counters below are the pinned maps; blocks still expire on time)"
+        );
     }
     let _ = writeln!(out, "protected: {}", report.local_nets.join(", "));
     let t = &report.host_table;
@@ -371,9 +386,19 @@ pub fn render_table(report: &StatusReport) -> String {
         t.live, t.capacity, t.created, t.evicted, t.create_failed
     );
     let s = &report.site;
-    let _ = writeln!(out, "\nsite: {} packets, {}", s.packets, human_bytes(s.bytes));
+    let _ = writeln!(
+        out,
+        "\nsite: {} packets, {}",
+        s.packets,
+        human_bytes(s.bytes)
+    );
     for (name, volume) in &s.classes {
-        let _ = writeln!(out, "  {name:<17} {:>12} pkts {:>12}", volume.packets, human_bytes(volume.bytes));
+        let _ = writeln!(
+            out,
+            "  {name:<17} {:>12} pkts {:>12}",
+            volume.packets,
+            human_bytes(volume.bytes)
+        );
     }
     let _ = writeln!(
         out,
@@ -391,15 +416,29 @@ pub fn render_table(report: &StatusReport) -> String {
         s.events.sent, s.events.rate_limited, s.events.ring_full, s.allowlisted
     );
     let nonzero = |map: &BTreeMap<String, u64>| -> String {
-        let parts: Vec<String> = map.iter().filter(|(_, v)| **v > 0).map(|(k, v)| format!("{k} {v}")).collect();
+        let parts: Vec<String> = map
+            .iter()
+            .filter(|(_, v)| **v > 0)
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
         if parts.is_empty() {
             "none".to_owned()
         } else {
             parts.join(", ")
         }
     };
-    let _ = writeln!(out, "  malformed {}: {}", s.malformed_total, nonzero(&s.malformed));
-    let _ = writeln!(out, "  dropped {}: {}", s.dropped_total, nonzero(&s.dropped));
+    let _ = writeln!(
+        out,
+        "  malformed {}: {}",
+        s.malformed_total,
+        nonzero(&s.malformed)
+    );
+    let _ = writeln!(
+        out,
+        "  dropped {}: {}",
+        s.dropped_total,
+        nonzero(&s.dropped)
+    );
     let b = &report.blocks;
     let _ = writeln!(
         out,
@@ -409,7 +448,20 @@ pub fn render_table(report: &StatusReport) -> String {
     let _ = writeln!(
         out,
         "\n{:<26} {:<17} {:>9} {:>9} {:>10} {:>10} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>6} {:>5}",
-        "host", "mac", "pkts out", "pkts in", "bytes out", "bytes in", "syn", "synak", "rst", "dnsq", "dnsa", "icmp", "peers", "ports"
+        "host",
+        "mac",
+        "pkts out",
+        "pkts in",
+        "bytes out",
+        "bytes in",
+        "syn",
+        "synak",
+        "rst",
+        "dnsq",
+        "dnsa",
+        "icmp",
+        "peers",
+        "ports"
     );
     for h in &report.hosts {
         let _ = writeln!(
@@ -459,7 +511,9 @@ mod tests {
         sketch_insert(&mut b.peer_sketch, 7 << 23);
         sketch_insert(&mut b.peer_sketch, 300 << 23);
         let record = HostRecord {
-            key: HostKey { addr: v4_mapped([10, 0, 0, 9]) },
+            key: HostKey {
+                addr: v4_mapped([10, 0, 0, 9]),
+            },
             per_cpu: vec![a, b, c],
         };
         let merged = merge_host(&record, &|ns| ns as f64);
@@ -469,7 +523,13 @@ mod tests {
         assert_eq!(merged.first_seen, 20.0);
         assert_eq!(merged.last_seen, 900.0);
         assert_eq!(merged.mac, "02:00:00:00:00:02");
-        assert_eq!(merged.peers, DistinctCount { estimate: 2, saturated: false });
+        assert_eq!(
+            merged.peers,
+            DistinctCount {
+                estimate: 2,
+                saturated: false
+            }
+        );
     }
 
     #[test]
@@ -493,8 +553,10 @@ mod tests {
 
     #[test]
     fn evictions_are_created_minus_live() {
-        let mut cpu = SiteCounters::default();
-        cpu.hosts_created = 1500;
+        let cpu = SiteCounters {
+            hosts_created: 1500,
+            ..SiteCounters::default()
+        };
         let table = host_table(1024, 1024, &[cpu]);
         assert_eq!(table.evicted, 476);
     }

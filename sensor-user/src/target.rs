@@ -42,11 +42,19 @@ fn max_len(addr: &IpAddr) -> u8 {
 fn mask_bits(addr: IpAddr, prefix_len: u8) -> IpAddr {
     match addr {
         IpAddr::V4(v4) => {
-            let mask = if prefix_len == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix_len)) };
+            let mask = if prefix_len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix_len))
+            };
             IpAddr::V4(Ipv4Addr::from(u32::from(v4) & mask))
         }
         IpAddr::V6(v6) => {
-            let mask = if prefix_len == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix_len)) };
+            let mask = if prefix_len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix_len))
+            };
             IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
         }
     }
@@ -55,18 +63,27 @@ fn mask_bits(addr: IpAddr, prefix_len: u8) -> IpAddr {
 impl Cidr {
     /// The prefix holding exactly `addr`.
     pub fn host(addr: IpAddr) -> Cidr {
-        Cidr { addr, prefix_len: max_len(&addr) }
+        Cidr {
+            addr,
+            prefix_len: max_len(&addr),
+        }
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let same_family = matches!((self.addr, ip), (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)));
+        let same_family = matches!(
+            (self.addr, ip),
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_))
+        );
         same_family && mask_bits(ip, self.prefix_len) == self.addr
     }
 
     /// Prefix length and address as the kernel's tries store them (IPv4 mapped).
     pub fn lpm_key(&self) -> (u32, Addr16) {
         match self.addr {
-            IpAddr::V4(v4) => (V4_MAPPED_PREFIX_BITS + u32::from(self.prefix_len), v4_mapped(v4.octets())),
+            IpAddr::V4(v4) => (
+                V4_MAPPED_PREFIX_BITS + u32::from(self.prefix_len),
+                v4_mapped(v4.octets()),
+            ),
             IpAddr::V6(v6) => (u32::from(self.prefix_len), v6.octets()),
         }
     }
@@ -95,13 +112,20 @@ impl FromStr for Cidr {
             Some((a, l)) => (a, Some(l)),
             None => (text, None),
         };
-        let addr: IpAddr = addr_text.parse().map_err(|_| TargetError::Address { input: input.to_owned() })?;
+        let addr: IpAddr = addr_text.parse().map_err(|_| TargetError::Address {
+            input: input.to_owned(),
+        })?;
         let max = max_len(&addr);
         let prefix_len = match len_text {
             None => max,
             Some(l) => match l.parse::<u8>() {
                 Ok(n) if n <= max => n,
-                _ => return Err(TargetError::PrefixLength { input: input.to_owned(), max }),
+                _ => {
+                    return Err(TargetError::PrefixLength {
+                        input: input.to_owned(),
+                        max,
+                    })
+                }
             },
         };
         let network = mask_bits(addr, prefix_len);
@@ -177,7 +201,11 @@ impl FlowSpec {
         FlowSpec {
             protocol: key.protocol,
             src: ip_from_addr16(&key.src),
-            src_port: if key.src_port == 0 { None } else { Some(key.src_port) },
+            src_port: if key.src_port == 0 {
+                None
+            } else {
+                Some(key.src_port)
+            },
             dst: ip_from_addr16(&key.dst),
             dst_port: key.dst_port,
         }
@@ -194,10 +222,18 @@ fn protocol_name(protocol: u8) -> String {
 
 /// Splits `addr:port`, with IPv6 in brackets (`[fd00::1]:443`).
 fn split_endpoint<'a>(text: &'a str, input: &str) -> Result<(IpAddr, &'a str), TargetError> {
-    let bad = |reason| TargetError::Flow { input: input.to_owned(), reason };
+    let bad = |reason| TargetError::Flow {
+        input: input.to_owned(),
+        reason,
+    };
     let (addr_text, port_text) = if let Some(rest) = text.strip_prefix('[') {
-        let (addr, tail) = rest.split_once(']').ok_or(bad("unclosed '[' around an IPv6 address"))?;
-        (addr, tail.strip_prefix(':').ok_or(bad("missing :PORT after ]"))?)
+        let (addr, tail) = rest
+            .split_once(']')
+            .ok_or(bad("unclosed '[' around an IPv6 address"))?;
+        (
+            addr,
+            tail.strip_prefix(':').ok_or(bad("missing :PORT after ]"))?,
+        )
     } else {
         text.rsplit_once(':').ok_or(bad("missing :PORT"))?
     };
@@ -209,7 +245,10 @@ impl FromStr for FlowSpec {
     type Err = TargetError;
 
     fn from_str(input: &str) -> Result<FlowSpec, TargetError> {
-        let bad = |reason| TargetError::Flow { input: input.to_owned(), reason };
+        let bad = |reason| TargetError::Flow {
+            input: input.to_owned(),
+            reason,
+        };
         let mut parts = input.trim().splitn(3, '/');
         let (Some(proto), Some(src), Some(dst)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected three parts separated by '/'"));
@@ -217,19 +256,36 @@ impl FromStr for FlowSpec {
         let protocol = match proto.to_ascii_lowercase().as_str() {
             "tcp" => 6,
             "udp" => 17,
-            number => number.parse::<u8>().map_err(|_| bad("protocol must be tcp, udp or 0-255"))?,
+            number => number
+                .parse::<u8>()
+                .map_err(|_| bad("protocol must be tcp, udp or 0-255"))?,
         };
         let (src, src_port) = split_endpoint(src, input)?;
         let src_port = match src_port {
             "*" => None,
-            p => Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or(bad("source port must be 1-65535 or *"))?),
+            p => Some(
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or(bad("source port must be 1-65535 or *"))?,
+            ),
         };
         let (dst, dst_port) = split_endpoint(dst, input)?;
-        let dst_port = dst_port.parse::<u16>().map_err(|_| bad("destination port must be 0-65535"))?;
+        let dst_port = dst_port
+            .parse::<u16>()
+            .map_err(|_| bad("destination port must be 0-65535"))?;
         if src.is_ipv4() != dst.is_ipv4() {
-            return Err(bad("source and destination must be the same address family"));
+            return Err(bad(
+                "source and destination must be the same address family",
+            ));
         }
-        Ok(FlowSpec { protocol, src, src_port, dst, dst_port })
+        Ok(FlowSpec {
+            protocol,
+            src,
+            src_port,
+            dst,
+            dst_port,
+        })
     }
 }
 
@@ -242,7 +298,9 @@ fn endpoint(addr: IpAddr, port: String) -> String {
 
 impl fmt::Display for FlowSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let src_port = self.src_port.map_or_else(|| "*".to_owned(), |p| p.to_string());
+        let src_port = self
+            .src_port
+            .map_or_else(|| "*".to_owned(), |p| p.to_string());
         write!(
             f,
             "{}/{}/{}",
@@ -290,13 +348,20 @@ impl fmt::Display for BlockTarget {
 
 /// Parses `30s`, `10m`, `2h`, `1d`, `1h30m` or plain seconds (`90`).
 pub fn parse_duration(input: &str) -> Result<Duration, TargetError> {
-    let bad = |reason| TargetError::Duration { input: input.to_owned(), reason };
+    let bad = |reason| TargetError::Duration {
+        input: input.to_owned(),
+        reason,
+    };
     let text = input.trim();
     if text.is_empty() {
         return Err(bad("empty"));
     }
     if let Ok(seconds) = text.parse::<u64>() {
-        return if seconds == 0 { Err(bad("must be longer than zero")) } else { Ok(Duration::from_secs(seconds)) };
+        return if seconds == 0 {
+            Err(bad("must be longer than zero"))
+        } else {
+            Ok(Duration::from_secs(seconds))
+        };
     }
     let mut total: u64 = 0;
     let mut number = String::new();
@@ -353,9 +418,13 @@ pub fn format_duration(duration: Duration) -> String {
 pub struct HumanDuration(pub Duration);
 
 impl<'de> serde::Deserialize<'de> for HumanDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<HumanDuration, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<HumanDuration, D::Error> {
         let text = String::deserialize(deserializer)?;
-        parse_duration(&text).map(HumanDuration).map_err(serde::de::Error::custom)
+        parse_duration(&text)
+            .map(HumanDuration)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -379,19 +448,39 @@ mod tests {
         assert_eq!(net.to_string(), "10.0.0.0/8");
         assert_eq!(ok("192.0.2.7".parse::<Cidr>()).prefix_len, 32);
         assert_eq!(ok("fd00::/8".parse::<Cidr>()).to_string(), "fd00::/8");
-        assert!(net.contains("10.1.2.3".parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
-        assert!(!net.contains("11.0.0.1".parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
+        assert!(net.contains(
+            "10.1.2.3"
+                .parse()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        ));
+        assert!(!net.contains(
+            "11.0.0.1"
+                .parse()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        ));
     }
 
     #[test]
     fn cidr_rejects_host_bits_and_bad_lengths() {
         assert_eq!(
             "10.0.0.1/8".parse::<Cidr>(),
-            Err(TargetError::HostBits { input: "10.0.0.1/8".into(), canonical: "10.0.0.0/8".into() })
+            Err(TargetError::HostBits {
+                input: "10.0.0.1/8".into(),
+                canonical: "10.0.0.0/8".into()
+            })
         );
-        assert!(matches!("10.0.0.0/33".parse::<Cidr>(), Err(TargetError::PrefixLength { max: 32, .. })));
-        assert!(matches!("fd00::/129".parse::<Cidr>(), Err(TargetError::PrefixLength { max: 128, .. })));
-        assert!(matches!("10.0.0/8".parse::<Cidr>(), Err(TargetError::Address { .. })));
+        assert!(matches!(
+            "10.0.0.0/33".parse::<Cidr>(),
+            Err(TargetError::PrefixLength { max: 32, .. })
+        ));
+        assert!(matches!(
+            "fd00::/129".parse::<Cidr>(),
+            Err(TargetError::PrefixLength { max: 128, .. })
+        ));
+        assert!(matches!(
+            "10.0.0/8".parse::<Cidr>(),
+            Err(TargetError::Address { .. })
+        ));
     }
 
     #[test]
@@ -423,13 +512,29 @@ mod tests {
             let target: BlockTarget = ok(text.parse());
             assert_eq!(target.to_string(), text);
         }
-        assert_eq!(ok("203.0.113.7/32".parse::<BlockTarget>()), BlockTarget::Host("203.0.113.7".parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
+        assert_eq!(
+            ok("203.0.113.7/32".parse::<BlockTarget>()),
+            BlockTarget::Host(
+                "203.0.113.7"
+                    .parse()
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+            )
+        );
     }
 
     #[test]
     fn flows_reject_mixed_families_and_bad_ports() {
-        for text in ["tcp/10.0.0.5:*/[2001:db8::1]:443", "tcp/10.0.0.5:0/203.0.113.7:443", "tcp/10.0.0.5/203.0.113.7:443", "gre/10.0.0.5:*/203.0.113.7:1", "tcp/[fd00::1:40000/[fd00::2]:1"] {
-            assert!(matches!(text.parse::<BlockTarget>(), Err(TargetError::Flow { .. })), "{text}");
+        for text in [
+            "tcp/10.0.0.5:*/[2001:db8::1]:443",
+            "tcp/10.0.0.5:0/203.0.113.7:443",
+            "tcp/10.0.0.5/203.0.113.7:443",
+            "gre/10.0.0.5:*/203.0.113.7:1",
+            "tcp/[fd00::1:40000/[fd00::2]:1",
+        ] {
+            assert!(
+                matches!(text.parse::<BlockTarget>(), Err(TargetError::Flow { .. })),
+                "{text}"
+            );
         }
     }
 
@@ -450,7 +555,16 @@ mod tests {
         assert_eq!(ok(parse_duration("1h30m")), Duration::from_secs(5400));
         assert_eq!(ok(parse_duration("1d")), Duration::from_secs(86_400));
         assert_eq!(ok(parse_duration("90")), Duration::from_secs(90));
-        for bad in ["", "0", "0s", "-5m", "5x", "m", "5", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "0",
+            "0s",
+            "-5m",
+            "5x",
+            "m",
+            "5",
+            "99999999999999999999d",
+        ] {
             if bad == "5" {
                 continue;
             }

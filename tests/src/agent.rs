@@ -53,7 +53,10 @@ impl SensorDirs {
 
     /// Runs a `vantage` CLI command against these dirs.
     pub fn vantage(&self, args: &[&str]) -> anyhow::Result<Output> {
-        let out = Command::new(vantage_bin()?).args(args).args(self.args()).output()?;
+        let out = Command::new(vantage_bin()?)
+            .args(args)
+            .args(self.args())
+            .output()?;
         Ok(out)
     }
 
@@ -61,7 +64,11 @@ impl SensorDirs {
     pub fn vantage_ok(&self, args: &[&str]) -> anyhow::Result<String> {
         let out = self.vantage(args)?;
         if !out.status.success() {
-            bail!("vantage {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "vantage {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -75,15 +82,23 @@ impl SensorDirs {
     /// `vantage status --json` once the agent's own part (events, interfaces)
     /// has been refreshed after this call; kernel counters are always live.
     pub fn fresh_status(&self) -> anyhow::Result<serde_json::Value> {
-        let asked = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs_f64();
+        let asked = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs_f64();
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let status = self.status()?;
-            if status["agent"]["updated_at"].as_f64().is_some_and(|t| t >= asked) {
+            if status["agent"]["updated_at"]
+                .as_f64()
+                .is_some_and(|t| t >= asked)
+            {
                 return Ok(status);
             }
             if Instant::now() > deadline {
-                bail!("the agent did not refresh its state within 5 s: {}", status["agent"]);
+                bail!(
+                    "the agent did not refresh its state within 5 s: {}",
+                    status["agent"]
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -105,9 +120,17 @@ pub struct Agent {
 
 impl Agent {
     /// Starts the agent in `ns`'s network and waits until it reports running.
-    pub fn start(ns: &Namespace, interfaces: &[&str], local_nets: &[&str], dirs: &SensorDirs) -> anyhow::Result<Agent> {
+    pub fn start(
+        ns: &Namespace,
+        interfaces: &[&str],
+        local_nets: &[&str],
+        dirs: &SensorDirs,
+    ) -> anyhow::Result<Agent> {
         std::fs::create_dir_all(&dirs.state_dir)?;
-        let log = dirs.state_dir.join(format!("agent-{}.log", Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id())));
+        let log = dirs.state_dir.join(format!(
+            "agent-{}.log",
+            Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id())
+        ));
         let log_file = std::fs::File::create(&log)?;
         let mut command = ns.net_command(&vantage_bin()?);
         command.arg("run");
@@ -117,9 +140,15 @@ impl Agent {
         for net in local_nets {
             command.args(["--local-net", net]);
         }
-        command.args(dirs.args()).stdout(Stdio::null()).stderr(log_file);
+        command
+            .args(dirs.args())
+            .stdout(Stdio::null())
+            .stderr(log_file);
         let child = command.spawn().context("starting vantage run")?;
-        let mut agent = Agent { child: Some(child), log };
+        let mut agent = Agent {
+            child: Some(child),
+            log,
+        };
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(child) = agent.child.as_mut() {
@@ -131,7 +160,10 @@ impl Agent {
                 return Ok(agent);
             }
             if Instant::now() > deadline {
-                bail!("vantage run did not report running within 15 s: {}", agent.log_text());
+                bail!(
+                    "vantage run did not report running within 15 s: {}",
+                    agent.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -152,7 +184,9 @@ impl Agent {
 
     /// SIGTERM, then wait for a clean exit.
     pub fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
-        let Some(mut child) = self.child.take() else { bail!("agent already stopped") };
+        let Some(mut child) = self.child.take() else {
+            bail!("agent already stopped")
+        };
         // SAFETY: sending a signal to our own child.
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
         Ok(child.wait()?)

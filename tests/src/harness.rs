@@ -38,8 +38,15 @@ impl Harness {
     /// events on and a rate limit high enough not to interfere.
     pub fn new(host_capacity: u32) -> anyhow::Result<Harness> {
         require_root();
-        let mut datapath = Datapath::load(&LoadOptions { pins: None, host_capacity }).context("loading the XDP program")?;
-        let nets: Vec<Cidr> = TEST_LOCAL_NETS.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
+        let mut datapath = Datapath::load(&LoadOptions {
+            pins: None,
+            host_capacity,
+        })
+        .context("loading the XDP program")?;
+        let nets: Vec<Cidr> = TEST_LOCAL_NETS
+            .iter()
+            .map(|s| s.parse())
+            .collect::<Result<_, _>>()?;
         let maps = datapath.maps_mut();
         maps.set_local_nets(&nets)?;
         maps.set_events(true, 1_000_000, 1_000_000)?;
@@ -50,7 +57,11 @@ impl Harness {
     pub fn run(&mut self, frame: &[u8]) -> anyhow::Result<u32> {
         let program = self.datapath.sensor_program()?;
         let result = program
-            .test_run(TestRunOptions { data_in: Some(frame), repeat: 1, ..TestRunOptions::default() })
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                repeat: 1,
+                ..TestRunOptions::default()
+            })
             .with_context(|| format!("BPF_PROG_TEST_RUN on a {}-byte frame", frame.len()))?;
         Ok(result.return_value)
     }
@@ -71,7 +82,11 @@ impl Harness {
     /// A host's counters summed over CPUs (sketches OR-ed), if it is known.
     pub fn host(&self, ip: &str) -> anyhow::Result<Option<HostCounters>> {
         let ip: IpAddr = ip.parse()?;
-        Ok(self.datapath.maps().host(&addr16(ip))?.map(|record| sum_host(&record.per_cpu)))
+        Ok(self
+            .datapath
+            .maps()
+            .host(&addr16(ip))?
+            .map(|record| sum_host(&record.per_cpu)))
     }
 
     /// Like [`Harness::host`] but fails if the host is unknown.
@@ -101,7 +116,11 @@ pub fn sum_site(per_cpu: &[SiteCounters]) -> SiteCounters {
 /// `after - before`, field by field.
 pub fn site_delta(before: &SiteCounters, after: &SiteCounters) -> SiteCounters {
     let mut delta = SiteCounters::default();
-    for ((d, a), b) in as_words_mut(&mut delta).iter_mut().zip(as_words(after)).zip(as_words(before)) {
+    for ((d, a), b) in as_words_mut(&mut delta)
+        .iter_mut()
+        .zip(as_words(after))
+        .zip(as_words(before))
+    {
         *d = a - b;
     }
     delta
@@ -109,12 +128,22 @@ pub fn site_delta(before: &SiteCounters, after: &SiteCounters) -> SiteCounters {
 
 fn as_words(site: &SiteCounters) -> &[u64] {
     // SAFETY: SiteCounters is repr(C) and made only of u64 fields and arrays.
-    unsafe { std::slice::from_raw_parts((site as *const SiteCounters).cast::<u64>(), std::mem::size_of::<SiteCounters>() / 8) }
+    unsafe {
+        std::slice::from_raw_parts(
+            (site as *const SiteCounters).cast::<u64>(),
+            std::mem::size_of::<SiteCounters>() / 8,
+        )
+    }
 }
 
 fn as_words_mut(site: &mut SiteCounters) -> &mut [u64] {
     // SAFETY: as above.
-    unsafe { std::slice::from_raw_parts_mut((site as *mut SiteCounters).cast::<u64>(), std::mem::size_of::<SiteCounters>() / 8) }
+    unsafe {
+        std::slice::from_raw_parts_mut(
+            (site as *mut SiteCounters).cast::<u64>(),
+            std::mem::size_of::<SiteCounters>() / 8,
+        )
+    }
 }
 
 /// Sums per-CPU host counters; times take the extremes, sketches are OR-ed,

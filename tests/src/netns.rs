@@ -12,7 +12,10 @@ use anyhow::{bail, Context as _};
 
 /// Runs `ip` with `args` and fails with its error output.
 pub fn ip(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("ip").args(args).output().context("running ip (iproute2)")?;
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .context("running ip (iproute2)")?;
     check(&out, &format!("ip {}", args.join(" ")))
 }
 
@@ -73,29 +76,42 @@ impl Namespace {
     /// host's mount namespace (so bpffs pins are shared): how the agent runs.
     pub fn net_command(&self, program: &std::path::Path) -> Command {
         let mut command = Command::new("nsenter");
-        command.arg(format!("--net=/run/netns/{}", self.name)).arg(program);
+        command
+            .arg(format!("--net=/run/netns/{}", self.name))
+            .arg(program);
         command
     }
 
     /// Sets a sysctl inside the namespace.
     pub fn sysctl(&self, key: &str, value: &str) -> anyhow::Result<()> {
-        let out = self.command("sysctl").args(["-q", "-w", &format!("{key}={value}")]).output()?;
+        let out = self
+            .command("sysctl")
+            .args(["-q", "-w", &format!("{key}={value}")])
+            .output()?;
         check(&out, &format!("sysctl {key}={value} in {}", self.name))
     }
 
     /// Runs `f` on a thread whose network namespace is this one, so the
     /// sockets it opens live here.
-    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    pub fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
         let path = format!("/run/netns/{}", self.name);
         let handle = std::thread::spawn(move || -> anyhow::Result<T> {
             enter(&path)?;
             Ok(f())
         });
-        handle.join().map_err(|_| anyhow::anyhow!("thread in namespace panicked"))?
+        handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("thread in namespace panicked"))?
     }
 
     /// Like [`Namespace::run`] but returns the thread's handle at once.
-    pub fn spawn<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<anyhow::Result<T>> {
+    pub fn spawn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<anyhow::Result<T>> {
         let path = format!("/run/netns/{}", self.name);
         std::thread::spawn(move || -> anyhow::Result<T> {
             enter(&path)?;
@@ -118,7 +134,9 @@ pub fn enter(path: &str) -> anyhow::Result<()> {
 impl Drop for Namespace {
     fn drop(&mut self) {
         // Deleting the namespace removes the veth ends inside it.
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
     }
 }
 
@@ -129,7 +147,20 @@ pub fn veth(a: &Namespace, a_name: &str, b: &Namespace, b_name: &str) -> anyhow:
             bail!("interface name {name} is longer than 15 bytes");
         }
     }
-    ip(&["link", "add", a_name, "netns", a.name(), "type", "veth", "peer", "name", b_name, "netns", b.name()])?;
+    ip(&[
+        "link",
+        "add",
+        a_name,
+        "netns",
+        a.name(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_name,
+        "netns",
+        b.name(),
+    ])?;
     a.ip(&["link", "set", a_name, "up"])?;
     b.ip(&["link", "set", b_name, "up"])?;
     Ok(())

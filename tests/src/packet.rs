@@ -24,7 +24,10 @@ pub enum Extension {
     Routing,
     DestinationOptions,
     /// A fragment header; `offset` in 8-byte units.
-    Fragment { offset: u16, more: bool },
+    Fragment {
+        offset: u16,
+        more: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -162,7 +165,12 @@ impl Frame {
 
     /// Makes the IPv4 packet a fragment (`offset` in 8-byte units).
     pub fn ipv4_fragment(mut self, offset: u16, more: bool) -> Frame {
-        if let Network::Ipv4 { fragment_offset, more_fragments, .. } = &mut self.network {
+        if let Network::Ipv4 {
+            fragment_offset,
+            more_fragments,
+            ..
+        } = &mut self.network
+        {
             *fragment_offset = offset;
             *more_fragments = more;
         }
@@ -262,7 +270,11 @@ impl Frame {
             }
             Transport::IcmpEcho { id, seq } => {
                 let mut h = vec![0u8; 8];
-                h[0] = if matches!(self.network, Network::Ipv6 { .. }) { 128 } else { 8 };
+                h[0] = if matches!(self.network, Network::Ipv6 { .. }) {
+                    128
+                } else {
+                    8
+                };
                 h[4..6].copy_from_slice(&id.to_be_bytes());
                 h[6..8].copy_from_slice(&seq.to_be_bytes());
                 h
@@ -277,8 +289,13 @@ impl Frame {
             Transport::None => None,
         };
         if let Some(at) = checksum_at {
-            let icmpv4 = matches!(self.transport, Transport::IcmpEcho { .. }) && !matches!(self.network, Network::Ipv6 { .. });
-            let mut summed = if icmpv4 { Vec::new() } else { pseudo(self.protocol(), seg.len()) };
+            let icmpv4 = matches!(self.transport, Transport::IcmpEcho { .. })
+                && !matches!(self.network, Network::Ipv6 { .. });
+            let mut summed = if icmpv4 {
+                Vec::new()
+            } else {
+                pseudo(self.protocol(), seg.len())
+            };
             summed.extend_from_slice(&seg);
             let mut sum = checksum(&summed);
             if sum == 0 && matches!(self.transport, Transport::Udp { .. }) {
@@ -316,9 +333,23 @@ impl Frame {
             Network::None => {
                 frame.extend_from_slice(&self.payload);
                 let len = frame.len();
-                return (frame, Layout { network: network_at, transport: len, payload: network_at, len });
+                (
+                    frame,
+                    Layout {
+                        network: network_at,
+                        transport: len,
+                        payload: network_at,
+                        len,
+                    },
+                )
             }
-            Network::Ipv4 { src, dst, options, fragment_offset, more_fragments } => {
+            Network::Ipv4 {
+                src,
+                dst,
+                options,
+                fragment_offset,
+                more_fragments,
+            } => {
                 let (s, d) = (src.octets(), dst.octets());
                 let pseudo = move |proto: u8, len: usize| {
                     let mut p = Vec::new();
@@ -334,7 +365,8 @@ impl Frame {
                 h[0] = 0x40 | (header_len / 4) as u8;
                 h[2..4].copy_from_slice(&((header_len + segment.len()) as u16).to_be_bytes());
                 h[4..6].copy_from_slice(&0x1234u16.to_be_bytes());
-                let flags_fragment = (fragment_offset & 0x1fff) | if *more_fragments { 0x2000 } else { 0 };
+                let flags_fragment =
+                    (fragment_offset & 0x1fff) | if *more_fragments { 0x2000 } else { 0 };
                 h[6..8].copy_from_slice(&flags_fragment.to_be_bytes());
                 h[8] = 64;
                 h[9] = self.protocol();
@@ -348,9 +380,21 @@ impl Frame {
                 frame.extend_from_slice(&segment);
                 let payload_at = transport_at + (segment.len() - self.payload.len());
                 let len = frame.len();
-                (frame, Layout { network: network_at, transport: transport_at, payload: payload_at, len })
+                (
+                    frame,
+                    Layout {
+                        network: network_at,
+                        transport: transport_at,
+                        payload: payload_at,
+                        len,
+                    },
+                )
             }
-            Network::Ipv6 { src, dst, extensions } => {
+            Network::Ipv6 {
+                src,
+                dst,
+                extensions,
+            } => {
                 let (s, d) = (src.octets(), dst.octets());
                 let pseudo = move |proto: u8, len: usize| {
                     let mut p = Vec::new();
@@ -404,7 +448,15 @@ impl Frame {
                 frame.extend_from_slice(&segment);
                 let payload_at = transport_at + (segment.len() - self.payload.len());
                 let len = frame.len();
-                (frame, Layout { network: network_at, transport: transport_at, payload: payload_at, len })
+                (
+                    frame,
+                    Layout {
+                        network: network_at,
+                        transport: transport_at,
+                        payload: payload_at,
+                        len,
+                    },
+                )
             }
         }
     }
@@ -443,17 +495,36 @@ mod tests {
 
     #[test]
     fn ipv4_header_checksum_verifies_and_lengths_match() {
-        let (frame, layout) = Frame::client().ipv4("10.0.0.5", "203.0.113.7").tcp(40000, 443, TCP_SYN).build_with_layout();
+        let (frame, layout) = Frame::client()
+            .ipv4("10.0.0.5", "203.0.113.7")
+            .tcp(40000, 443, TCP_SYN)
+            .build_with_layout();
         assert_eq!(frame.len(), 14 + 20 + 20);
-        assert_eq!(layout, Layout { network: 14, transport: 34, payload: 54, len: 54 });
-        assert_eq!(checksum(&frame[14..34]), 0, "a header with its checksum sums to zero");
+        assert_eq!(
+            layout,
+            Layout {
+                network: 14,
+                transport: 34,
+                payload: 54,
+                len: 54
+            }
+        );
+        assert_eq!(
+            checksum(&frame[14..34]),
+            0,
+            "a header with its checksum sums to zero"
+        );
         assert_eq!(u16::from_be_bytes([frame[16], frame[17]]), 40);
         assert_eq!(frame[47], TCP_SYN);
     }
 
     #[test]
     fn udp_checksum_verifies_with_pseudo_header() {
-        let frame = Frame::client().ipv4("10.0.0.5", "203.0.113.53").udp(5000, 53).dns_query(7, "example.com").build();
+        let frame = Frame::client()
+            .ipv4("10.0.0.5", "203.0.113.53")
+            .udp(5000, 53)
+            .dns_query(7, "example.com")
+            .build();
         let udp = &frame[34..];
         let mut summed = vec![10, 0, 0, 5, 203, 0, 113, 53, 0, 17];
         summed.extend_from_slice(&(udp.len() as u16).to_be_bytes());
@@ -464,8 +535,15 @@ mod tests {
 
     #[test]
     fn dns_names_are_labels() {
-        assert_eq!(dns_name("www.example.com"), b"\x03www\x07example\x03com\x00".to_vec());
-        let frame = Frame::client().ipv4("10.0.0.5", "203.0.113.53").udp(5000, 53).dns_query(0x0102, "a.bc").build();
+        assert_eq!(
+            dns_name("www.example.com"),
+            b"\x03www\x07example\x03com\x00".to_vec()
+        );
+        let frame = Frame::client()
+            .ipv4("10.0.0.5", "203.0.113.53")
+            .udp(5000, 53)
+            .dns_query(0x0102, "a.bc")
+            .build();
         assert_eq!(&frame[42..44], &[1, 2]);
         assert_eq!(frame[44] & 0x80, 0, "QR clear in a query");
         assert_eq!(&frame[54..60], b"\x01a\x02bc\x00");
@@ -478,7 +556,10 @@ mod tests {
             .vlan(20)
             .ipv6("fd00::5", "2001:db8::1")
             .extension(Extension::HopByHop)
-            .extension(Extension::Fragment { offset: 0, more: true })
+            .extension(Extension::Fragment {
+                offset: 0,
+                more: true,
+            })
             .udp(1, 2)
             .build_with_layout();
         assert_eq!(&frame[12..14], &[0x88, 0xa8]);

@@ -50,7 +50,9 @@ pub fn dns_responder(ns: &Namespace, addr: Ipv4Addr) -> anyhow::Result<Service> 
         let _ = ready_tx.send(());
         let mut buf = [0u8; 512];
         while !s.load(Ordering::SeqCst) {
-            let Ok((len, peer)) = socket.recv_from(&mut buf) else { continue };
+            let Ok((len, peer)) = socket.recv_from(&mut buf) else {
+                continue;
+            };
             if len < 12 {
                 continue;
             }
@@ -65,7 +67,11 @@ pub fn dns_responder(ns: &Namespace, addr: Ipv4Addr) -> anyhow::Result<Service> 
         Ok(())
     });
     let thread = wait_ready(ready_rx, thread)?;
-    Ok(Service { stop, served, thread: Some(thread) })
+    Ok(Service {
+        stop,
+        served,
+        thread: Some(thread),
+    })
 }
 
 /// Serves `HTTP/1.0 200 OK` on `addr:80`, one connection at a time.
@@ -85,7 +91,8 @@ pub fn http_server(ns: &Namespace, addr: Ipv4Addr) -> anyhow::Result<Service> {
                     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
                     let mut request = [0u8; 1024];
                     let _ = stream.read(&mut request);
-                    let _ = stream.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n");
+                    let _ =
+                        stream.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n");
                     c.fetch_add(1, Ordering::SeqCst);
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(5)),
@@ -94,7 +101,11 @@ pub fn http_server(ns: &Namespace, addr: Ipv4Addr) -> anyhow::Result<Service> {
         Ok(())
     });
     let thread = wait_ready(ready_rx, thread)?;
-    Ok(Service { stop, served, thread: Some(thread) })
+    Ok(Service {
+        stop,
+        served,
+        thread: Some(thread),
+    })
 }
 
 fn wait_ready(
@@ -102,7 +113,9 @@ fn wait_ready(
     thread: std::thread::JoinHandle<anyhow::Result<anyhow::Result<()>>>,
 ) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
     if ready.recv_timeout(Duration::from_secs(5)).is_err() {
-        let result = thread.join().map_err(|_| anyhow::anyhow!("service thread panicked"))?;
+        let result = thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("service thread panicked"))?;
         result??;
         bail!("service did not start");
     }
@@ -120,7 +133,9 @@ pub fn dns_query(ns: &Namespace, server: Ipv4Addr, name: &str, id: u16) -> anyho
         socket.set_read_timeout(Some(Duration::from_secs(2)))?;
         socket.send_to(&query, (server, 53))?;
         let mut buf = [0u8; 512];
-        let (len, _) = socket.recv_from(&mut buf).context("waiting for the DNS answer")?;
+        let (len, _) = socket
+            .recv_from(&mut buf)
+            .context("waiting for the DNS answer")?;
         if len < 12 || buf[..2] != id.to_be_bytes() || buf[2] & 0x80 == 0 {
             bail!("not an answer to query {id}");
         }
@@ -131,7 +146,8 @@ pub fn dns_query(ns: &Namespace, server: Ipv4Addr, name: &str, id: u16) -> anyho
 /// Opens a TCP connection, sends an HTTP request, reads the reply, closes.
 pub fn http_get(ns: &Namespace, server: Ipv4Addr, timeout: Duration) -> anyhow::Result<String> {
     ns.run(move || -> anyhow::Result<String> {
-        let mut stream = TcpStream::connect_timeout(&SocketAddr::from((server, 80)), timeout).context("connecting")?;
+        let mut stream = TcpStream::connect_timeout(&SocketAddr::from((server, 80)), timeout)
+            .context("connecting")?;
         stream.set_read_timeout(Some(Duration::from_secs(2)))?;
         stream.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
         let mut reply = String::new();
@@ -144,7 +160,17 @@ pub fn http_get(ns: &Namespace, server: Ipv4Addr, timeout: Duration) -> anyhow::
 pub fn ping(ns: &Namespace, addr: Ipv4Addr, count: u32) -> anyhow::Result<u32> {
     let out = ns
         .command("ping")
-        .args(["-n", "-q", "-c", &count.to_string(), "-i", "0.2", "-W", "1", &addr.to_string()])
+        .args([
+            "-n",
+            "-q",
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            &addr.to_string(),
+        ])
         .output()
         .context("running ping")?;
     let text = String::from_utf8_lossy(&out.stdout);

@@ -51,19 +51,38 @@ impl Site {
         let switch_uplink = unique("v", &format!("{tag}sg"));
         veth(&gateway, &gateway_lan, &switch, &switch_uplink)?;
         switch.ip(&["link", "set", &switch_uplink, "master", &bridge])?;
-        gateway.ip(&["addr", "add", &format!("{GATEWAY_LAN}/24"), "dev", &gateway_lan])?;
+        gateway.ip(&[
+            "addr",
+            "add",
+            &format!("{GATEWAY_LAN}/24"),
+            "dev",
+            &gateway_lan,
+        ])?;
 
         let gateway_wan = unique("v", &format!("{tag}gw"));
         let internet_if = unique("v", &format!("{tag}iw"));
         veth(&gateway, &gateway_wan, &internet, &internet_if)?;
-        gateway.ip(&["addr", "add", &format!("{GATEWAY_WAN}/24"), "dev", &gateway_wan])?;
+        gateway.ip(&[
+            "addr",
+            "add",
+            &format!("{GATEWAY_WAN}/24"),
+            "dev",
+            &gateway_wan,
+        ])?;
         for addr in [DNS_SERVER, WEB_SERVER] {
             internet.ip(&["addr", "add", &format!("{addr}/24"), "dev", &internet_if])?;
         }
         internet.ip(&["route", "add", SITE_NET, "via", &GATEWAY_WAN.to_string()])?;
         gateway.sysctl("net.ipv4.ip_forward", "1")?;
 
-        let mut site = Site { clients: Vec::new(), switch, gateway, internet, gateway_lan, gateway_wan };
+        let mut site = Site {
+            clients: Vec::new(),
+            switch,
+            gateway,
+            internet,
+            gateway_lan,
+            gateway_wan,
+        };
         for i in 0..clients {
             let ns = Namespace::create(&format!("{tag}c{i}"))?;
             let addr = Ipv4Addr::new(10, 77, 1, 10 + i as u8);
@@ -75,13 +94,16 @@ impl Site {
             ns.ip(&["route", "add", "default", "via", &GATEWAY_LAN.to_string()])?;
             site.clients.push(Client { ns, addr });
         }
-        site.wait_until_reachable().context("the site's routes do not work")?;
+        site.wait_until_reachable()
+            .context("the site's routes do not work")?;
         Ok(site)
     }
 
     /// Pings through the gateway until the bridge has learned its ports.
     fn wait_until_reachable(&self) -> anyhow::Result<()> {
-        let Some(first) = self.clients.first() else { return Ok(()) };
+        let Some(first) = self.clients.first() else {
+            return Ok(());
+        };
         for _ in 0..20 {
             if crate::services::ping(&first.ns, GATEWAY_LAN, 1)? == 1 {
                 return Ok(());

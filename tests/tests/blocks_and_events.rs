@@ -22,22 +22,35 @@ fn harness() -> Harness {
 }
 
 fn syn(src: &str, dst: &str, sport: u16, dport: u16) -> Vec<u8> {
-    Frame::client().ipv4(src, dst).tcp(sport, dport, TCP_SYN).build()
+    Frame::client()
+        .ipv4(src, dst)
+        .tcp(sport, dport, TCP_SYN)
+        .build()
 }
 
 fn reply(src: &str, dst: &str, sport: u16, dport: u16) -> Vec<u8> {
-    Frame::new(GATEWAY_MAC, CLIENT_MAC).ipv4(src, dst).tcp(sport, dport, TCP_SYN | TCP_ACK).build()
+    Frame::new(GATEWAY_MAC, CLIENT_MAC)
+        .ipv4(src, dst)
+        .tcp(sport, dport, TCP_SYN | TCP_ACK)
+        .build()
 }
 
 fn block(h: &mut Harness, target: &str, ttl: Duration) -> anyhow::Result<()> {
     let target: BlockTarget = target.parse()?;
-    h.datapath.maps_mut().block_add(&target, ttl, BLOCK_ORIGIN_OPERATOR, monotonic_ns())?;
+    h.datapath
+        .maps_mut()
+        .block_add(&target, ttl, BLOCK_ORIGIN_OPERATOR, monotonic_ns())?;
     Ok(())
 }
 
 fn hits(h: &Harness, target: &str) -> anyhow::Result<u64> {
     let target: BlockTarget = target.parse()?;
-    let record = h.datapath.maps().blocks()?.into_iter().find(|r| r.target == target);
+    let record = h
+        .datapath
+        .maps()
+        .blocks()?
+        .into_iter()
+        .find(|r| r.target == target);
     Ok(record.map_or(0, |r| r.entry.hits))
 }
 
@@ -52,10 +65,18 @@ fn blocked_host_is_dropped_both_ways() -> Result {
     assert_eq!(delta.dropped[DropReason::BlockedHost as usize], 1);
     let (verdict, _) = h.run_delta(&reply("203.0.113.7", "10.0.0.5", 443, 40000))?;
     assert_eq!(verdict, XDP_DROP, "from the blocked host");
-    assert_eq!(h.run(&syn("10.0.0.5", "203.0.113.8", 40000, 443))?, XDP_PASS, "a neighbour is not blocked");
+    assert_eq!(
+        h.run(&syn("10.0.0.5", "203.0.113.8", 40000, 443))?,
+        XDP_PASS,
+        "a neighbour is not blocked"
+    );
     assert_eq!(hits(&h, "203.0.113.7")?, 2);
     let host = h.known_host("10.0.0.5")?;
-    assert_eq!((host.packets_out, host.packets_in), (2, 1), "dropped packets are still counted");
+    assert_eq!(
+        (host.packets_out, host.packets_in),
+        (2, 1),
+        "dropped packets are still counted"
+    );
     Ok(())
 }
 
@@ -65,14 +86,49 @@ fn blocked_flow_matches_exactly_and_in_reverse() -> Result {
     block(&mut h, "tcp/10.0.0.5:40000/203.0.113.7:443", HOUR)?;
     block(&mut h, "tcp/10.0.0.6:*/203.0.113.7:22", HOUR)?;
     let cases = [
-        (syn("10.0.0.5", "203.0.113.7", 40000, 443), XDP_DROP, "the flow"),
-        (reply("203.0.113.7", "10.0.0.5", 443, 40000), XDP_DROP, "its replies"),
-        (syn("10.0.0.5", "203.0.113.7", 40001, 443), XDP_PASS, "another source port"),
-        (syn("10.0.0.5", "203.0.113.7", 40000, 444), XDP_PASS, "another destination port"),
-        (Frame::client().ipv4("10.0.0.5", "203.0.113.7").udp(40000, 443).build(), XDP_PASS, "another protocol"),
-        (syn("10.0.0.6", "203.0.113.7", 51000, 22), XDP_DROP, "any source port"),
-        (reply("203.0.113.7", "10.0.0.6", 22, 52000), XDP_DROP, "any source port, replies"),
-        (syn("10.0.0.6", "203.0.113.7", 51000, 23), XDP_PASS, "wildcard keeps its destination port"),
+        (
+            syn("10.0.0.5", "203.0.113.7", 40000, 443),
+            XDP_DROP,
+            "the flow",
+        ),
+        (
+            reply("203.0.113.7", "10.0.0.5", 443, 40000),
+            XDP_DROP,
+            "its replies",
+        ),
+        (
+            syn("10.0.0.5", "203.0.113.7", 40001, 443),
+            XDP_PASS,
+            "another source port",
+        ),
+        (
+            syn("10.0.0.5", "203.0.113.7", 40000, 444),
+            XDP_PASS,
+            "another destination port",
+        ),
+        (
+            Frame::client()
+                .ipv4("10.0.0.5", "203.0.113.7")
+                .udp(40000, 443)
+                .build(),
+            XDP_PASS,
+            "another protocol",
+        ),
+        (
+            syn("10.0.0.6", "203.0.113.7", 51000, 22),
+            XDP_DROP,
+            "any source port",
+        ),
+        (
+            reply("203.0.113.7", "10.0.0.6", 22, 52000),
+            XDP_DROP,
+            "any source port, replies",
+        ),
+        (
+            syn("10.0.0.6", "203.0.113.7", 51000, 23),
+            XDP_PASS,
+            "wildcard keeps its destination port",
+        ),
     ];
     let mut drops = 0;
     for (frame, want, what) in cases {
@@ -93,10 +149,19 @@ fn blocked_prefix_covers_its_addresses_only() -> Result {
     block(&mut h, "2001:db8:bad::/48", HOUR)?;
     assert_eq!(h.run(&syn("10.0.0.5", "203.0.113.200", 1, 2))?, XDP_DROP);
     assert_eq!(h.run(&syn("10.0.0.5", "203.0.114.1", 1, 2))?, XDP_PASS);
-    let v6_in = Frame::client().ipv6("fd00::5", "2001:db8:bad:1::9").tcp(1, 2, TCP_SYN).build();
-    let v6_out = Frame::client().ipv6("fd00::5", "2001:db8:bae::9").tcp(1, 2, TCP_SYN).build();
+    let v6_in = Frame::client()
+        .ipv6("fd00::5", "2001:db8:bad:1::9")
+        .tcp(1, 2, TCP_SYN)
+        .build();
+    let v6_out = Frame::client()
+        .ipv6("fd00::5", "2001:db8:bae::9")
+        .tcp(1, 2, TCP_SYN)
+        .build();
     let (verdict, delta) = h.run_delta(&v6_in)?;
-    assert_eq!((verdict, delta.dropped[DropReason::BlockedPrefix as usize]), (XDP_DROP, 1));
+    assert_eq!(
+        (verdict, delta.dropped[DropReason::BlockedPrefix as usize]),
+        (XDP_DROP, 1)
+    );
     assert_eq!(h.run(&v6_out)?, XDP_PASS);
     Ok(())
 }
@@ -106,7 +171,11 @@ fn blocks_lapse_at_their_expiry_without_anyone_removing_them() -> Result {
     let mut h = harness();
     block(&mut h, "203.0.113.7", Duration::from_millis(600))?;
     block(&mut h, "203.0.113.0/24", Duration::from_millis(600))?;
-    block(&mut h, "tcp/10.0.0.5:*/198.51.100.9:443", Duration::from_millis(600))?;
+    block(
+        &mut h,
+        "tcp/10.0.0.5:*/198.51.100.9:443",
+        Duration::from_millis(600),
+    )?;
     let frames = [
         syn("10.0.0.5", "203.0.113.7", 40000, 443),
         syn("10.0.0.5", "203.0.113.9", 40000, 443),
@@ -117,10 +186,19 @@ fn blocks_lapse_at_their_expiry_without_anyone_removing_them() -> Result {
     }
     std::thread::sleep(Duration::from_millis(700));
     for frame in &frames {
-        assert_eq!(h.run(frame)?, XDP_PASS, "after expiry, with the entries still in the maps");
+        assert_eq!(
+            h.run(frame)?,
+            XDP_PASS,
+            "after expiry, with the entries still in the maps"
+        );
     }
     assert_eq!(h.datapath.maps().blocks()?.len(), 3, "nothing removed them");
-    assert_eq!(h.datapath.maps_mut().remove_expired_blocks(monotonic_ns())?, 3);
+    assert_eq!(
+        h.datapath
+            .maps_mut()
+            .remove_expired_blocks(monotonic_ns())?,
+        3
+    );
     assert!(h.datapath.maps().blocks()?.is_empty());
     Ok(())
 }
@@ -136,38 +214,83 @@ fn allowlisted_address_is_never_dropped() -> Result {
     let (verdict, delta) = h.run_delta(&syn("10.0.0.5", "203.0.113.7", 40000, 443))?;
     assert_eq!(verdict, XDP_PASS);
     assert_eq!((delta.allowlisted, delta.dropped), (1, [0; 4]));
-    assert_eq!(h.run(&reply("203.0.113.7", "10.0.0.5", 443, 40000))?, XDP_PASS);
-    assert_eq!(h.run(&syn("10.0.0.5", "203.0.113.8", 40000, 443))?, XDP_DROP, "the rest of the prefix stays blocked");
+    assert_eq!(
+        h.run(&reply("203.0.113.7", "10.0.0.5", 443, 40000))?,
+        XDP_PASS
+    );
+    assert_eq!(
+        h.run(&syn("10.0.0.5", "203.0.113.8", 40000, 443))?,
+        XDP_DROP,
+        "the rest of the prefix stays blocked"
+    );
     let list = h.datapath.maps().allow_list()?;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].1.hits, 2);
     assert!(h.datapath.maps_mut().allow_del(&allowed)?);
-    assert_eq!(h.run(&syn("10.0.0.5", "203.0.113.7", 40000, 443))?, XDP_DROP, "blocked again once removed");
+    assert_eq!(
+        h.run(&syn("10.0.0.5", "203.0.113.7", 40000, 443))?,
+        XDP_DROP,
+        "blocked again once removed"
+    );
     Ok(())
 }
 
 #[test]
 fn events_report_connections_and_dns_names() -> Result {
     let mut h = harness();
-    let mut ring = h.datapath.take_events().ok_or_else(|| anyhow::anyhow!("no ring buffer"))?;
+    let mut ring = h
+        .datapath
+        .take_events()
+        .ok_or_else(|| anyhow::anyhow!("no ring buffer"))?;
     h.run(&syn("10.0.0.5", "203.0.113.7", 40000, 443))?;
-    h.run(&Frame::client().ipv4("10.0.0.5", "203.0.113.53").udp(5353, 53).dns_query(9, "updates.example.org").build())?;
-    h.run(&Frame::client().ipv4("10.0.0.5", "198.51.100.4").udp(6000, 123).payload(&[0; 48]).build())?;
-    h.run(&Frame::client().ipv4("10.0.0.5", "198.51.100.4").udp(6000, 123).payload(&[0; 48]).build())?;
+    h.run(
+        &Frame::client()
+            .ipv4("10.0.0.5", "203.0.113.53")
+            .udp(5353, 53)
+            .dns_query(9, "updates.example.org")
+            .build(),
+    )?;
+    h.run(
+        &Frame::client()
+            .ipv4("10.0.0.5", "198.51.100.4")
+            .udp(6000, 123)
+            .payload(&[0; 48])
+            .build(),
+    )?;
+    h.run(
+        &Frame::client()
+            .ipv4("10.0.0.5", "198.51.100.4")
+            .udp(6000, 123)
+            .payload(&[0; 48])
+            .build(),
+    )?;
     h.run(&reply("203.0.113.7", "10.0.0.5", 443, 40000))?;
     let mut events = Vec::new();
     while let Some(record) = ring.next() {
         events.push(decode_event(&record)?);
     }
-    assert_eq!(events.len(), 3, "SYN, DNS query, first UDP to a new peer; not the repeat nor the reply: {events:?}");
+    assert_eq!(
+        events.len(),
+        3,
+        "SYN, DNS query, first UDP to a new peer; not the repeat nor the reply: {events:?}"
+    );
     assert_eq!(events[0].kind, EventKind::TcpSyn);
-    assert_eq!((events[0].src.to_string(), events[0].dst.to_string()), ("10.0.0.5".into(), "203.0.113.7".into()));
-    assert_eq!((events[0].src_port, events[0].dst_port, events[0].protocol), (40000, 443, 6));
+    assert_eq!(
+        (events[0].src.to_string(), events[0].dst.to_string()),
+        ("10.0.0.5".into(), "203.0.113.7".into())
+    );
+    assert_eq!(
+        (events[0].src_port, events[0].dst_port, events[0].protocol),
+        (40000, 443, 6)
+    );
     assert_eq!(events[1].kind, EventKind::DnsQuery);
     assert_eq!(events[1].qname.as_deref(), Some("updates.example.org"));
     assert!(!events[1].qname_truncated);
     assert_eq!(events[2].kind, EventKind::UdpNewPeer);
-    assert_eq!((events[2].dst.to_string(), events[2].dst_port), ("198.51.100.4".into(), 123));
+    assert_eq!(
+        (events[2].dst.to_string(), events[2].dst_port),
+        ("198.51.100.4".into(), 123)
+    );
     assert!(events.iter().all(|e| !e.dropped && e.timestamp_ns > 0));
     Ok(())
 }
@@ -175,14 +298,31 @@ fn events_report_connections_and_dns_names() -> Result {
 #[test]
 fn long_dns_names_are_cut_and_flagged() -> Result {
     let mut h = harness();
-    let mut ring = h.datapath.take_events().ok_or_else(|| anyhow::anyhow!("no ring buffer"))?;
-    let long_name = format!("{}.{}.{}.example.com", "a".repeat(60), "b".repeat(60), "c".repeat(60));
-    h.run(&Frame::client().ipv4("10.0.0.5", "203.0.113.53").udp(5353, 53).dns_query(9, &long_name).build())?;
+    let mut ring = h
+        .datapath
+        .take_events()
+        .ok_or_else(|| anyhow::anyhow!("no ring buffer"))?;
+    let long_name = format!(
+        "{}.{}.{}.example.com",
+        "a".repeat(60),
+        "b".repeat(60),
+        "c".repeat(60)
+    );
+    h.run(
+        &Frame::client()
+            .ipv4("10.0.0.5", "203.0.113.53")
+            .udp(5353, 53)
+            .dns_query(9, &long_name)
+            .build(),
+    )?;
     let record = ring.next().ok_or_else(|| anyhow::anyhow!("no event"))?;
     let event = decode_event(&record)?;
     assert!(event.qname_truncated);
     let name = event.qname.unwrap_or_default();
-    assert!(name.starts_with(&"a".repeat(60)) && long_name.starts_with(&name), "{name}");
+    assert!(
+        name.starts_with(&"a".repeat(60)) && long_name.starts_with(&name),
+        "{name}"
+    );
     Ok(())
 }
 
@@ -205,10 +345,19 @@ fn events_are_rate_limited_and_counted() -> Result {
 #[test]
 fn events_carry_the_verdict() -> Result {
     let mut h = harness();
-    let mut ring = h.datapath.take_events().ok_or_else(|| anyhow::anyhow!("no ring buffer"))?;
+    let mut ring = h
+        .datapath
+        .take_events()
+        .ok_or_else(|| anyhow::anyhow!("no ring buffer"))?;
     block(&mut h, "203.0.113.66", HOUR)?;
-    assert_eq!(h.run(&syn("10.0.0.5", "203.0.113.66", 40000, 443))?, XDP_DROP);
+    assert_eq!(
+        h.run(&syn("10.0.0.5", "203.0.113.66", 40000, 443))?,
+        XDP_DROP
+    );
     let event = decode_event(&ring.next().ok_or_else(|| anyhow::anyhow!("no event"))?)?;
-    assert!(event.dropped, "a blocked attempt is still reported, marked dropped");
+    assert!(
+        event.dropped,
+        "a blocked attempt is still reported, marked dropped"
+    );
     Ok(())
 }

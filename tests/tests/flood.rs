@@ -17,8 +17,15 @@ const REAL_EVERY: u64 = 200;
 fn spoofed_flood_stays_within_the_host_table() -> anyhow::Result<()> {
     let mut h = Harness::new(CAPACITY)?;
     assert_eq!(h.datapath.maps().host_capacity()?, CAPACITY);
-    let real = Frame::client().ipv4("10.0.0.5", "203.0.113.7").tcp(40000, 443, TCP_ACK).payload(&[7; 100]).build();
-    let mut template = Frame::client().ipv4("10.1.0.0", "203.0.113.7").tcp(1024, 80, TCP_ACK).build();
+    let real = Frame::client()
+        .ipv4("10.0.0.5", "203.0.113.7")
+        .tcp(40000, 443, TCP_ACK)
+        .payload(&[7; 100])
+        .build();
+    let mut template = Frame::client()
+        .ipv4("10.1.0.0", "203.0.113.7")
+        .tcp(1024, 80, TCP_ACK)
+        .build();
     let before = h.site()?;
     let mut state: u32 = 0x1234_5678;
     let mut real_sent = 0u64;
@@ -35,15 +42,31 @@ fn spoofed_flood_stays_within_the_host_table() -> anyhow::Result<()> {
     }
     let delta = vantage_tests::harness::site_delta(&before, &h.site()?);
     let live = h.datapath.maps().hosts()?.len() as u64;
-    assert!(live <= u64::from(CAPACITY), "{live} live entries in a table of {CAPACITY}");
-    assert!(live > u64::from(CAPACITY) / 2, "the table is in use: {live}");
+    assert!(
+        live <= u64::from(CAPACITY),
+        "{live} live entries in a table of {CAPACITY}"
+    );
+    assert!(
+        live > u64::from(CAPACITY) / 2,
+        "the table is in use: {live}"
+    );
     assert_eq!(delta.packets, FLOOD + real_sent);
-    assert_eq!(delta.hosts_create_failed, 0, "the LRU evicted instead of failing");
+    assert_eq!(
+        delta.hosts_create_failed, 0,
+        "the LRU evicted instead of failing"
+    );
     let evicted = delta.hosts_created - live;
-    assert!(delta.hosts_created >= FLOOD * 9 / 10, "almost every spoofed source was new: {}", delta.hosts_created);
+    assert!(
+        delta.hosts_created >= FLOOD * 9 / 10,
+        "almost every spoofed source was new: {}",
+        delta.hosts_created
+    );
     assert!(evicted >= delta.hosts_created - u64::from(CAPACITY));
     let host = h.known_host("10.0.0.5")?;
-    assert_eq!(host.packets_out, real_sent, "the real host's counters are exact");
+    assert_eq!(
+        host.packets_out, real_sent,
+        "the real host's counters are exact"
+    );
     assert_eq!(host.bytes_out, real_sent * real.len() as u64);
     Ok(())
 }

@@ -16,18 +16,28 @@ use vantage_tests::{
 type Result = anyhow::Result<()>;
 
 fn host<'a>(status: &'a Value, addr: &str) -> Option<&'a Value> {
-    status["hosts"].as_array()?.iter().find(|h| h["addr"] == addr)
+    status["hosts"]
+        .as_array()?
+        .iter()
+        .find(|h| h["addr"] == addr)
 }
 
 fn counter(status: &Value, addr: &str, field: &str) -> u64 {
-    host(status, addr).and_then(|h| h[field].as_u64()).unwrap_or(0)
+    host(status, addr)
+        .and_then(|h| h[field].as_u64())
+        .unwrap_or(0)
 }
 
 fn start(tag: &str) -> anyhow::Result<(Site, SensorDirs, Agent)> {
     require_root();
     let site = Site::build(tag, 2)?;
     let dirs = SensorDirs::new(tag);
-    let agent = Agent::start(&site.gateway, &[&site.gateway_lan, &site.gateway_wan], &[SITE_NET], &dirs)?;
+    let agent = Agent::start(
+        &site.gateway,
+        &[&site.gateway_lan, &site.gateway_wan],
+        &[SITE_NET],
+        &dirs,
+    )?;
     Ok((site, dirs, agent))
 }
 
@@ -43,8 +53,15 @@ fn known_traffic_gives_exact_per_host_counts() -> Result {
     let before = dirs.status()?;
     assert_eq!(before["schema"], "vantage.status/1");
     assert_eq!(before["agent"]["running"], true, "{}", agent.log_text());
-    let modes: Vec<&str> = before["agent"]["interfaces"].as_array().map(|a| a.iter().filter_map(|i| i["mode"].as_str()).collect()).unwrap_or_default();
-    assert_eq!(modes, vec!["driver", "driver"], "native XDP on both veth ends");
+    let modes: Vec<&str> = before["agent"]["interfaces"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|i| i["mode"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        modes,
+        vec!["driver", "driver"],
+        "native XDP on both veth ends"
+    );
 
     // 5 pings: exactly 5 packets each way, 98 bytes each on the wire.
     assert_eq!(ping(&client.ns, WEB_SERVER, 5)?, 5);
@@ -60,27 +77,57 @@ fn known_traffic_gives_exact_per_host_counts() -> Result {
         assert!(reply.starts_with("HTTP/1.0 200"), "{reply}");
     }
     for id in 0..3u16 {
-        dns_query(&client.ns, DNS_SERVER, &format!("host{id}.example.com"), 100 + id)?;
+        dns_query(
+            &client.ns,
+            DNS_SERVER,
+            &format!("host{id}.example.com"),
+            100 + id,
+        )?;
     }
     assert_eq!((web.served(), dns.served()), (4, 3));
     let after = dirs.fresh_status()?;
     let d = |field: &str| counter(&after, &me, field) - counter(&after_ping, &me, field);
-    assert_eq!((d("tcp_syn_out"), d("tcp_synack_in"), d("tcp_rst_in")), (4, 4, 0));
+    assert_eq!(
+        (d("tcp_syn_out"), d("tcp_synack_in"), d("tcp_rst_in")),
+        (4, 4, 0)
+    );
     assert_eq!((d("dns_queries_out"), d("dns_answers_in")), (3, 3));
     assert_eq!((d("udp_out"), d("udp_in")), (3, 3));
     assert_eq!((d("icmp_out"), d("icmp_in")), (0, 0));
-    let site_delta = |field: &str| after["site"][field].as_u64().unwrap_or(0) - before["site"][field].as_u64().unwrap_or(0);
+    let site_delta = |field: &str| {
+        after["site"][field].as_u64().unwrap_or(0) - before["site"][field].as_u64().unwrap_or(0)
+    };
     assert_eq!((site_delta("tcp_syn"), site_delta("tcp_synack")), (4, 4));
-    assert_eq!((site_delta("dns_queries"), site_delta("dns_answers")), (3, 3));
+    assert_eq!(
+        (site_delta("dns_queries"), site_delta("dns_answers")),
+        (3, 3)
+    );
 
     let me_now = host(&after, &me).ok_or_else(|| anyhow::anyhow!("client missing from status"))?;
-    assert_eq!(me_now["peers"]["estimate"], 2, "the web server and the DNS server");
+    assert_eq!(
+        me_now["peers"]["estimate"], 2,
+        "the web server and the DNS server"
+    );
     assert_eq!(me_now["dst_ports"]["estimate"], 2, "port 80 and port 53");
     assert_eq!(me_now["mac"].as_str().map(str::len), Some(17));
-    assert_eq!(counter(&after, &quiet, "packets_out"), 0, "the quiet client sent nothing");
-    assert!(after["agent"]["events"]["tcp_syn"].as_u64().unwrap_or(0) >= 4, "{}", after["agent"]);
-    let names: Vec<&str> = after["agent"]["recent_events"].as_array().map(|a| a.iter().filter_map(|e| e["qname"].as_str()).collect()).unwrap_or_default();
-    assert!(names.contains(&"host2.example.com"), "DNS names reach the agent: {names:?}");
+    assert_eq!(
+        counter(&after, &quiet, "packets_out"),
+        0,
+        "the quiet client sent nothing"
+    );
+    assert!(
+        after["agent"]["events"]["tcp_syn"].as_u64().unwrap_or(0) >= 4,
+        "{}",
+        after["agent"]
+    );
+    let names: Vec<&str> = after["agent"]["recent_events"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["qname"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        names.contains(&"host2.example.com"),
+        "DNS names reach the agent: {names:?}"
+    );
     Ok(())
 }
 
@@ -93,15 +140,30 @@ fn a_block_stops_real_traffic_until_its_ttl_runs_out() -> Result {
 
     let added = Instant::now();
     dirs.vantage_ok(&["block", "add", &WEB_SERVER.to_string(), "--ttl", "3s"])?;
-    assert!(http_get(&client.ns, WEB_SERVER, Duration::from_millis(800)).is_err(), "blocked");
+    assert!(
+        http_get(&client.ns, WEB_SERVER, Duration::from_millis(800)).is_err(),
+        "blocked"
+    );
     assert_eq!(ping(&client.ns, WEB_SERVER, 2)?, 0, "blocked");
     let status = dirs.status()?;
-    assert!(status["site"]["dropped"]["blocked_host"].as_u64().unwrap_or(0) >= 3, "{}", status["site"]["dropped"]);
+    assert!(
+        status["site"]["dropped"]["blocked_host"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 3,
+        "{}",
+        status["site"]["dropped"]
+    );
     assert_eq!(status["blocks"]["active"], 1);
 
-    std::thread::sleep(Duration::from_secs(3).saturating_sub(added.elapsed()) + Duration::from_millis(300));
+    std::thread::sleep(
+        Duration::from_secs(3).saturating_sub(added.elapsed()) + Duration::from_millis(300),
+    );
     let reply = http_get(&client.ns, WEB_SERVER, Duration::from_secs(2))?;
-    assert!(reply.starts_with("HTTP/1.0 200"), "the block lapsed: {reply}");
+    assert!(
+        reply.starts_with("HTTP/1.0 200"),
+        "the block lapsed: {reply}"
+    );
     assert_eq!(dirs.status()?["blocks"]["active"], 0);
     Ok(())
 }
@@ -124,18 +186,50 @@ fn agent_killed_with_sigkill_keeps_blocks_and_counters_for_its_successor() -> Re
     // The datapath still runs: it counts, and it enforces a block added now.
     assert_eq!(ping(&client.ns, WEB_SERVER, 2)?, 2);
     dirs.vantage_ok(&["block", "add", &WEB_SERVER.to_string(), "--ttl", "10m"])?;
-    assert!(http_get(&client.ns, WEB_SERVER, Duration::from_millis(800)).is_err(), "blocked with no agent running");
+    assert!(
+        http_get(&client.ns, WEB_SERVER, Duration::from_millis(800)).is_err(),
+        "blocked with no agent running"
+    );
     let during = dirs.status()?;
-    assert_eq!(counter(&during, &me, "icmp_out"), counter(&before, &me, "icmp_out") + 2);
-    assert_eq!(counter(&during, &me, "tcp_syn_out"), 4, "the blocked attempt was still counted");
+    assert_eq!(
+        counter(&during, &me, "icmp_out"),
+        counter(&before, &me, "icmp_out") + 2
+    );
+    assert_eq!(
+        counter(&during, &me, "tcp_syn_out"),
+        4,
+        "the blocked attempt was still counted"
+    );
 
-    let successor = Agent::start(&site.gateway, &[&site.gateway_lan, &site.gateway_wan], &[SITE_NET], &dirs)?;
+    let successor = Agent::start(
+        &site.gateway,
+        &[&site.gateway_lan, &site.gateway_wan],
+        &[SITE_NET],
+        &dirs,
+    )?;
     let after = dirs.fresh_status()?;
-    let modes: Vec<&str> = after["agent"]["interfaces"].as_array().map(|a| a.iter().filter_map(|i| i["mode"].as_str()).collect()).unwrap_or_default();
-    assert_eq!(modes, vec!["replaced", "replaced"], "the successor took over the pinned links: {}", successor.log_text());
-    assert!(counter(&after, &me, "tcp_syn_out") >= 4, "counters survived");
-    assert_eq!(counter(&after, &me, "packets_out"), counter(&during, &me, "packets_out"));
-    assert!(http_get(&client.ns, WEB_SERVER, Duration::from_millis(800)).is_err(), "the block survived");
+    let modes: Vec<&str> = after["agent"]["interfaces"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|i| i["mode"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        modes,
+        vec!["replaced", "replaced"],
+        "the successor took over the pinned links: {}",
+        successor.log_text()
+    );
+    assert!(
+        counter(&after, &me, "tcp_syn_out") >= 4,
+        "counters survived"
+    );
+    assert_eq!(
+        counter(&after, &me, "packets_out"),
+        counter(&during, &me, "packets_out")
+    );
+    assert!(
+        http_get(&client.ns, WEB_SERVER, Duration::from_millis(800)).is_err(),
+        "the block survived"
+    );
     dirs.vantage_ok(&["block", "del", &WEB_SERVER.to_string()])?;
     assert!(http_get(&client.ns, WEB_SERVER, Duration::from_secs(2))?.starts_with("HTTP/1.0 200"));
     assert_eq!(counter(&dirs.status()?, &me, "tcp_syn_out"), 6);
@@ -146,12 +240,24 @@ fn agent_killed_with_sigkill_keeps_blocks_and_counters_for_its_successor() -> Re
 fn sigterm_stops_the_agent_cleanly_and_leaves_the_datapath_running() -> Result {
     let (site, dirs, mut agent) = start("st")?;
     let status = agent.terminate()?;
-    assert!(status.success(), "clean exit on SIGTERM: {status} {}", agent.log_text());
-    assert!(agent.log_text().contains("stays attached"), "{}", agent.log_text());
+    assert!(
+        status.success(),
+        "clean exit on SIGTERM: {status} {}",
+        agent.log_text()
+    );
+    assert!(
+        agent.log_text().contains("stays attached"),
+        "{}",
+        agent.log_text()
+    );
     let client = &site.clients[0];
     let before = counter(&dirs.status()?, &client.addr.to_string(), "icmp_out");
     let _ = ping(&client.ns, WEB_SERVER, 2)?;
-    assert_eq!(counter(&dirs.status()?, &client.addr.to_string(), "icmp_out"), before + 2, "still counting");
+    assert_eq!(
+        counter(&dirs.status()?, &client.addr.to_string(), "icmp_out"),
+        before + 2,
+        "still counting"
+    );
     dirs.vantage_ok(&["unload"])?;
     assert!(!dirs.pin_dir.exists());
     Ok(())

@@ -5,7 +5,9 @@
 use sensor_common::{MalformedReason as M, SiteCounters, TrafficClass as C};
 use vantage_tests::{
     harness::{sketch_bits, Harness, XDP_PASS},
-    packet::{Extension, Frame, Layout, BROADCAST_MAC, CLIENT_MAC, GATEWAY_MAC, TCP_ACK, TCP_RST, TCP_SYN},
+    packet::{
+        Extension, Frame, Layout, BROADCAST_MAC, CLIENT_MAC, GATEWAY_MAC, TCP_ACK, TCP_RST, TCP_SYN,
+    },
 };
 
 type Result = anyhow::Result<()>;
@@ -16,7 +18,11 @@ fn harness() -> Harness {
 
 /// The delta every frame of `len` bytes produces.
 fn seen(len: usize) -> SiteCounters {
-    SiteCounters { packets: 1, bytes: len as u64, ..SiteCounters::default() }
+    SiteCounters {
+        packets: 1,
+        bytes: len as u64,
+        ..SiteCounters::default()
+    }
 }
 
 fn classed(mut s: SiteCounters, class: C, len: usize) -> SiteCounters {
@@ -34,7 +40,10 @@ fn malformed(len: usize, reason: M) -> SiteCounters {
 #[test]
 fn tcp_syn_from_a_protected_host() -> Result {
     let mut h = harness();
-    let frame = Frame::client().ipv4("10.0.0.5", "203.0.113.7").tcp(40000, 443, TCP_SYN).build();
+    let frame = Frame::client()
+        .ipv4("10.0.0.5", "203.0.113.7")
+        .tcp(40000, 443, TCP_SYN)
+        .build();
     let (verdict, delta) = h.run_delta(&frame)?;
     assert_eq!(verdict, XDP_PASS);
     let mut want = classed(seen(54), C::LocalToRemote, 54);
@@ -45,19 +54,34 @@ fn tcp_syn_from_a_protected_host() -> Result {
     want.events_sent = 1;
     assert_eq!(delta, want);
     let host = h.known_host("10.0.0.5")?;
-    assert_eq!((host.packets_out, host.bytes_out, host.tcp_syn_out), (1, 54, 1));
+    assert_eq!(
+        (host.packets_out, host.bytes_out, host.tcp_syn_out),
+        (1, 54, 1)
+    );
     assert_eq!((host.packets_in, host.udp_out, host.icmp_out), (0, 0, 0));
     assert_eq!(host.mac, CLIENT_MAC);
-    assert_eq!((sketch_bits(&host.peer_sketch), sketch_bits(&host.port_sketch)), (1, 1));
+    assert_eq!(
+        (
+            sketch_bits(&host.peer_sketch),
+            sketch_bits(&host.port_sketch)
+        ),
+        (1, 1)
+    );
     assert!(host.first_seen_ns > 0 && host.last_seen_ns >= host.first_seen_ns);
-    assert!(h.host("203.0.113.7")?.is_none(), "remote addresses get no host entry");
+    assert!(
+        h.host("203.0.113.7")?.is_none(),
+        "remote addresses get no host entry"
+    );
     Ok(())
 }
 
 #[test]
 fn tcp_synack_and_rst_to_a_protected_host() -> Result {
     let mut h = harness();
-    let synack = Frame::new(GATEWAY_MAC, CLIENT_MAC).ipv4("203.0.113.7", "10.0.0.5").tcp(443, 40000, TCP_SYN | TCP_ACK).build();
+    let synack = Frame::new(GATEWAY_MAC, CLIENT_MAC)
+        .ipv4("203.0.113.7", "10.0.0.5")
+        .tcp(443, 40000, TCP_SYN | TCP_ACK)
+        .build();
     let (verdict, delta) = h.run_delta(&synack)?;
     assert_eq!(verdict, XDP_PASS);
     let mut want = classed(seen(54), C::RemoteToLocal, 54);
@@ -66,7 +90,10 @@ fn tcp_synack_and_rst_to_a_protected_host() -> Result {
     want.tcp_synack = 1;
     want.hosts_created = 1;
     assert_eq!(delta, want);
-    let rst = Frame::new(GATEWAY_MAC, CLIENT_MAC).ipv4("203.0.113.7", "10.0.0.5").tcp(443, 40000, TCP_RST | TCP_ACK).build();
+    let rst = Frame::new(GATEWAY_MAC, CLIENT_MAC)
+        .ipv4("203.0.113.7", "10.0.0.5")
+        .tcp(443, 40000, TCP_RST | TCP_ACK)
+        .build();
     let (_, delta) = h.run_delta(&rst)?;
     let mut want = classed(seen(54), C::RemoteToLocal, 54);
     want.ipv4 = 1;
@@ -74,7 +101,15 @@ fn tcp_synack_and_rst_to_a_protected_host() -> Result {
     want.tcp_rst = 1;
     assert_eq!(delta, want);
     let host = h.known_host("10.0.0.5")?;
-    assert_eq!((host.packets_in, host.bytes_in, host.tcp_synack_in, host.tcp_rst_in), (2, 108, 1, 1));
+    assert_eq!(
+        (
+            host.packets_in,
+            host.bytes_in,
+            host.tcp_synack_in,
+            host.tcp_rst_in
+        ),
+        (2, 108, 1, 1)
+    );
     assert_eq!(host.packets_out, 0);
     assert_eq!(host.mac, [0; 6], "a host that sent nothing has no MAC yet");
     Ok(())
@@ -83,7 +118,11 @@ fn tcp_synack_and_rst_to_a_protected_host() -> Result {
 #[test]
 fn dns_query_and_answer() -> Result {
     let mut h = harness();
-    let query = Frame::client().ipv4("10.0.0.5", "203.0.113.53").udp(5353, 53).dns_query(7, "www.example.com").build();
+    let query = Frame::client()
+        .ipv4("10.0.0.5", "203.0.113.53")
+        .udp(5353, 53)
+        .dns_query(7, "www.example.com")
+        .build();
     let (verdict, delta) = h.run_delta(&query)?;
     assert_eq!(verdict, XDP_PASS);
     let mut want = classed(seen(query.len()), C::LocalToRemote, query.len());
@@ -93,7 +132,11 @@ fn dns_query_and_answer() -> Result {
     want.hosts_created = 1;
     want.events_sent = 1;
     assert_eq!(delta, want);
-    let answer = Frame::new(GATEWAY_MAC, CLIENT_MAC).ipv4("203.0.113.53", "10.0.0.5").udp(53, 5353).dns_answer(7, "www.example.com").build();
+    let answer = Frame::new(GATEWAY_MAC, CLIENT_MAC)
+        .ipv4("203.0.113.53", "10.0.0.5")
+        .udp(53, 5353)
+        .dns_answer(7, "www.example.com")
+        .build();
     let (_, delta) = h.run_delta(&answer)?;
     let mut want = classed(seen(answer.len()), C::RemoteToLocal, answer.len());
     want.ipv4 = 1;
@@ -101,14 +144,26 @@ fn dns_query_and_answer() -> Result {
     want.dns_answers = 1;
     assert_eq!(delta, want);
     let host = h.known_host("10.0.0.5")?;
-    assert_eq!((host.dns_queries_out, host.dns_answers_in, host.udp_out, host.udp_in), (1, 1, 1, 1));
+    assert_eq!(
+        (
+            host.dns_queries_out,
+            host.dns_answers_in,
+            host.udp_out,
+            host.udp_in
+        ),
+        (1, 1, 1, 1)
+    );
     Ok(())
 }
 
 #[test]
 fn icmp_and_icmpv6_echo() -> Result {
     let mut h = harness();
-    let ping = Frame::client().ipv4("10.0.0.5", "203.0.113.7").icmp_echo(1, 1).payload(&[0xab; 56]).build();
+    let ping = Frame::client()
+        .ipv4("10.0.0.5", "203.0.113.7")
+        .icmp_echo(1, 1)
+        .payload(&[0xab; 56])
+        .build();
     let (verdict, delta) = h.run_delta(&ping)?;
     assert_eq!(verdict, XDP_PASS);
     let mut want = classed(seen(98), C::LocalToRemote, 98);
@@ -116,7 +171,10 @@ fn icmp_and_icmpv6_echo() -> Result {
     want.icmp = 1;
     want.hosts_created = 1;
     assert_eq!(delta, want, "ICMP raises no event");
-    let ping6 = Frame::client().ipv6("fd00::5", "2001:db8::7").icmp_echo(1, 1).build();
+    let ping6 = Frame::client()
+        .ipv6("fd00::5", "2001:db8::7")
+        .icmp_echo(1, 1)
+        .build();
     let (verdict, delta) = h.run_delta(&ping6)?;
     assert_eq!(verdict, XDP_PASS);
     let mut want = classed(seen(ping6.len()), C::LocalToRemote, ping6.len());
@@ -132,7 +190,10 @@ fn icmp_and_icmpv6_echo() -> Result {
 #[test]
 fn ipv6_tcp_syn() -> Result {
     let mut h = harness();
-    let frame = Frame::client().ipv6("fd00::5", "2001:db8::1").tcp(40000, 443, TCP_SYN).build();
+    let frame = Frame::client()
+        .ipv6("fd00::5", "2001:db8::1")
+        .tcp(40000, 443, TCP_SYN)
+        .build();
     let (verdict, delta) = h.run_delta(&frame)?;
     assert_eq!(verdict, XDP_PASS);
     let mut want = classed(seen(74), C::LocalToRemote, 74);
@@ -149,7 +210,11 @@ fn ipv6_tcp_syn() -> Result {
 #[test]
 fn vlan_tags_one_two_and_too_many() -> Result {
     let mut h = harness();
-    let one = Frame::client().vlan(100).ipv4("10.0.0.5", "203.0.113.7").tcp(40000, 443, TCP_SYN).build();
+    let one = Frame::client()
+        .vlan(100)
+        .ipv4("10.0.0.5", "203.0.113.7")
+        .tcp(40000, 443, TCP_SYN)
+        .build();
     let (verdict, delta) = h.run_delta(&one)?;
     assert_eq!(verdict, XDP_PASS);
     let mut want = classed(seen(58), C::LocalToRemote, 58);
@@ -162,7 +227,12 @@ fn vlan_tags_one_two_and_too_many() -> Result {
     assert_eq!(delta, want);
     assert_eq!(h.known_host("10.0.0.5")?.vlan, 100);
 
-    let two = Frame::client().qinq(10).vlan(200).ipv4("10.0.0.5", "203.0.113.7").tcp(40000, 443, TCP_SYN).build();
+    let two = Frame::client()
+        .qinq(10)
+        .vlan(200)
+        .ipv4("10.0.0.5", "203.0.113.7")
+        .tcp(40000, 443, TCP_SYN)
+        .build();
     let (_, delta) = h.run_delta(&two)?;
     want = classed(seen(62), C::LocalToRemote, 62);
     want.vlan_tagged = 1;
@@ -171,9 +241,19 @@ fn vlan_tags_one_two_and_too_many() -> Result {
     want.tcp_syn = 1;
     want.events_sent = 1;
     assert_eq!(delta, want);
-    assert_eq!(h.known_host("10.0.0.5")?.vlan, 200, "the inner (customer) tag names the VLAN");
+    assert_eq!(
+        h.known_host("10.0.0.5")?.vlan,
+        200,
+        "the inner (customer) tag names the VLAN"
+    );
 
-    let three = Frame::client().qinq(10).vlan(20).vlan(30).ipv4("10.0.0.5", "203.0.113.7").tcp(40000, 443, TCP_SYN).build();
+    let three = Frame::client()
+        .qinq(10)
+        .vlan(20)
+        .vlan(30)
+        .ipv4("10.0.0.5", "203.0.113.7")
+        .tcp(40000, 443, TCP_SYN)
+        .build();
     let (verdict, delta) = h.run_delta(&three)?;
     assert_eq!(verdict, XDP_PASS);
     let mut want = malformed(66, M::VlanTooDeep);
@@ -185,16 +265,35 @@ fn vlan_tags_one_two_and_too_many() -> Result {
 #[test]
 fn ipv4_options_and_fragments() -> Result {
     let mut h = harness();
-    let with_options = Frame::client().ipv4("10.0.0.5", "203.0.113.7").ipv4_options(&[0x94, 4, 0, 0, 1, 1, 1, 0]).tcp(40000, 443, TCP_SYN).build();
+    let with_options = Frame::client()
+        .ipv4("10.0.0.5", "203.0.113.7")
+        .ipv4_options(&[0x94, 4, 0, 0, 1, 1, 1, 0])
+        .tcp(40000, 443, TCP_SYN)
+        .build();
     let (verdict, delta) = h.run_delta(&with_options)?;
     assert_eq!(verdict, XDP_PASS);
-    assert_eq!((delta.tcp, delta.tcp_syn, delta.ipv4, delta.malformed), (1, 1, 1, [0; 16]));
+    assert_eq!(
+        (delta.tcp, delta.tcp_syn, delta.ipv4, delta.malformed),
+        (1, 1, 1, [0; 16])
+    );
 
-    let first = Frame::client().ipv4("10.0.0.5", "203.0.113.7").ipv4_fragment(0, true).tcp(40000, 443, TCP_SYN).build();
+    let first = Frame::client()
+        .ipv4("10.0.0.5", "203.0.113.7")
+        .ipv4_fragment(0, true)
+        .tcp(40000, 443, TCP_SYN)
+        .build();
     let (_, delta) = h.run_delta(&first)?;
-    assert_eq!((delta.tcp, delta.fragments), (1, 0), "a first fragment carries the transport header");
+    assert_eq!(
+        (delta.tcp, delta.fragments),
+        (1, 0),
+        "a first fragment carries the transport header"
+    );
 
-    let later = Frame::client().ipv4("10.0.0.5", "203.0.113.7").ipv4_fragment(185, false).tcp(40000, 443, TCP_SYN).build();
+    let later = Frame::client()
+        .ipv4("10.0.0.5", "203.0.113.7")
+        .ipv4_fragment(185, false)
+        .tcp(40000, 443, TCP_SYN)
+        .build();
     let (verdict, delta) = h.run_delta(&later)?;
     assert_eq!(verdict, XDP_PASS);
     let mut want = classed(seen(54), C::LocalToRemote, 54);
@@ -214,16 +313,31 @@ fn ipv6_extension_headers() -> Result {
         .extension(Extension::HopByHop)
         .extension(Extension::Routing)
         .extension(Extension::DestinationOptions)
-        .extension(Extension::Fragment { offset: 0, more: true })
+        .extension(Extension::Fragment {
+            offset: 0,
+            more: true,
+        })
         .tcp(40000, 443, TCP_SYN)
         .build();
     let (verdict, delta) = h.run_delta(&chain)?;
     assert_eq!(verdict, XDP_PASS);
-    assert_eq!((delta.ipv6, delta.tcp, delta.tcp_syn, delta.fragments, delta.malformed), (1, 1, 1, 0, [0; 16]));
+    assert_eq!(
+        (
+            delta.ipv6,
+            delta.tcp,
+            delta.tcp_syn,
+            delta.fragments,
+            delta.malformed
+        ),
+        (1, 1, 1, 0, [0; 16])
+    );
 
     let later = Frame::client()
         .ipv6("fd00::5", "2001:db8::1")
-        .extension(Extension::Fragment { offset: 100, more: false })
+        .extension(Extension::Fragment {
+            offset: 100,
+            more: false,
+        })
         .tcp(40000, 443, TCP_SYN)
         .build();
     let (_, delta) = h.run_delta(&later)?;
@@ -245,7 +359,10 @@ fn ipv6_extension_headers() -> Result {
 #[test]
 fn non_ip_broadcast_and_multicast() -> Result {
     let mut h = harness();
-    let arp = Frame::new(CLIENT_MAC, BROADCAST_MAC).ethertype(0x0806).payload(&[0u8; 28]).build();
+    let arp = Frame::new(CLIENT_MAC, BROADCAST_MAC)
+        .ethertype(0x0806)
+        .payload(&[0u8; 28])
+        .build();
     let (verdict, delta) = h.run_delta(&arp)?;
     assert_eq!(verdict, XDP_PASS);
     let mut want = seen(42);
@@ -253,7 +370,11 @@ fn non_ip_broadcast_and_multicast() -> Result {
     want.broadcast = 1;
     assert_eq!(delta, want);
 
-    let mdns = Frame::new(CLIENT_MAC, [0x01, 0x00, 0x5e, 0, 0, 0xfb]).ipv4("10.0.0.5", "224.0.0.251").udp(5353, 5353).payload(&[0; 12]).build();
+    let mdns = Frame::new(CLIENT_MAC, [0x01, 0x00, 0x5e, 0, 0, 0xfb])
+        .ipv4("10.0.0.5", "224.0.0.251")
+        .udp(5353, 5353)
+        .payload(&[0; 12])
+        .build();
     let (_, delta) = h.run_delta(&mdns)?;
     assert_eq!((delta.multicast, delta.broadcast, delta.udp), (1, 0, 1));
     Ok(())
@@ -262,7 +383,10 @@ fn non_ip_broadcast_and_multicast() -> Result {
 #[test]
 fn lateral_and_remote_to_remote_traffic() -> Result {
     let mut h = harness();
-    let lateral = Frame::client().ipv4("10.0.0.5", "10.0.0.6").tcp(40000, 445, TCP_SYN).build();
+    let lateral = Frame::client()
+        .ipv4("10.0.0.5", "10.0.0.6")
+        .tcp(40000, 445, TCP_SYN)
+        .build();
     let (_, delta) = h.run_delta(&lateral)?;
     let mut want = classed(seen(54), C::LocalToLocal, 54);
     want.ipv4 = 1;
@@ -273,16 +397,29 @@ fn lateral_and_remote_to_remote_traffic() -> Result {
     assert_eq!(delta, want);
     let src = h.known_host("10.0.0.5")?;
     let dst = h.known_host("10.0.0.6")?;
-    assert_eq!((src.lateral_packets_out, src.lateral_bytes_out, src.packets_out), (1, 54, 1));
+    assert_eq!(
+        (
+            src.lateral_packets_out,
+            src.lateral_bytes_out,
+            src.packets_out
+        ),
+        (1, 54, 1)
+    );
     assert_eq!((dst.lateral_packets_in, dst.packets_in), (1, 1));
 
-    let transit = Frame::client().ipv4("198.51.100.1", "203.0.113.7").tcp(40000, 443, TCP_SYN).build();
+    let transit = Frame::client()
+        .ipv4("198.51.100.1", "203.0.113.7")
+        .tcp(40000, 443, TCP_SYN)
+        .build();
     let (_, delta) = h.run_delta(&transit)?;
     let mut want = classed(seen(54), C::RemoteToRemote, 54);
     want.ipv4 = 1;
     want.tcp = 1;
     want.tcp_syn = 1;
-    assert_eq!(delta, want, "no host entry and no event for traffic between outsiders");
+    assert_eq!(
+        delta, want,
+        "no host entry and no event for traffic between outsiders"
+    );
     Ok(())
 }
 
@@ -304,10 +441,16 @@ fn cut_transport(frame: &[u8], layout: Layout, keep: usize) -> Vec<u8> {
 #[test]
 fn frames_shorter_than_ethernet_are_refused_by_the_kernel() -> Result {
     let mut h = harness();
-    let frame = Frame::client().ipv4("10.0.0.5", "203.0.113.7").tcp(40000, 443, TCP_SYN).build();
+    let frame = Frame::client()
+        .ipv4("10.0.0.5", "203.0.113.7")
+        .tcp(40000, 443, TCP_SYN)
+        .build();
     let before = h.site()?;
     for len in 0..14 {
-        assert!(h.run(&frame[..len]).is_err(), "BPF_PROG_TEST_RUN takes no frame under 14 bytes (len {len})");
+        assert!(
+            h.run(&frame[..len]).is_err(),
+            "BPF_PROG_TEST_RUN takes no frame under 14 bytes (len {len})"
+        );
     }
     assert_eq!(h.site()?, before, "the program never ran");
     Ok(())
@@ -316,11 +459,18 @@ fn frames_shorter_than_ethernet_are_refused_by_the_kernel() -> Result {
 #[test]
 fn every_truncation_of_tcp_over_ipv4() -> Result {
     let mut h = harness();
-    let frame = Frame::client().ipv4("10.0.0.5", "203.0.113.7").tcp(40000, 443, TCP_SYN).build();
+    let frame = Frame::client()
+        .ipv4("10.0.0.5", "203.0.113.7")
+        .tcp(40000, 443, TCP_SYN)
+        .build();
     for len in 14..frame.len() {
         let (verdict, delta) = h.run_delta(&frame[..len])?;
         assert_eq!(verdict, XDP_PASS, "len {len}");
-        let reason = if len < 34 { M::Ipv4Truncated } else { M::Ipv4BadTotalLength };
+        let reason = if len < 34 {
+            M::Ipv4Truncated
+        } else {
+            M::Ipv4BadTotalLength
+        };
         assert_eq!(delta, malformed(len, reason), "len {len}");
     }
     Ok(())
@@ -329,7 +479,11 @@ fn every_truncation_of_tcp_over_ipv4() -> Result {
 #[test]
 fn every_truncation_of_udp_over_ipv6() -> Result {
     let mut h = harness();
-    let frame = Frame::client().ipv6("fd00::5", "2001:db8::1").udp(4000, 4001).payload(&[1, 2, 3, 4]).build();
+    let frame = Frame::client()
+        .ipv6("fd00::5", "2001:db8::1")
+        .udp(4000, 4001)
+        .payload(&[1, 2, 3, 4])
+        .build();
     for len in 14..frame.len() {
         let (verdict, delta) = h.run_delta(&frame[..len])?;
         assert_eq!(verdict, XDP_PASS, "len {len}");
@@ -341,7 +495,12 @@ fn every_truncation_of_udp_over_ipv6() -> Result {
 #[test]
 fn every_truncation_of_a_vlan_frame() -> Result {
     let mut h = harness();
-    let frame = Frame::client().vlan(7).ipv4("10.0.0.5", "203.0.113.7").udp(4000, 4001).payload(&[0; 8]).build();
+    let frame = Frame::client()
+        .vlan(7)
+        .ipv4("10.0.0.5", "203.0.113.7")
+        .udp(4000, 4001)
+        .payload(&[0; 8])
+        .build();
     for len in 14..frame.len() {
         let (verdict, delta) = h.run_delta(&frame[..len])?;
         assert_eq!(verdict, XDP_PASS, "len {len}");
@@ -362,10 +521,35 @@ fn every_truncation_of_a_vlan_frame() -> Result {
 fn every_truncation_of_each_transport_header() -> Result {
     let mut h = harness();
     let cases = [
-        (Frame::client().ipv4("10.0.0.5", "203.0.113.7").tcp(40000, 443, TCP_SYN), 20, M::TcpTruncated),
-        (Frame::client().ipv6("fd00::5", "2001:db8::1").udp(4000, 4001), 8, M::UdpTruncated),
-        (Frame::client().ipv4("10.0.0.5", "203.0.113.7").icmp_echo(1, 1), 4, M::IcmpTruncated),
-        (Frame::client().ipv4("10.0.0.5", "203.0.113.53").udp(5353, 53).dns_query(1, "example.com"), 8 + 12, M::DnsTruncated),
+        (
+            Frame::client()
+                .ipv4("10.0.0.5", "203.0.113.7")
+                .tcp(40000, 443, TCP_SYN),
+            20,
+            M::TcpTruncated,
+        ),
+        (
+            Frame::client()
+                .ipv6("fd00::5", "2001:db8::1")
+                .udp(4000, 4001),
+            8,
+            M::UdpTruncated,
+        ),
+        (
+            Frame::client()
+                .ipv4("10.0.0.5", "203.0.113.7")
+                .icmp_echo(1, 1),
+            4,
+            M::IcmpTruncated,
+        ),
+        (
+            Frame::client()
+                .ipv4("10.0.0.5", "203.0.113.53")
+                .udp(5353, 53)
+                .dns_query(1, "example.com"),
+            8 + 12,
+            M::DnsTruncated,
+        ),
     ];
     for (builder, header, reason) in cases {
         let (frame, layout) = builder.build_with_layout();
@@ -377,8 +561,16 @@ fn every_truncation_of_each_transport_header() -> Result {
             let mut want_malformed = [0u64; 16];
             want_malformed[reason as usize] = 1;
             assert_eq!(delta.malformed, want_malformed, "{reason:?} keep {keep}");
-            assert_eq!((delta.tcp, delta.udp, delta.icmp, delta.dns_queries), (0, 0, 0, 0), "{reason:?} keep {keep}");
-            assert_eq!(delta.ipv4 + delta.ipv6, 1, "the IP header was sound: {reason:?} keep {keep}");
+            assert_eq!(
+                (delta.tcp, delta.udp, delta.icmp, delta.dns_queries),
+                (0, 0, 0, 0),
+                "{reason:?} keep {keep}"
+            );
+            assert_eq!(
+                delta.ipv4 + delta.ipv6,
+                1,
+                "the IP header was sound: {reason:?} keep {keep}"
+            );
         }
     }
     Ok(())
@@ -387,7 +579,10 @@ fn every_truncation_of_each_transport_header() -> Result {
 #[test]
 fn inconsistent_headers_are_named() -> Result {
     let mut h = harness();
-    let frame = Frame::client().ipv4("10.0.0.5", "203.0.113.7").tcp(40000, 443, TCP_SYN).build();
+    let frame = Frame::client()
+        .ipv4("10.0.0.5", "203.0.113.7")
+        .tcp(40000, 443, TCP_SYN)
+        .build();
     let mut bad_ihl = frame.clone();
     bad_ihl[14] = 0x44;
     let mut long_ihl = frame.clone();
@@ -400,7 +595,10 @@ fn inconsistent_headers_are_named() -> Result {
     bad_offset[46] = 0x40;
     let mut long_offset = frame.clone();
     long_offset[46] = 0xf0;
-    let mut v6 = Frame::client().ipv6("fd00::5", "2001:db8::1").tcp(1, 2, TCP_SYN).build();
+    let mut v6 = Frame::client()
+        .ipv6("fd00::5", "2001:db8::1")
+        .tcp(1, 2, TCP_SYN)
+        .build();
     v6[14] = 0x40;
     for (name, bytes, reason) in [
         ("ihl 4", &bad_ihl, M::Ipv4BadHeaderLength),
@@ -464,17 +662,30 @@ fn garbage_is_counted_and_passed() -> Result {
             frame[20] = [6u8, 17, 58, 0, 43, 44, 60][(noise.next() % 7) as usize];
         }
         let verdict = h.run(&frame)?;
-        assert_eq!(verdict, XDP_PASS, "garbage frame {i} ({len} bytes): {frame:02x?}");
+        assert_eq!(
+            verdict, XDP_PASS,
+            "garbage frame {i} ({len} bytes): {frame:02x?}"
+        );
     }
     let d = vantage_tests::harness::site_delta(&before, &h.site()?);
     assert_eq!(d.packets, rounds);
     // Every frame ends in exactly one place: non-IP, refused before an IP
     // header was accepted, or counted as IPv4/IPv6.
-    let refused_early: u64 = d.malformed[M::EthTruncated as usize..=M::Ipv6BadVersion as usize].iter().sum();
+    let refused_early: u64 = d.malformed[M::EthTruncated as usize..=M::Ipv6BadVersion as usize]
+        .iter()
+        .sum();
     assert_eq!(d.non_ip + refused_early + d.ipv4 + d.ipv6, rounds, "{d:?}");
-    assert!(d.ipv4 > 100 && d.ipv6 > 50 && d.tcp + d.udp > 50, "the generator reached the parsers: {d:?}");
-    let transport_malformed: u64 = d.malformed[M::Ipv6ExtensionTruncated as usize..].iter().sum();
-    assert!(transport_malformed > 0, "some garbage broke a transport header: {d:?}");
+    assert!(
+        d.ipv4 > 100 && d.ipv6 > 50 && d.tcp + d.udp > 50,
+        "the generator reached the parsers: {d:?}"
+    );
+    let transport_malformed: u64 = d.malformed[M::Ipv6ExtensionTruncated as usize..]
+        .iter()
+        .sum();
+    assert!(
+        transport_malformed > 0,
+        "some garbage broke a transport header: {d:?}"
+    );
     assert_eq!(d.dropped, [0; 4]);
     Ok(())
 }

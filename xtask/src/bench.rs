@@ -14,5 +14,17 @@ pub struct BenchArgs {
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     crate::setup::ensure()?;
     require_root("cargo xtask bench")?;
-    run_command(cargo().args(["run", "--release", "-p", "vantage-tests", "--bin", "vantage-bench", "--"]).args(&args.args))
+    run_command(
+        cargo()
+            .args([
+                "run",
+                "--release",
+                "-p",
+                "vantage-tests",
+                "--bin",
+                "vantage-bench",
+                "--",
+            ])
+            .args(&args.args),
+    )
 }

@@ -38,7 +38,9 @@ pub fn cargo() -> Command {
 /// Runs `command`, echoing it, and fails if it fails.
 pub fn run(command: &mut Command) -> anyhow::Result<()> {
     eprintln!("+ {}", describe(command));
-    let status = command.status().with_context(|| format!("starting {}", describe(command)))?;
+    let status = command
+        .status()
+        .with_context(|| format!("starting {}", describe(command)))?;
     if !status.success() {
         bail!("{} failed ({status})", describe(command));
     }
@@ -57,7 +59,9 @@ pub fn succeeds(command: &mut Command) -> bool {
 /// Runs `command` and returns its standard output, if it succeeded.
 pub fn output(command: &mut Command) -> Option<String> {
     let out = command.stderr(Stdio::null()).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 pub fn describe(command: &Command) -> String {

@@ -15,5 +15,9 @@ pub fn run(args: &LabArgs) -> anyhow::Result<()> {
     crate::setup::ensure()?;
     require_root("cargo xtask lab")?;
     run_command(cargo().args(["build", "--workspace", "--bins"]))?;
-    run_command(cargo().args(["run", "-p", "vantage-tests", "--bin", "vantage-lab", "--"]).args(&args.args))
+    run_command(
+        cargo()
+            .args(["run", "-p", "vantage-tests", "--bin", "vantage-lab", "--"])
+            .args(&args.args),
+    )
 }

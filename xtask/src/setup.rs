@@ -28,12 +28,19 @@ fn package_installed(name: &str) -> bool {
 }
 
 fn has_rust_src() -> bool {
-    output(Command::new("rustup").args(["component", "list", "--toolchain", "nightly", "--installed"]))
-        .is_some_and(|list| list.lines().any(|l| l.starts_with("rust-src")))
+    output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--toolchain",
+        "nightly",
+        "--installed",
+    ]))
+    .is_some_and(|list| list.lines().any(|l| l.starts_with("rust-src")))
 }
 
 fn has_nightly() -> bool {
-    output(Command::new("rustup").args(["toolchain", "list"])).is_some_and(|list| list.lines().any(|l| l.starts_with("nightly")))
+    output(Command::new("rustup").args(["toolchain", "list"]))
+        .is_some_and(|list| list.lines().any(|l| l.starts_with("nightly")))
 }
 
 fn has_bpf_linker() -> bool {
@@ -41,8 +48,12 @@ fn has_bpf_linker() -> bool {
 }
 
 fn bpffs_mounted() -> bool {
-    std::fs::read_to_string("/proc/mounts")
-        .is_ok_and(|mounts| mounts.lines().any(|l| l.split_whitespace().nth(1) == Some("/sys/fs/bpf") && l.split_whitespace().nth(2) == Some("bpf")))
+    std::fs::read_to_string("/proc/mounts").is_ok_and(|mounts| {
+        mounts.lines().any(|l| {
+            l.split_whitespace().nth(1) == Some("/sys/fs/bpf")
+                && l.split_whitespace().nth(2) == Some("bpf")
+        })
+    })
 }
 
 fn report(what: &str, state: &str) {
@@ -54,16 +65,29 @@ pub fn ensure() -> anyhow::Result<()> {
     let root = is_root();
     let mut missing: Vec<String> = Vec::new();
 
-    let absent: Vec<&str> = PACKAGES.iter().map(|(name, _)| *name).filter(|name| !package_installed(name)).collect();
+    let absent: Vec<&str> = PACKAGES
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !package_installed(name))
+        .collect();
     if absent.is_empty() {
         report("debian packages", "ok");
     } else if root {
         run(Command::new("apt-get").args(["update", "-q"]))?;
-        run(Command::new("apt-get").args(["install", "-y", "-q", "--no-install-recommends"]).args(&absent).env("DEBIAN_FRONTEND", "noninteractive"))?;
-        report("debian packages", &format!("installed {}", absent.join(" ")));
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&absent)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        report(
+            "debian packages",
+            &format!("installed {}", absent.join(" ")),
+        );
     } else {
         for name in &absent {
-            let why = PACKAGES.iter().find(|(n, _)| n == name).map_or("", |(_, why)| *why);
+            let why = PACKAGES
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or("", |(_, why)| *why);
             missing.push(format!("package {name} ({why}): apt-get install {name}"));
         }
     }
@@ -72,13 +96,30 @@ pub fn ensure() -> anyhow::Result<()> {
         report("nightly toolchain with rust-src", "ok");
     } else if root || std::env::var_os("RUSTUP_HOME").is_some() || has_nightly() {
         if has_nightly() {
-            run(Command::new("rustup").args(["component", "add", "rust-src", "--toolchain", "nightly"]))?;
+            run(Command::new("rustup").args([
+                "component",
+                "add",
+                "rust-src",
+                "--toolchain",
+                "nightly",
+            ]))?;
         } else {
-            run(Command::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal", "--component", "rust-src"]))?;
+            run(Command::new("rustup").args([
+                "toolchain",
+                "install",
+                "nightly",
+                "--profile",
+                "minimal",
+                "--component",
+                "rust-src",
+            ]))?;
         }
         report("nightly toolchain with rust-src", "installed");
     } else {
-        missing.push("nightly with rust-src: rustup toolchain install nightly --component rust-src".to_owned());
+        missing.push(
+            "nightly with rust-src: rustup toolchain install nightly --component rust-src"
+                .to_owned(),
+        );
     }
 
     if has_bpf_linker() {
@@ -86,7 +127,15 @@ pub fn ensure() -> anyhow::Result<()> {
     } else if root {
         let path = format!("{LLVM_BIN}:{}", std::env::var("PATH").unwrap_or_default());
         run(cmd::cargo()
-            .args(["install", "bpf-linker", "--version", BPF_LINKER_VERSION, "--no-default-features", "--features", "llvm-22"])
+            .args([
+                "install",
+                "bpf-linker",
+                "--version",
+                BPF_LINKER_VERSION,
+                "--no-default-features",
+                "--features",
+                "llvm-22",
+            ])
             .env("PATH", path))?;
         report("bpf-linker", "installed");
     } else {
@@ -108,7 +157,10 @@ pub fn ensure() -> anyhow::Result<()> {
         for item in &missing {
             eprintln!("setup: MISSING {item}");
         }
-        bail!("{} requirement(s) missing; run `cargo xtask setup` as root to install them", missing.len());
+        bail!(
+            "{} requirement(s) missing; run `cargo xtask setup` as root to install them",
+            missing.len()
+        );
     }
     Ok(())
 }

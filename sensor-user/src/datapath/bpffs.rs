@@ -1,6 +1,10 @@
 //! Making sure a bpffs is mounted where pins are kept.
 
-use std::{ffi::CString, os::unix::ffi::OsStrExt as _, path::{Path, PathBuf}};
+use std::{
+    ffi::CString,
+    os::unix::ffi::OsStrExt as _,
+    path::{Path, PathBuf},
+};
 
 /// `BPF_FS_MAGIC` from `linux/magic.h`.
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
@@ -52,7 +56,13 @@ pub fn ensure_bpffs(pin_root: &Path) -> Result<(), BpffsError> {
         let fstype = c"bpf";
         // SAFETY: all pointers are NUL-terminated strings that outlive the call.
         let rc = unsafe {
-            libc::mount(fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null())
+            libc::mount(
+                fstype.as_ptr(),
+                target.as_ptr(),
+                fstype.as_ptr(),
+                0,
+                std::ptr::null(),
+            )
         };
         if rc != 0 {
             return Err(BpffsError::Mount {

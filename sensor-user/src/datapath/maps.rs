@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use aya::{
-    maps::{lpm_trie::Key, Array, HashMap, IterableMap as _, LpmTrie, Map, MapData, MapError, PerCpuArray, PerCpuHashMap},
+    maps::{
+        lpm_trie::Key, Array, HashMap, IterableMap as _, LpmTrie, Map, MapData, MapError,
+        PerCpuArray, PerCpuHashMap,
+    },
     Ebpf,
 };
 use sensor_common::{
@@ -55,7 +58,9 @@ fn ignore_missing(result: Result<(), MapError>) -> Result<bool, MapError> {
     match result {
         Ok(()) => Ok(true),
         Err(MapError::KeyNotFound) | Err(MapError::ElementNotFound) => Ok(false),
-        Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(MapError::SyscallError(e)) if e.io_error.raw_os_error() == Some(libc::ENOENT) => {
+            Ok(false)
+        }
         Err(e) => Err(e),
     }
 }
@@ -63,7 +68,8 @@ fn ignore_missing(result: Result<(), MapError>) -> Result<bool, MapError> {
 impl SensorMaps {
     /// Takes the maps out of a freshly loaded object.
     pub(super) fn from_ebpf(ebpf: &mut Ebpf) -> Result<SensorMaps, DatapathError> {
-        let mut take = |name: &'static str| ebpf.take_map(name).ok_or(DatapathError::MissingMap(name));
+        let mut take =
+            |name: &'static str| ebpf.take_map(name).ok_or(DatapathError::MissingMap(name));
         let maps = [
             take(MAP_HOSTS)?,
             take(MAP_SITE)?,
@@ -93,7 +99,8 @@ impl SensorMaps {
     }
 
     fn from_maps(maps: [Map; 8]) -> Result<SensorMaps, DatapathError> {
-        let [hosts, site, local_nets, allow_nets, block_hosts, block_flows, block_nets, settings] = maps;
+        let [hosts, site, local_nets, allow_nets, block_hosts, block_flows, block_nets, settings] =
+            maps;
         // A typed wrapper checks key and value sizes, so a map pinned by a
         // build with another layout is refused here rather than misread.
         Ok(SensorMaps {
@@ -125,7 +132,12 @@ impl SensorMaps {
                 }),
                 // Evicted between listing its key and reading it.
                 Err(MapError::KeyNotFound) => continue,
-                Err(source) => return Err(DatapathError::Map { name: MAP_HOSTS, source }),
+                Err(source) => {
+                    return Err(DatapathError::Map {
+                        name: MAP_HOSTS,
+                        source,
+                    })
+                }
             }
         }
         Ok(records)
@@ -140,19 +152,28 @@ impl SensorMaps {
                 per_cpu: values.iter().copied().collect(),
             })),
             Err(MapError::KeyNotFound) => Ok(None),
-            Err(source) => Err(DatapathError::Map { name: MAP_HOSTS, source }),
+            Err(source) => Err(DatapathError::Map {
+                name: MAP_HOSTS,
+                source,
+            }),
         }
     }
 
     /// Inserts a host with the given counters on every CPU (benchmarks fill the map this way).
-    pub fn insert_host(&mut self, addr: &Addr16, counters: HostCounters) -> Result<(), DatapathError> {
+    pub fn insert_host(
+        &mut self,
+        addr: &Addr16,
+        counters: HostCounters,
+    ) -> Result<(), DatapathError> {
         let cpus = aya::util::nr_cpus().map_err(|(_, e)| DatapathError::Io {
             path: "/sys/devices/system/cpu/possible".into(),
             source: e,
         })?;
-        let values = aya::maps::PerCpuValues::try_from(vec![counters; cpus]).map_err(|e| DatapathError::Io {
-            path: "/sys/devices/system/cpu/possible".into(),
-            source: e,
+        let values = aya::maps::PerCpuValues::try_from(vec![counters; cpus]).map_err(|e| {
+            DatapathError::Io {
+                path: "/sys/devices/system/cpu/possible".into(),
+                source: e,
+            }
         })?;
         self.hosts
             .insert(HostKey { addr: *addr }, values, 0)
@@ -197,7 +218,9 @@ impl SensorMaps {
         }
         let mut settings = self.settings()?;
         settings.local_generation = settings.local_generation.wrapping_add(1).max(1);
-        self.settings.set(0, settings, 0).map_err(map_error(MAP_SETTINGS))
+        self.settings
+            .set(0, settings, 0)
+            .map_err(map_error(MAP_SETTINGS))
     }
 
     /// Allowlists `net` (permanently; allowlisted traffic is never dropped).
@@ -211,15 +234,17 @@ impl SensorMaps {
                 hits: 0,
             },
         };
-        self.allow_nets.insert(&key, entry, 0).map_err(map_error(MAP_ALLOW_NETS))?;
+        self.allow_nets
+            .insert(&key, entry, 0)
+            .map_err(map_error(MAP_ALLOW_NETS))?;
         self.refresh_active_flags()
     }
 
     /// Removes `net` from the allowlist; false if it was not there.
     pub fn allow_del(&mut self, net: &Cidr) -> Result<bool, DatapathError> {
         let (len, addr) = net.lpm_key();
-        let removed =
-            ignore_missing(self.allow_nets.remove(&Key::new(len, addr))).map_err(map_error(MAP_ALLOW_NETS))?;
+        let removed = ignore_missing(self.allow_nets.remove(&Key::new(len, addr)))
+            .map_err(map_error(MAP_ALLOW_NETS))?;
         self.refresh_active_flags()?;
         Ok(removed)
     }
@@ -231,7 +256,7 @@ impl SensorMaps {
             let (key, entry) = item.map_err(map_error(MAP_ALLOW_NETS))?;
             list.push((Cidr::from_lpm_key(key.prefix_len(), key.data()), entry));
         }
-        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list.sort_by_key(|(net, _)| *net);
         Ok(list)
     }
 
@@ -274,15 +299,17 @@ impl SensorMaps {
     /// Removes the block on `target`; false if there was none.
     pub fn block_del(&mut self, target: &BlockTarget) -> Result<bool, DatapathError> {
         let removed = match target {
-            BlockTarget::Host(ip) => ignore_missing(self.block_hosts.remove(&HostKey { addr: addr16(*ip) }))
-                .map_err(map_error(MAP_BLOCK_HOSTS))?,
+            BlockTarget::Host(ip) => {
+                ignore_missing(self.block_hosts.remove(&HostKey { addr: addr16(*ip) }))
+                    .map_err(map_error(MAP_BLOCK_HOSTS))?
+            }
             BlockTarget::Prefix(net) => {
                 let (len, addr) = net.lpm_key();
-                ignore_missing(self.block_nets.remove(&Key::new(len, addr))).map_err(map_error(MAP_BLOCK_NETS))?
+                ignore_missing(self.block_nets.remove(&Key::new(len, addr)))
+                    .map_err(map_error(MAP_BLOCK_NETS))?
             }
-            BlockTarget::Flow(flow) => {
-                ignore_missing(self.block_flows.remove(&flow.key())).map_err(map_error(MAP_BLOCK_FLOWS))?
-            }
+            BlockTarget::Flow(flow) => ignore_missing(self.block_flows.remove(&flow.key()))
+                .map_err(map_error(MAP_BLOCK_FLOWS))?,
         };
         self.refresh_active_flags()?;
         Ok(removed)
@@ -333,12 +360,20 @@ impl SensorMaps {
     }
 
     /// Sets the event switch and rate limit, keeping the map flags.
-    pub fn set_events(&mut self, enabled: bool, rate_per_sec: u32, burst: u32) -> Result<(), DatapathError> {
+    pub fn set_events(
+        &mut self,
+        enabled: bool,
+        rate_per_sec: u32,
+        burst: u32,
+    ) -> Result<(), DatapathError> {
         let mut settings = self.settings()?;
-        settings.flags = (settings.flags & !SETTING_EVENTS_ENABLED) | if enabled { SETTING_EVENTS_ENABLED } else { 0 };
+        settings.flags = (settings.flags & !SETTING_EVENTS_ENABLED)
+            | if enabled { SETTING_EVENTS_ENABLED } else { 0 };
         settings.event_rate_per_sec = rate_per_sec;
         settings.event_burst = burst;
-        self.settings.set(0, settings, 0).map_err(map_error(MAP_SETTINGS))?;
+        self.settings
+            .set(0, settings, 0)
+            .map_err(map_error(MAP_SETTINGS))?;
         self.refresh_active_flags()
     }
 
@@ -357,12 +392,17 @@ impl SensorMaps {
         if self.block_flows.keys().next().is_some() {
             active |= SETTING_BLOCK_FLOWS_ACTIVE;
         }
-        let all = SETTING_ALLOW_ACTIVE | SETTING_BLOCK_HOSTS_ACTIVE | SETTING_BLOCK_NETS_ACTIVE | SETTING_BLOCK_FLOWS_ACTIVE;
+        let all = SETTING_ALLOW_ACTIVE
+            | SETTING_BLOCK_HOSTS_ACTIVE
+            | SETTING_BLOCK_NETS_ACTIVE
+            | SETTING_BLOCK_FLOWS_ACTIVE;
         let mut settings = self.settings()?;
         let flags = (settings.flags & !all) | active;
         if flags != settings.flags {
             settings.flags = flags;
-            self.settings.set(0, settings, 0).map_err(map_error(MAP_SETTINGS))?;
+            self.settings
+                .set(0, settings, 0)
+                .map_err(map_error(MAP_SETTINGS))?;
         }
         Ok(())
     }

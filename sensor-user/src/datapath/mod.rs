@@ -69,7 +69,9 @@ pub enum DatapathError {
         #[source]
         source: aya::programs::ProgramError,
     },
-    #[error("no sensor maps pinned at {path}: start the agent with `vantage run` first ({source})")]
+    #[error(
+        "no sensor maps pinned at {path}: start the agent with `vantage run` first ({source})"
+    )]
     NotPinned {
         path: PathBuf,
         #[source]
@@ -124,7 +126,8 @@ impl PinLayout {
 
     fn create_dirs(&self) -> Result<(), DatapathError> {
         for dir in [self.maps_dir(), self.links_dir()] {
-            std::fs::create_dir_all(&dir).map_err(|source| DatapathError::Io { path: dir, source })?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|source| DatapathError::Io { path: dir, source })?;
         }
         Ok(())
     }
@@ -213,7 +216,11 @@ impl Datapath {
     /// Attaches to `iface`. With pins, a link an earlier agent left behind is
     /// taken over by swapping in this program atomically (no gap in
     /// enforcement), and the new link is pinned so it outlives this process.
-    pub fn attach(&mut self, iface: &str, request: AttachRequest) -> Result<AttachedMode, DatapathError> {
+    pub fn attach(
+        &mut self,
+        iface: &str,
+        request: AttachRequest,
+    ) -> Result<AttachedMode, DatapathError> {
         let pins = self.pins.clone();
         let program = self.sensor_program()?;
         if let Some(pins) = &pins {
@@ -225,22 +232,34 @@ impl Datapath {
             }
         }
         let (link_id, mode) = match request {
-            AttachRequest::Driver => (attach_in(program, iface, XdpMode::Driver)?, AttachedMode::Driver),
-            AttachRequest::Generic => (attach_in(program, iface, XdpMode::Skb)?, AttachedMode::Generic),
+            AttachRequest::Driver => (
+                attach_in(program, iface, XdpMode::Driver)?,
+                AttachedMode::Driver,
+            ),
+            AttachRequest::Generic => (
+                attach_in(program, iface, XdpMode::Skb)?,
+                AttachedMode::Generic,
+            ),
             AttachRequest::Auto => match attach_in(program, iface, XdpMode::Driver) {
                 Ok(id) => (id, AttachedMode::Driver),
                 Err(driver_error) => {
                     log::warn!(
                         "{driver_error}; falling back to generic XDP on {iface} (works everywhere, costs more CPU per packet)"
                     );
-                    (attach_in(program, iface, XdpMode::Skb)?, AttachedMode::Generic)
+                    (
+                        attach_in(program, iface, XdpMode::Skb)?,
+                        AttachedMode::Generic,
+                    )
                 }
             },
         };
         if let Some(pins) = &pins {
             let link = program
                 .take_link(link_id)
-                .map_err(|source| DatapathError::Program { name: PROGRAM_SENSOR, source })?;
+                .map_err(|source| DatapathError::Program {
+                    name: PROGRAM_SENSOR,
+                    source,
+                })?;
             let path = pins.link(iface);
             match FdLink::try_from(link) {
                 Ok(fd_link) => {
@@ -253,7 +272,9 @@ impl Datapath {
                 Err(_) => {
                     // A netlink attachment (kernels before 5.9) stays on the
                     // interface after this process exits by itself.
-                    log::info!("{iface}: netlink XDP attachment; it persists without a pinned link");
+                    log::info!(
+                        "{iface}: netlink XDP attachment; it persists without a pinned link"
+                    );
                 }
             }
         }
@@ -262,7 +283,9 @@ impl Datapath {
 }
 
 fn xdp_program<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut Xdp, DatapathError> {
-    let program = ebpf.program_mut(name).ok_or(DatapathError::MissingProgram(name))?;
+    let program = ebpf
+        .program_mut(name)
+        .ok_or(DatapathError::MissingProgram(name))?;
     program
         .try_into()
         .map_err(|source| DatapathError::Program { name, source })
@@ -273,22 +296,28 @@ fn attach_in(
     iface: &str,
     mode: XdpMode,
 ) -> Result<aya::programs::xdp::XdpLinkId, DatapathError> {
-    program.attach(iface, mode).map_err(|source| DatapathError::Attach {
-        iface: iface.to_owned(),
-        mode: match mode {
-            XdpMode::Driver => "driver",
-            XdpMode::Skb => "generic",
-            XdpMode::Hardware => "hardware",
-            XdpMode::Default => "default",
-        },
-        source,
-    })
+    program
+        .attach(iface, mode)
+        .map_err(|source| DatapathError::Attach {
+            iface: iface.to_owned(),
+            mode: match mode {
+                XdpMode::Driver => "driver",
+                XdpMode::Skb => "generic",
+                XdpMode::Hardware => "hardware",
+                XdpMode::Default => "default",
+            },
+            source,
+        })
 }
 
 /// Swaps this program into a pinned link left by an earlier agent and pins
 /// the link again. Returns `None` (the stale pin removed) if the link can no
 /// longer be updated, e.g. because its interface was deleted.
-fn take_over_link(program: &mut Xdp, iface: &str, path: &Path) -> Result<Option<AttachedMode>, DatapathError> {
+fn take_over_link(
+    program: &mut Xdp,
+    iface: &str,
+    path: &Path,
+) -> Result<Option<AttachedMode>, DatapathError> {
     let pin_error = |message: String| DatapathError::Pin {
         what: format!("XDP link of {iface}"),
         path: path.to_path_buf(),
@@ -296,17 +325,23 @@ fn take_over_link(program: &mut Xdp, iface: &str, path: &Path) -> Result<Option<
     };
     let pinned = PinnedLink::from_pin(path).map_err(|e| pin_error(e.to_string()))?;
     let fd_link = pinned.unpin().map_err(|e| pin_error(e.to_string()))?;
-    let xdp_link = aya::programs::xdp::XdpLink::try_from(fd_link).map_err(|e| pin_error(e.to_string()))?;
+    let xdp_link =
+        aya::programs::xdp::XdpLink::try_from(fd_link).map_err(|e| pin_error(e.to_string()))?;
     let id = match program.attach_to_link(xdp_link) {
         Ok(id) => id,
         Err(e) => {
-            log::warn!("{iface}: could not take over the earlier agent's link ({e}); attaching afresh");
+            log::warn!(
+                "{iface}: could not take over the earlier agent's link ({e}); attaching afresh"
+            );
             return Ok(None);
         }
     };
     let link = program
         .take_link(id)
-        .map_err(|source| DatapathError::Program { name: PROGRAM_SENSOR, source })?;
+        .map_err(|source| DatapathError::Program {
+            name: PROGRAM_SENSOR,
+            source,
+        })?;
     let fd_link = FdLink::try_from(link).map_err(|e| pin_error(e.to_string()))?;
     fd_link.pin(path).map_err(|e| pin_error(e.to_string()))?;
     Ok(Some(AttachedMode::Replaced))
@@ -328,16 +363,32 @@ pub fn unload(pins: &PinLayout) -> Result<Vec<PathBuf>, DatapathError> {
             Err(source) => return Err(DatapathError::Io { path: dir, source }),
         };
         for entry in entries {
-            let path = entry.map_err(|source| DatapathError::Io { path: dir.clone(), source })?.path();
-            std::fs::remove_file(&path).map_err(|source| DatapathError::Io { path: path.clone(), source })?;
+            let path = entry
+                .map_err(|source| DatapathError::Io {
+                    path: dir.clone(),
+                    source,
+                })?
+                .path();
+            std::fs::remove_file(&path).map_err(|source| DatapathError::Io {
+                path: path.clone(),
+                source,
+            })?;
             removed.push(path);
         }
-        std::fs::remove_dir(&dir).map_err(|source| DatapathError::Io { path: dir.clone(), source })?;
+        std::fs::remove_dir(&dir).map_err(|source| DatapathError::Io {
+            path: dir.clone(),
+            source,
+        })?;
     }
     match std::fs::remove_dir(pins.root()) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => return Err(DatapathError::Io { path: pins.root().to_path_buf(), source }),
+        Err(source) => {
+            return Err(DatapathError::Io {
+                path: pins.root().to_path_buf(),
+                source,
+            })
+        }
     }
     Ok(removed)
 }
@@ -345,6 +396,7 @@ pub fn unload(pins: &PinLayout) -> Result<Vec<PathBuf>, DatapathError> {
 /// Opens one pinned map by name.
 fn pinned_map(pins: &PinLayout, name: &'static str) -> Result<Map, DatapathError> {
     let path = pins.map(name);
-    let data = MapData::from_pin(&path).map_err(|source| DatapathError::NotPinned { path, source })?;
+    let data =
+        MapData::from_pin(&path).map_err(|source| DatapathError::NotPinned { path, source })?;
     Map::from_map_data(data).map_err(|source| DatapathError::Map { name, source })
 }
