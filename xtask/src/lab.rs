@@ -14,7 +14,7 @@ pub struct LabArgs {
 pub fn run(args: &LabArgs) -> anyhow::Result<()> {
     crate::setup::ensure()?;
     require_root("cargo xtask lab")?;
-    run_command(cargo().args(["build", "--workspace", "--bins"]))?;
+    run_command(cargo().args(["build", "--workspace", "--exclude", "sensor-ebpf", "--bins"]))?;
     run_command(
         cargo()
             .args(["run", "-p", "vantage-tests", "--bin", "vantage-lab", "--"])
