@@ -4,7 +4,7 @@
 //! program (the floor of the test harness itself) and, when installed,
 //! xdp-filter (a production XDP filter).
 
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::{process::Command, time::Duration};
 
 use anyhow::{bail, Context as _};
 use aya::programs::{TestRun as _, TestRunOptions};
@@ -213,8 +213,7 @@ fn xdp_filter_ns(frame: &[u8], options: &Options) -> anyhow::Result<f64> {
             .filter_map(|l| l.split(':').next()?.trim().parse::<u32>().ok())
             .max()
             .context("xdp-filter's program is not loaded")?;
-        let file = PathBuf::from(std::env::temp_dir())
-            .join(format!("vantage-bench-{}.bin", std::process::id()));
+        let file = std::env::temp_dir().join(format!("vantage-bench-{}.bin", std::process::id()));
         std::fs::write(&file, frame)?;
         let mut samples = Vec::new();
         for _ in 0..options.rounds {
