@@ -8,7 +8,7 @@ use sensor_common::{
 };
 
 use crate::{
-    maps::{trie_lookup, HOSTS, HOST_TEMPLATE, LOCALITY, LOCALITY_SLOTS, LOCAL_NETS},
+    maps::{trie_lookup, LocalityEntry, HOSTS, HOST_TEMPLATE, LOCALITY, LOCALITY_SETS, LOCAL_NETS},
     parse::{Packet, Transport},
 };
 
@@ -23,18 +23,23 @@ pub fn is_local(addr: &HostKey, generation: u32) -> bool {
         return trie_lookup(&LOCAL_NETS, addr).is_some();
     }
     let words = addr.words();
-    let slot = ((words[0] ^ words[1]).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u32;
-    let Some(entry) = LOCALITY.get_ptr_mut(slot & (LOCALITY_SLOTS - 1)) else {
+    let set = ((words[0] ^ words[1]).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 55) as u32;
+    let Some(set) = LOCALITY.get_ptr_mut(set & (LOCALITY_SETS - 1)) else {
         return trie_lookup(&LOCAL_NETS, addr).is_some();
     };
-    let entry = unsafe { &mut *entry };
-    if entry.generation == generation && entry.addr == words {
-        return entry.local != 0;
+    let set = unsafe { &mut *set };
+    for way in &set.ways {
+        if way.generation == generation && way.addr == words {
+            return way.local != 0;
+        }
     }
     let local = trie_lookup(&LOCAL_NETS, addr).is_some();
-    entry.addr = words;
-    entry.generation = generation;
-    entry.local = local as u32;
+    set.ways[1] = set.ways[0];
+    set.ways[0] = LocalityEntry {
+        addr: words,
+        generation,
+        local: local as u32,
+    };
     local
 }
 

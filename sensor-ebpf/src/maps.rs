@@ -43,8 +43,8 @@ pub static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_RING_BYTES, 0);
 #[map(name = "EVENT_BUDGET")]
 pub static EVENT_BUDGET: PerCpuArray<EventBudget> = PerCpuArray::with_max_entries(1, 0);
 
-/// Slots in each CPU's locality cache (a power of two).
-pub const LOCALITY_SLOTS: u32 = 256;
+/// Sets in each CPU's locality cache (a power of two); each set holds two ways.
+pub const LOCALITY_SETS: u32 = 512;
 
 /// A remembered answer of the `LOCAL_NETS` trie for one address.
 #[repr(C)]
@@ -55,11 +55,19 @@ pub struct LocalityEntry {
     pub local: u32,
 }
 
-/// Per-CPU direct-mapped cache in front of `LOCAL_NETS`: a hit costs a few
-/// instructions, a trie lookup several times more. Private to one program
-/// instance (never pinned).
+/// One set of the locality cache: the most recently filled way first.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct LocalitySet {
+    pub ways: [LocalityEntry; 2],
+}
+
+/// Per-CPU two-way set-associative cache in front of `LOCAL_NETS`: a hit
+/// costs a few instructions, a trie lookup several times more. Two ways per
+/// set keep a packet's source and destination cached even when they map to
+/// the same set. Private to one program instance (never pinned).
 #[map(name = "LOCALITY")]
-pub static LOCALITY: PerCpuArray<LocalityEntry> = PerCpuArray::with_max_entries(LOCALITY_SLOTS, 0);
+pub static LOCALITY: PerCpuArray<LocalitySet> = PerCpuArray::with_max_entries(LOCALITY_SETS, 0);
 
 #[map(name = "SETTINGS")]
 pub static SETTINGS: Array<Settings> = Array::with_max_entries(1, 0);

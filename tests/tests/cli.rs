@@ -8,7 +8,10 @@ use vantage_tests::agent::vantage_bin;
 
 fn vantage(args: &[&str]) -> anyhow::Result<(bool, String)> {
     let out = Command::new(vantage_bin()?).args(args).output()?;
-    Ok((out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned()))
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
 }
 
 #[test]
@@ -16,19 +19,36 @@ fn bad_config_file_names_line_and_field() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("vantage-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("bad.toml");
-    std::fs::write(&file, "[sensor]\ninterfaces = [\"eth0\"]\nlocal_nets = [\"10.0.0.0/8\", \"192.168.1.1/16\"]\n")?;
+    std::fs::write(
+        &file,
+        "[sensor]\ninterfaces = [\"eth0\"]\nlocal_nets = [\"10.0.0.0/8\", \"192.168.1.1/16\"]\n",
+    )?;
     let (ok, stderr) = vantage(&["config-check", &file.display().to_string()])?;
     assert!(!ok);
     assert!(stderr.contains("bad.toml:3:"), "{stderr}");
     assert!(stderr.contains("sensor.local_nets"), "{stderr}");
-    assert!(stderr.contains("192.168.0.0/16"), "names the network it meant: {stderr}");
+    assert!(
+        stderr.contains("192.168.0.0/16"),
+        "names the network it meant: {stderr}"
+    );
 
     std::fs::write(&file, "[events]\nrate_per_cpu = 0\n")?;
-    let (ok, stderr) = vantage(&["run", "--config", &file.display().to_string(), "--iface", "lo"])?;
+    let (ok, stderr) = vantage(&[
+        "run",
+        "--config",
+        &file.display().to_string(),
+        "--iface",
+        "lo",
+    ])?;
     assert!(!ok, "the agent refuses to start");
-    assert!(stderr.contains("bad.toml:2:") && stderr.contains("events.rate_per_cpu"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:2:") && stderr.contains("events.rate_per_cpu"),
+        "{stderr}"
+    );
 
-    let example = Command::new(vantage_bin()?).arg("config-example").output()?;
+    let example = Command::new(vantage_bin()?)
+        .arg("config-example")
+        .output()?;
     std::fs::write(&file, &example.stdout)?;
     let (ok, stderr) = vantage(&["config-check", &file.display().to_string()])?;
     assert!(ok, "the shipped example is valid: {stderr}");
@@ -41,7 +61,11 @@ fn bad_block_targets_and_ttls_are_refused_with_the_reason() -> anyhow::Result<()
     let pins = format!("/nonexistent/vantage-cli-{}", std::process::id());
     for (target, ttl, expect) in [
         ("10.0.0.1/8", "1m", "host bits set"),
-        ("tcp/10.0.0.5:*/[2001:db8::1]:443", "1m", "same address family"),
+        (
+            "tcp/10.0.0.5:*/[2001:db8::1]:443",
+            "1m",
+            "same address family",
+        ),
         ("203.0.113.7", "10x", "unknown unit"),
         ("203.0.113.7", "30d", "longer than blocks.max_ttl"),
     ] {
@@ -51,6 +75,9 @@ fn bad_block_targets_and_ttls_are_refused_with_the_reason() -> anyhow::Result<()
     }
     let (ok, stderr) = vantage(&["status", "--pin-dir", &pins])?;
     assert!(!ok);
-    assert!(stderr.contains("start the agent with `vantage run` first"), "{stderr}");
+    assert!(
+        stderr.contains("start the agent with `vantage run` first"),
+        "{stderr}"
+    );
     Ok(())
 }

@@ -689,3 +689,31 @@ fn garbage_is_counted_and_passed() -> Result {
     assert_eq!(d.dropped, [0; 4]);
     Ok(())
 }
+
+#[test]
+fn changing_the_protected_networks_takes_effect_at_once() -> Result {
+    let mut h = harness();
+    let frame = Frame::client()
+        .ipv4("10.0.0.5", "203.0.113.53")
+        .udp(5353, 53)
+        .dns_query(1, "a.example")
+        .build();
+    let (_, delta) = h.run_delta(&frame)?;
+    assert_eq!(delta.class_packets[C::LocalToRemote as usize], 1);
+    // Both addresses are now in the locality cache; the generation bump must retire them.
+    let nets: Vec<vantage::target::Cidr> = vec!["203.0.113.0/24".parse()?];
+    h.datapath.maps_mut().set_local_nets(&nets)?;
+    let (_, delta) = h.run_delta(&frame)?;
+    assert_eq!(
+        delta.class_packets[C::RemoteToLocal as usize],
+        1,
+        "{delta:?}"
+    );
+    assert_eq!(h.known_host("203.0.113.53")?.packets_in, 1);
+    assert_eq!(
+        h.known_host("10.0.0.5")?.packets_out,
+        1,
+        "no longer counted as protected"
+    );
+    Ok(())
+}

@@ -146,7 +146,9 @@ fn measure(
 ) -> anyhow::Result<(f64, f64, u32)> {
     let (mut sensor, mut reference) = (Vec::new(), Vec::new());
     let mut verdict = 0;
-    run_ns(datapath, false, frame, 1000)?;
+    // Warm up past the event burst (4000 per CPU) so every round measures the
+    // steady state of a flood, not the first few thousand events.
+    run_ns(datapath, false, frame, 20_000)?;
     for _ in 0..options.rounds {
         reference.push(run_ns(datapath, true, frame, options.repeat)?.0);
         let (ns, v) = run_ns(datapath, false, frame, options.repeat)?;
