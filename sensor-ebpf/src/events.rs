@@ -65,15 +65,7 @@ pub fn emit(
         return;
     };
     let event = entry.as_mut_ptr();
-    let (src_port, dst_port) = match packet.transport {
-        Transport::Tcp {
-            src_port, dst_port, ..
-        }
-        | Transport::Udp {
-            src_port, dst_port, ..
-        } => (src_port, dst_port),
-        Transport::Icmp | Transport::None => (0, 0),
-    };
+    let (src_port, dst_port) = packet.transport.ports();
     unsafe {
         (*event).timestamp_ns = now;
         (*event).src = packet.src.addr;

@@ -177,6 +177,22 @@ pub enum Transport {
     None,
 }
 
+impl Transport {
+    /// Source and destination ports (host order); zero for port-less protocols.
+    #[inline(always)]
+    pub fn ports(&self) -> (u16, u16) {
+        match *self {
+            Transport::Tcp {
+                src_port, dst_port, ..
+            }
+            | Transport::Udp {
+                src_port, dst_port, ..
+            } => (src_port, dst_port),
+            Transport::Icmp | Transport::None => (0, 0),
+        }
+    }
+}
+
 /// An IP packet's addresses and what the sensor needs from its headers.
 pub struct Packet {
     pub src: HostKey,

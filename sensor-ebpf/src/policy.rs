@@ -12,7 +12,7 @@ use sensor_common::{
 
 use crate::{
     maps::{trie_lookup, ALLOW_NETS, BLOCK_FLOWS, BLOCK_HOSTS, BLOCK_NETS},
-    parse::{Packet, Transport},
+    parse::Packet,
 };
 
 /// Adds one to a counter that other CPUs may be adding to as well (a BPF
@@ -99,15 +99,7 @@ fn prefix_blocked(addr: &HostKey, now: u64) -> bool {
 /// "any"; a packet matches in either direction.
 #[inline(always)]
 fn flow_blocked(packet: &Packet, now: u64) -> bool {
-    let (src_port, dst_port) = match packet.transport {
-        Transport::Tcp {
-            src_port, dst_port, ..
-        }
-        | Transport::Udp {
-            src_port, dst_port, ..
-        } => (src_port, dst_port),
-        Transport::Icmp | Transport::None => (0, 0),
-    };
+    let (src_port, dst_port) = packet.transport.ports();
     let mut key = FlowKey {
         src: packet.src.addr,
         dst: packet.dst.addr,

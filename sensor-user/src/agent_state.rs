@@ -5,6 +5,7 @@
 
 use std::{
     io::Write as _,
+    os::unix::fs::DirBuilderExt as _,
     path::{Path, PathBuf},
     time::{Duration, SystemTime},
 };
@@ -84,7 +85,11 @@ pub fn write_state(dir: &Path, state: &AgentState) -> Result<(), StateFileError>
     let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
     let body = serde_json::to_vec_pretty(state)?;
     let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
+        // Recent events name hosts and DNS names: only root reads them.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(&body)?;
         file.sync_all()?;

@@ -161,12 +161,14 @@ fn format_mac(mac: [u8; 6]) -> String {
     parts.join(":")
 }
 
-/// Merges one host's per-CPU counters; `to_unix` turns kernel time into Unix seconds.
-pub fn merge_host(record: &HostRecord, to_unix: &dyn Fn(u64) -> f64) -> HostStatus {
+/// Sums one host's per-CPU counters: counts add up, first seen is the
+/// earliest, last seen the latest, sketches are OR-ed, and MAC, VLAN and
+/// interface come from the CPU that saw the host send last.
+pub fn sum_host_counters(per_cpu: &[HostCounters]) -> HostCounters {
     let mut sum = HostCounters::default();
     let mut first_seen = u64::MAX;
     let mut identity: Option<&HostCounters> = None;
-    for cpu in &record.per_cpu {
+    for cpu in per_cpu {
         sum.packets_out += cpu.packets_out;
         sum.bytes_out += cpu.bytes_out;
         sum.packets_in += cpu.packets_in;
@@ -191,22 +193,32 @@ pub fn merge_host(record: &HostRecord, to_unix: &dyn Fn(u64) -> f64) -> HostStat
             sum.peer_sketch[word] |= cpu.peer_sketch[word];
             sum.port_sketch[word] |= cpu.port_sketch[word];
         }
-        // Identity (MAC, VLAN, interface) comes from the latest frame the host sent.
         if cpu.mac != [0; 6] && identity.is_none_or(|best| cpu.last_seen_ns > best.last_seen_ns) {
             identity = Some(cpu);
         }
     }
-    let first_seen = if first_seen == u64::MAX {
+    sum.first_seen_ns = if first_seen == u64::MAX {
         0
     } else {
         first_seen
     };
+    if let Some(cpu) = identity {
+        sum.mac = cpu.mac;
+        sum.vlan = cpu.vlan;
+        sum.ifindex = cpu.ifindex;
+    }
+    sum
+}
+
+/// Merges one host's per-CPU counters; `to_unix` turns kernel time into Unix seconds.
+pub fn merge_host(record: &HostRecord, to_unix: &dyn Fn(u64) -> f64) -> HostStatus {
+    let sum = sum_host_counters(&record.per_cpu);
     HostStatus {
         addr: ip_from_addr16(&record.key.addr),
-        mac: identity.map(|c| format_mac(c.mac)).unwrap_or_default(),
-        vlan: identity.map(|c| c.vlan).unwrap_or(0),
-        ifindex: identity.map(|c| c.ifindex).unwrap_or(0),
-        first_seen: to_unix(first_seen),
+        mac: format_mac(sum.mac),
+        vlan: sum.vlan,
+        ifindex: sum.ifindex,
+        first_seen: to_unix(sum.first_seen_ns),
         last_seen: to_unix(sum.last_seen_ns),
         packets_out: sum.packets_out,
         bytes_out: sum.bytes_out,
@@ -229,44 +241,43 @@ pub fn merge_host(record: &HostRecord, to_unix: &dyn Fn(u64) -> f64) -> HostStat
     }
 }
 
-/// Sums the per-CPU site counters.
-pub fn merge_site(per_cpu: &[SiteCounters]) -> SiteStatus {
-    let mut s = SiteCounters::default();
+/// Sums per-CPU site counters field by field (every field is a `u64`).
+pub fn sum_site_counters(per_cpu: &[SiteCounters]) -> SiteCounters {
+    let mut total = SiteCounters::default();
     for cpu in per_cpu {
-        s.packets += cpu.packets;
-        s.bytes += cpu.bytes;
-        for i in 0..s.class_packets.len() {
-            s.class_packets[i] += cpu.class_packets[i];
-            s.class_bytes[i] += cpu.class_bytes[i];
-        }
-        s.non_ip += cpu.non_ip;
-        s.broadcast += cpu.broadcast;
-        s.multicast += cpu.multicast;
-        s.vlan_tagged += cpu.vlan_tagged;
-        s.ipv4 += cpu.ipv4;
-        s.ipv6 += cpu.ipv6;
-        s.fragments += cpu.fragments;
-        s.tcp += cpu.tcp;
-        s.udp += cpu.udp;
-        s.icmp += cpu.icmp;
-        s.dns_queries += cpu.dns_queries;
-        s.dns_answers += cpu.dns_answers;
-        s.tcp_syn += cpu.tcp_syn;
-        s.tcp_synack += cpu.tcp_synack;
-        s.tcp_rst += cpu.tcp_rst;
-        s.allowlisted += cpu.allowlisted;
-        s.events_sent += cpu.events_sent;
-        s.events_rate_limited += cpu.events_rate_limited;
-        s.events_ring_full += cpu.events_ring_full;
-        s.hosts_created += cpu.hosts_created;
-        s.hosts_create_failed += cpu.hosts_create_failed;
-        for i in 0..s.malformed.len() {
-            s.malformed[i] += cpu.malformed[i];
-        }
-        for i in 0..s.dropped.len() {
-            s.dropped[i] += cpu.dropped[i];
+        for (t, c) in site_words_mut(&mut total).iter_mut().zip(site_words(cpu)) {
+            *t += c;
         }
     }
+    total
+}
+
+/// `SiteCounters` as its `u64` fields, in order.
+pub fn site_words(site: &SiteCounters) -> &[u64] {
+    // SAFETY: SiteCounters is repr(C) and made only of u64 fields and u64
+    // arrays (its size is asserted in sensor-common), so it has no padding.
+    unsafe {
+        std::slice::from_raw_parts(
+            (site as *const SiteCounters).cast::<u64>(),
+            size_of::<SiteCounters>() / 8,
+        )
+    }
+}
+
+/// Mutable view of [`site_words`].
+pub fn site_words_mut(site: &mut SiteCounters) -> &mut [u64] {
+    // SAFETY: as in `site_words`.
+    unsafe {
+        std::slice::from_raw_parts_mut(
+            (site as *mut SiteCounters).cast::<u64>(),
+            size_of::<SiteCounters>() / 8,
+        )
+    }
+}
+
+/// Sums the per-CPU site counters into the report's form.
+pub fn merge_site(per_cpu: &[SiteCounters]) -> SiteStatus {
+    let s = sum_site_counters(per_cpu);
     let classes = TrafficClass::ALL
         .iter()
         .map(|c| {

@@ -8,6 +8,7 @@ use aya::programs::{TestRun as _, TestRunOptions};
 use sensor_common::{HostCounters, SiteCounters, SKETCH_WORDS};
 use vantage::{
     datapath::{Datapath, LoadOptions},
+    status::{site_words, site_words_mut, sum_host_counters, sum_site_counters},
     target::{addr16, Cidr},
 };
 
@@ -98,94 +99,27 @@ impl Harness {
     }
 }
 
-fn add_into(total: &mut [u64], part: &[u64]) {
-    for (t, p) in total.iter_mut().zip(part) {
-        *t += p;
-    }
-}
-
 /// Sums per-CPU site counters field by field.
 pub fn sum_site(per_cpu: &[SiteCounters]) -> SiteCounters {
-    let mut total = SiteCounters::default();
-    for cpu in per_cpu {
-        add_into(as_words_mut(&mut total), as_words(cpu));
-    }
-    total
+    sum_site_counters(per_cpu)
 }
 
 /// `after - before`, field by field.
 pub fn site_delta(before: &SiteCounters, after: &SiteCounters) -> SiteCounters {
     let mut delta = SiteCounters::default();
-    for ((d, a), b) in as_words_mut(&mut delta)
+    for ((d, a), b) in site_words_mut(&mut delta)
         .iter_mut()
-        .zip(as_words(after))
-        .zip(as_words(before))
+        .zip(site_words(after))
+        .zip(site_words(before))
     {
         *d = a - b;
     }
     delta
 }
 
-fn as_words(site: &SiteCounters) -> &[u64] {
-    // SAFETY: SiteCounters is repr(C) and made only of u64 fields and arrays.
-    unsafe {
-        std::slice::from_raw_parts(
-            (site as *const SiteCounters).cast::<u64>(),
-            std::mem::size_of::<SiteCounters>() / 8,
-        )
-    }
-}
-
-fn as_words_mut(site: &mut SiteCounters) -> &mut [u64] {
-    // SAFETY: as above.
-    unsafe {
-        std::slice::from_raw_parts_mut(
-            (site as *mut SiteCounters).cast::<u64>(),
-            std::mem::size_of::<SiteCounters>() / 8,
-        )
-    }
-}
-
-/// Sums per-CPU host counters; times take the extremes, sketches are OR-ed,
-/// identity comes from the CPU that saw the host last.
+/// A host's per-CPU counters merged as `vantage status` merges them.
 pub fn sum_host(per_cpu: &[HostCounters]) -> HostCounters {
-    let mut total = HostCounters::default();
-    let mut first = u64::MAX;
-    for cpu in per_cpu {
-        total.packets_out += cpu.packets_out;
-        total.bytes_out += cpu.bytes_out;
-        total.packets_in += cpu.packets_in;
-        total.bytes_in += cpu.bytes_in;
-        total.tcp_syn_out += cpu.tcp_syn_out;
-        total.tcp_synack_in += cpu.tcp_synack_in;
-        total.tcp_rst_in += cpu.tcp_rst_in;
-        total.udp_out += cpu.udp_out;
-        total.udp_in += cpu.udp_in;
-        total.icmp_out += cpu.icmp_out;
-        total.icmp_in += cpu.icmp_in;
-        total.dns_queries_out += cpu.dns_queries_out;
-        total.dns_answers_in += cpu.dns_answers_in;
-        total.lateral_packets_out += cpu.lateral_packets_out;
-        total.lateral_packets_in += cpu.lateral_packets_in;
-        total.lateral_bytes_out += cpu.lateral_bytes_out;
-        if cpu.first_seen_ns != 0 {
-            first = first.min(cpu.first_seen_ns);
-        }
-        if cpu.last_seen_ns >= total.last_seen_ns && cpu.last_seen_ns != 0 {
-            total.last_seen_ns = cpu.last_seen_ns;
-            if cpu.mac != [0; 6] {
-                total.mac = cpu.mac;
-                total.vlan = cpu.vlan;
-                total.ifindex = cpu.ifindex;
-            }
-        }
-        for w in 0..SKETCH_WORDS {
-            total.peer_sketch[w] |= cpu.peer_sketch[w];
-            total.port_sketch[w] |= cpu.port_sketch[w];
-        }
-    }
-    total.first_seen_ns = if first == u64::MAX { 0 } else { first };
-    total
+    sum_host_counters(per_cpu)
 }
 
 /// Bits set in a sketch (distinct items, while collisions are unlikely).

@@ -244,6 +244,8 @@ fn xdp_filter_ns(frame: &[u8], options: &Options) -> anyhow::Result<f64> {
     let _ = Command::new("nsenter")
         .args([enter.as_str(), "xdp-filter", "unload", &a])
         .output();
+    // libxdp leaves its bpffs directory behind; remove it only if it is empty.
+    let _ = std::fs::remove_dir("/sys/fs/bpf/xdp");
     result
 }
 
