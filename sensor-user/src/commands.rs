@@ -12,7 +12,7 @@ use vantage::{
     cli::{AllowCommand, AttachModeArg, BlockCommand, Command, CommonArgs, RunArgs, StatusArgs},
     clock,
     config::{AttachMode, Config},
-    datapath::{self, AttachRequest, PinLayout, SensorMaps},
+    datapath::{self, AttachRequest, BlockRecord, PinLayout, SensorMaps},
     status,
     target::{format_duration, parse_duration, BlockTarget, Cidr},
 };
@@ -232,52 +232,72 @@ fn block(command: BlockCommand) -> anyhow::Result<()> {
         }
         BlockCommand::List { json, common } => {
             let config = load_config(&common)?;
-            let maps = open_maps(&config)?;
             let now = clock::monotonic_ns();
-            let rows: Vec<serde_json::Value> = maps
-                .blocks()?
-                .iter()
-                .map(|r| {
-                    let remaining = r.entry.expires_at_ns.saturating_sub(now);
-                    serde_json::json!({
-                        "target": r.target.to_string(),
-                        "kind": match r.target { BlockTarget::Host(_) => "host", BlockTarget::Prefix(_) => "prefix", BlockTarget::Flow(_) => "flow" },
-                        "expires_in_secs": remaining / 1_000_000_000,
-                        "active": remaining > 0,
-                        "hits": r.entry.hits,
-                        "origin": match r.entry.origin { BLOCK_ORIGIN_OPERATOR => "operator", BLOCK_ORIGIN_POLICY => "policy", _ => "unknown" },
-                    })
-                })
-                .collect();
+            let mut records = open_maps(&config)?.blocks()?;
+            records.sort_by_key(|r| r.entry.expires_at_ns);
             if json {
+                let rows: Vec<serde_json::Value> =
+                    records.iter().map(|r| block_json(r, now)).collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
-            } else if rows.is_empty() {
+                return Ok(());
+            }
+            if records.is_empty() {
                 println!("no blocks");
-            } else {
+                return Ok(());
+            }
+            println!(
+                "{:<48} {:<7} {:<9} {:>12} {:>10}",
+                "target", "kind", "origin", "expires in", "hits"
+            );
+            for record in &records {
+                let remaining =
+                    Duration::from_nanos(record.entry.expires_at_ns.saturating_sub(now));
+                let expires = if remaining.is_zero() {
+                    "expired".to_owned()
+                } else {
+                    format_duration(Duration::from_secs(remaining.as_secs().max(1)))
+                };
                 println!(
-                    "{:<48} {:<7} {:>12} {:>10}",
-                    "target", "kind", "expires in", "hits"
+                    "{:<48} {:<7} {:<9} {:>12} {:>10}",
+                    record.target.to_string(),
+                    block_kind(&record.target),
+                    block_origin(record.entry.origin),
+                    expires,
+                    record.entry.hits
                 );
-                for (row, record) in rows.iter().zip(maps.blocks()?.iter()) {
-                    let remaining =
-                        Duration::from_nanos(record.entry.expires_at_ns.saturating_sub(now));
-                    let expires = if remaining.is_zero() {
-                        "expired".to_owned()
-                    } else {
-                        format_duration(Duration::from_secs(remaining.as_secs().max(1)))
-                    };
-                    println!(
-                        "{:<48} {:<7} {:>12} {:>10}",
-                        record.target.to_string(),
-                        row["kind"].as_str().unwrap_or(""),
-                        expires,
-                        record.entry.hits
-                    );
-                }
             }
             Ok(())
         }
     }
+}
+
+fn block_kind(target: &BlockTarget) -> &'static str {
+    match target {
+        BlockTarget::Host(_) => "host",
+        BlockTarget::Prefix(_) => "prefix",
+        BlockTarget::Flow(_) => "flow",
+    }
+}
+
+fn block_origin(origin: u32) -> &'static str {
+    match origin {
+        BLOCK_ORIGIN_OPERATOR => "operator",
+        BLOCK_ORIGIN_POLICY => "policy",
+        _ => "unknown",
+    }
+}
+
+/// One block in `vantage block list --json`.
+fn block_json(record: &BlockRecord, now: u64) -> serde_json::Value {
+    let remaining = record.entry.expires_at_ns.saturating_sub(now);
+    serde_json::json!({
+        "target": record.target.to_string(),
+        "kind": block_kind(&record.target),
+        "origin": block_origin(record.entry.origin),
+        "expires_in_secs": remaining.div_ceil(1_000_000_000),
+        "active": remaining > 0,
+        "hits": record.entry.hits,
+    })
 }
 
 fn allow(command: AllowCommand) -> anyhow::Result<()> {

@@ -155,6 +155,18 @@ fn a_block_stops_real_traffic_until_its_ttl_runs_out() -> Result {
         status["site"]["dropped"]
     );
     assert_eq!(status["blocks"]["active"], 1);
+    let list: Value = serde_json::from_str(&dirs.vantage_ok(&["block", "list", "--json"])?)?;
+    assert_eq!(list[0]["target"], WEB_SERVER.to_string());
+    assert_eq!(
+        (list[0]["kind"].as_str(), list[0]["origin"].as_str()),
+        (Some("host"), Some("operator"))
+    );
+    assert_eq!(list[0]["active"], true);
+    assert!(list[0]["hits"].as_u64().unwrap_or(0) >= 3, "{list}");
+    assert!(
+        (1..=3).contains(&list[0]["expires_in_secs"].as_u64().unwrap_or(0)),
+        "{list}"
+    );
 
     std::thread::sleep(
         Duration::from_secs(3).saturating_sub(added.elapsed()) + Duration::from_millis(300),
