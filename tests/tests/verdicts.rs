@@ -31,6 +31,22 @@ fn classed(mut s: SiteCounters, class: C, len: usize) -> SiteCounters {
     s
 }
 
+/// The delta of a TCP SYN from a protected host to the outside: one event,
+/// and a new host entry when `new_host`.
+fn outbound_syn(len: usize, ipv6: bool, new_host: bool) -> SiteCounters {
+    let mut s = classed(seen(len), C::LocalToRemote, len);
+    if ipv6 {
+        s.ipv6 = 1;
+    } else {
+        s.ipv4 = 1;
+    }
+    s.tcp = 1;
+    s.tcp_syn = 1;
+    s.events_sent = 1;
+    s.hosts_created = u64::from(new_host);
+    s
+}
+
 fn malformed(len: usize, reason: M) -> SiteCounters {
     let mut s = seen(len);
     s.malformed[reason as usize] = 1;
@@ -46,12 +62,7 @@ fn tcp_syn_from_a_protected_host() -> Result {
         .build();
     let (verdict, delta) = h.run_delta(&frame)?;
     assert_eq!(verdict, XDP_PASS);
-    let mut want = classed(seen(54), C::LocalToRemote, 54);
-    want.ipv4 = 1;
-    want.tcp = 1;
-    want.tcp_syn = 1;
-    want.hosts_created = 1;
-    want.events_sent = 1;
+    let want = outbound_syn(54, false, true);
     assert_eq!(delta, want);
     let host = h.known_host("10.0.0.5")?;
     assert_eq!(
@@ -196,12 +207,7 @@ fn ipv6_tcp_syn() -> Result {
         .build();
     let (verdict, delta) = h.run_delta(&frame)?;
     assert_eq!(verdict, XDP_PASS);
-    let mut want = classed(seen(74), C::LocalToRemote, 74);
-    want.ipv6 = 1;
-    want.tcp = 1;
-    want.tcp_syn = 1;
-    want.hosts_created = 1;
-    want.events_sent = 1;
+    let want = outbound_syn(74, true, true);
     assert_eq!(delta, want);
     assert_eq!(h.known_host("fd00::5")?.tcp_syn_out, 1);
     Ok(())
@@ -217,13 +223,8 @@ fn vlan_tags_one_two_and_too_many() -> Result {
         .build();
     let (verdict, delta) = h.run_delta(&one)?;
     assert_eq!(verdict, XDP_PASS);
-    let mut want = classed(seen(58), C::LocalToRemote, 58);
+    let mut want = outbound_syn(58, false, true);
     want.vlan_tagged = 1;
-    want.ipv4 = 1;
-    want.tcp = 1;
-    want.tcp_syn = 1;
-    want.hosts_created = 1;
-    want.events_sent = 1;
     assert_eq!(delta, want);
     assert_eq!(h.known_host("10.0.0.5")?.vlan, 100);
 
@@ -234,12 +235,8 @@ fn vlan_tags_one_two_and_too_many() -> Result {
         .tcp(40000, 443, TCP_SYN)
         .build();
     let (_, delta) = h.run_delta(&two)?;
-    want = classed(seen(62), C::LocalToRemote, 62);
+    want = outbound_syn(62, false, false);
     want.vlan_tagged = 1;
-    want.ipv4 = 1;
-    want.tcp = 1;
-    want.tcp_syn = 1;
-    want.events_sent = 1;
     assert_eq!(delta, want);
     assert_eq!(
         h.known_host("10.0.0.5")?.vlan,
