@@ -68,8 +68,13 @@ pub struct Settings {
     /// program's per-CPU locality cache trusts only entries of this
     /// generation. 0 disables the cache.
     pub local_generation: u32,
+    /// Bumped by every writer after each change to the allowlist or the host
+    /// or prefix block maps; the cache remembers which addresses have such
+    /// entries only for this generation.
+    pub policy_generation: u32,
+    pub _pad: u32,
 }
-const _: () = assert!(core::mem::size_of::<Settings>() == 16);
+const _: () = assert!(core::mem::size_of::<Settings>() == 24);
 
 /// [`Settings::flags`]: the allowlist has entries.
 pub const SETTING_ALLOW_ACTIVE: u32 = 1 << 0;

@@ -1,5 +1,5 @@
-//! Counting: which side of the protected networks each address is on, and
-//! the per-host counters of every protected address.
+//! Counting: the site's traffic classes and the per-host counters of every
+//! protected address.
 
 use aya_ebpf::programs::XdpContext;
 use sensor_common::{
@@ -8,40 +8,12 @@ use sensor_common::{
 };
 
 use crate::{
-    maps::{trie_lookup, LocalityEntry, HOSTS, HOST_TEMPLATE, LOCALITY, LOCALITY_SETS, LOCAL_NETS},
+    maps::{HOSTS, HOST_TEMPLATE},
     parse::{Packet, Transport},
 };
 
 /// `BPF_NOEXIST`: create only, so two CPUs never overwrite each other's new entry.
 const CREATE_ONLY: u64 = 1;
-
-/// True if `addr` falls inside a protected prefix. The trie decides; the
-/// per-CPU cache remembers its answers for the current `generation`.
-#[inline(always)]
-pub fn is_local(addr: &HostKey, generation: u32) -> bool {
-    if generation == 0 {
-        return trie_lookup(&LOCAL_NETS, addr).is_some();
-    }
-    let words = addr.words();
-    let set = ((words[0] ^ words[1]).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 55) as u32;
-    let Some(set) = LOCALITY.get_ptr_mut(set & (LOCALITY_SETS - 1)) else {
-        return trie_lookup(&LOCAL_NETS, addr).is_some();
-    };
-    let set = unsafe { &mut *set };
-    for way in &set.ways {
-        if way.generation == generation && way.addr == words {
-            return way.local != 0;
-        }
-    }
-    let local = trie_lookup(&LOCAL_NETS, addr).is_some();
-    set.ways[1] = set.ways[0];
-    set.ways[0] = LocalityEntry {
-        addr: words,
-        generation,
-        local: local as u32,
-    };
-    local
-}
 
 /// Updates the site's traffic classes and the counters of each protected
 /// endpoint. Returns true if the source host's peer sketch had not seen the

@@ -14,6 +14,7 @@
 
 mod account;
 mod events;
+mod facts;
 mod maps;
 mod parse;
 mod policy;
@@ -47,7 +48,7 @@ fn try_vantage_xdp(ctx: &XdpContext) -> u32 {
     site.bytes += frame_len;
 
     let settings: Settings = maps::settings();
-    let packet = match parse::parse(ctx, site, settings.local_generation) {
+    let packet = match parse::parse(ctx, site, &settings) {
         Parsed::Ip(packet) => packet,
         Parsed::NotIp | Parsed::Malformed => return xdp_action::XDP_PASS,
     };

@@ -46,13 +46,18 @@ pub static EVENT_BUDGET: PerCpuArray<EventBudget> = PerCpuArray::with_max_entrie
 /// Sets in each CPU's locality cache (a power of two); each set holds two ways.
 pub const LOCALITY_SETS: u32 = 512;
 
-/// A remembered answer of the `LOCAL_NETS` trie for one address.
+/// Remembered map answers for one address (see `facts`).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct LocalityEntry {
     pub addr: [u64; 2],
+    /// `Settings::local_generation` the facts were found under.
     pub generation: u32,
-    pub local: u32,
+    /// `Settings::policy_generation` the facts were found under.
+    pub policy_generation: u32,
+    /// `facts::FACT_*` bits.
+    pub facts: u32,
+    pub _pad: u32,
 }
 
 /// One set of the locality cache: the most recently filled way first.
@@ -62,10 +67,10 @@ pub struct LocalitySet {
     pub ways: [LocalityEntry; 2],
 }
 
-/// Per-CPU two-way set-associative cache in front of `LOCAL_NETS`: a hit
-/// costs a few instructions, a trie lookup several times more. Two ways per
-/// set keep a packet's source and destination cached even when they map to
-/// the same set. Private to one program instance (never pinned).
+/// Per-CPU two-way set-associative cache of address facts (see `facts`): a
+/// hit costs a few instructions, a map lookup several times more. Two ways
+/// per set keep a packet's source and destination cached even when they map
+/// to the same set. Private to one program instance (never pinned).
 #[map(name = "LOCALITY")]
 pub static LOCALITY: PerCpuArray<LocalitySet> = PerCpuArray::with_max_entries(LOCALITY_SETS, 0);
 
@@ -113,6 +118,8 @@ pub fn settings() -> Settings {
             event_rate_per_sec: 0,
             event_burst: 0,
             local_generation: 0,
+            policy_generation: 0,
+            _pad: 0,
         },
     }
 }

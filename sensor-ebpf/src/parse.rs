@@ -9,9 +9,9 @@
 //! addresses even when its transport header is bad, so blocks still apply.
 
 use aya_ebpf::programs::XdpContext;
-use sensor_common::{Addr16, HostKey, MalformedReason, SiteCounters};
+use sensor_common::{Addr16, HostKey, MalformedReason, Settings, SiteCounters};
 
-use crate::account::is_local;
+use crate::facts::{facts, FACT_LOCAL};
 
 const ETH_HEADER: usize = 14;
 const ETHERTYPE_IPV4: u16 = 0x0800;
@@ -199,6 +199,9 @@ pub struct Packet {
     pub dst: HostKey,
     pub src_local: bool,
     pub dst_local: bool,
+    /// `facts::FACT_*` bits of each address.
+    pub src_facts: u32,
+    pub dst_facts: u32,
     pub protocol: u8,
     pub transport: Transport,
     /// Source MAC as it sits in the frame.
@@ -244,7 +247,7 @@ fn v6_key(raw: [u32; 4]) -> HostKey {
 
 /// Parses one frame, counting link-level facts (VLAN, broadcast, non-IP) on the way.
 #[inline(always)]
-pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, local_generation: u32) -> Parsed {
+pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, settings: &Settings) -> Parsed {
     let Some(eth) = read::<EthHeader>(ctx, 0) else {
         return malformed(site, MalformedReason::EthTruncated);
     };
@@ -309,9 +312,13 @@ pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, local_generation: u32) -
         }
     };
 
+    let src_facts = facts(&src, settings);
+    let dst_facts = facts(&dst, settings);
     Parsed::Ip(Packet {
-        src_local: is_local(&src, local_generation),
-        dst_local: is_local(&dst, local_generation),
+        src_local: src_facts & FACT_LOCAL != 0,
+        dst_local: dst_facts & FACT_LOCAL != 0,
+        src_facts,
+        dst_facts,
         src,
         dst,
         protocol,

@@ -11,6 +11,7 @@ use sensor_common::{
 };
 
 use crate::{
+    facts::{FACT_ALLOWED, FACT_HOST_BLOCK, FACT_PREFIX_BLOCK},
     maps::{trie_lookup, ALLOW_NETS, BLOCK_FLOWS, BLOCK_HOSTS, BLOCK_NETS},
     parse::Packet,
 };
@@ -48,17 +49,24 @@ pub fn verdict(
     now: u64,
 ) -> Option<DropReason> {
     let flags = settings.flags;
-    if flags & SETTING_ALLOW_ACTIVE != 0 && (allowlisted(&packet.src) || allowlisted(&packet.dst)) {
+    let (src, dst) = (packet.src_facts, packet.dst_facts);
+    // The facts say which addresses have entries; only those are looked up.
+    if flags & SETTING_ALLOW_ACTIVE != 0
+        && ((src & FACT_ALLOWED != 0 && allowlisted(&packet.src))
+            || (dst & FACT_ALLOWED != 0 && allowlisted(&packet.dst)))
+    {
         site.allowlisted += 1;
         return None;
     }
     if flags & SETTING_BLOCK_HOSTS_ACTIVE != 0
-        && (host_blocked(&packet.src, now) || host_blocked(&packet.dst, now))
+        && ((src & FACT_HOST_BLOCK != 0 && host_blocked(&packet.src, now))
+            || (dst & FACT_HOST_BLOCK != 0 && host_blocked(&packet.dst, now)))
     {
         return Some(DropReason::BlockedHost);
     }
     if flags & SETTING_BLOCK_NETS_ACTIVE != 0
-        && (prefix_blocked(&packet.src, now) || prefix_blocked(&packet.dst, now))
+        && ((src & FACT_PREFIX_BLOCK != 0 && prefix_blocked(&packet.src, now))
+            || (dst & FACT_PREFIX_BLOCK != 0 && prefix_blocked(&packet.dst, now)))
     {
         return Some(DropReason::BlockedPrefix);
     }

@@ -361,3 +361,41 @@ fn events_carry_the_verdict() -> Result {
     );
     Ok(())
 }
+
+#[test]
+fn policy_changes_apply_to_addresses_already_seen() -> Result {
+    let mut h = harness();
+    let frame = syn("10.0.0.5", "203.0.113.7", 40000, 443);
+    // Seen (and cached) with no policy at all, then with an unrelated block.
+    assert_eq!(h.run(&frame)?, XDP_PASS);
+    block(&mut h, "198.51.100.1", HOUR)?;
+    assert_eq!(h.run(&frame)?, XDP_PASS);
+    for (change, want) in [
+        ("block host", XDP_DROP),
+        ("allow", XDP_PASS),
+        ("unallow", XDP_DROP),
+        ("unblock", XDP_PASS),
+        ("block prefix", XDP_DROP),
+        ("block local host", XDP_DROP),
+    ] {
+        let maps = h.datapath.maps_mut();
+        let allowed: Cidr = "203.0.113.7".parse()?;
+        match change {
+            "block host" => block(&mut h, "203.0.113.7", HOUR)?,
+            "allow" => maps.allow_add(&allowed, monotonic_ns())?,
+            "unallow" => assert!(maps.allow_del(&allowed)?),
+            "unblock" => assert!(maps.block_del(&"203.0.113.7".parse()?)?),
+            "block prefix" => block(&mut h, "203.0.113.0/28", HOUR)?,
+            _ => {
+                assert!(h
+                    .datapath
+                    .maps_mut()
+                    .block_del(&"203.0.113.0/28".parse()?)?);
+                block(&mut h, "10.0.0.5", HOUR)?;
+            }
+        }
+        assert_eq!(h.run(&frame)?, want, "after: {change}");
+        assert_eq!(h.run(&frame)?, want, "again after: {change}");
+    }
+    Ok(())
+}

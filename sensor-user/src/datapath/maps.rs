@@ -377,7 +377,8 @@ impl SensorMaps {
         self.refresh_active_flags()
     }
 
-    /// Recomputes the "map has entries" flags that let the program skip empty maps.
+    /// Recomputes the "map has entries" flags that let the program skip empty
+    /// maps, and starts a new policy generation (call after every change).
     pub fn refresh_active_flags(&mut self) -> Result<(), DatapathError> {
         let mut active = 0;
         if self.allow_nets.keys().next().is_some() {
@@ -397,13 +398,13 @@ impl SensorMaps {
             | SETTING_BLOCK_NETS_ACTIVE
             | SETTING_BLOCK_FLOWS_ACTIVE;
         let mut settings = self.settings()?;
-        let flags = (settings.flags & !all) | active;
-        if flags != settings.flags {
-            settings.flags = flags;
-            self.settings
-                .set(0, settings, 0)
-                .map_err(map_error(MAP_SETTINGS))?;
-        }
+        settings.flags = (settings.flags & !all) | active;
+        // The program caches, per address, whether it has allow or block
+        // entries; a new generation makes it look again.
+        settings.policy_generation = settings.policy_generation.wrapping_add(1).max(1);
+        self.settings
+            .set(0, settings, 0)
+            .map_err(map_error(MAP_SETTINGS))?;
         Ok(())
     }
 }
