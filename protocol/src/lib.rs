@@ -1,0 +1,31 @@
+//! The Vantage wire protocol, shared by the sensor and the `vantage-fleet`
+//! collector.
+//!
+//! A sensor sends [`Envelope`]s. Each one names the sensor, its boot epoch and
+//! a sequence number, carries the hash of the envelope before it, a
+//! postcard-encoded [`Message`] and an Ed25519 signature over all of that.
+//! Every field is bounded, so decoding never allocates more than
+//! [`MAX_ENVELOPE_LEN`] bytes, and every decode error says what was wrong.
+//! The collector answers each envelope with an [`Ack`] over the same
+//! length-prefixed [`frame`] stream.
+
+pub mod envelope;
+pub mod error;
+pub mod frame;
+pub mod keys;
+pub mod message;
+
+pub use envelope::{
+    chain_hash, ChainHash, Envelope, Sealed, Sealer, CHAIN_HASH_LEN, MAX_ENVELOPE_LEN,
+    MAX_PAYLOAD_LEN, SIGNATURE_LEN,
+};
+pub use error::{DecodeError, KeyError, VerifyError};
+pub use frame::{Ack, AckOutcome, RejectReason};
+pub use keys::{PublicKey, SensorId, SensorKey};
+pub use message::{
+    Addr, Alert, AlertKind, DatapathState, Enrolment, Health, Heartbeat, Message, Severity,
+    Visibility, VisibilityVerdict,
+};
+
+/// Version byte that opens every envelope. Bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u8 = 1;

@@ -1,0 +1,279 @@
+//! The payloads a sensor signs: alerts, heartbeats (health and what the sensor
+//! can see) and enrolment requests. Strings are `heapless` with fixed
+//! capacities, so a decoder never holds more than the limits below.
+
+use std::net::IpAddr;
+
+use heapless::String as BoundedString;
+use serde::{Deserialize, Serialize};
+
+use crate::error::DecodeError;
+
+/// Longest free-text detail an alert carries.
+pub const DETAIL_MAX: usize = 64;
+/// Longest site or host name.
+pub const NAME_MAX: usize = 32;
+/// Longest agent version string.
+pub const VERSION_MAX: usize = 16;
+
+/// How bad an alert is. The order is the spool's eviction order: lower goes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// What an alert is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AlertKind {
+    /// Raised on purpose to prove the path from sensor to SOC works.
+    Test,
+    PortScan,
+    HostSweep,
+    NewPeer,
+    DnsAnomaly,
+    VolumeSpike,
+    BlockHit,
+    /// The sensor cannot see the traffic it is meant to watch.
+    Visibility,
+}
+
+impl AlertKind {
+    pub const ALL: [AlertKind; 8] = [
+        AlertKind::Test,
+        AlertKind::PortScan,
+        AlertKind::HostSweep,
+        AlertKind::NewPeer,
+        AlertKind::DnsAnomaly,
+        AlertKind::VolumeSpike,
+        AlertKind::BlockHit,
+        AlertKind::Visibility,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertKind::Test => "test",
+            AlertKind::PortScan => "port_scan",
+            AlertKind::HostSweep => "host_sweep",
+            AlertKind::NewPeer => "new_peer",
+            AlertKind::DnsAnomaly => "dns_anomaly",
+            AlertKind::VolumeSpike => "volume_spike",
+            AlertKind::BlockHit => "block_hit",
+            AlertKind::Visibility => "visibility",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<AlertKind> {
+        AlertKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// An IP address in its shortest wire form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Addr {
+    V4([u8; 4]),
+    V6([u8; 16]),
+}
+
+impl From<IpAddr> for Addr {
+    fn from(ip: IpAddr) -> Addr {
+        match ip {
+            IpAddr::V4(v4) => Addr::V4(v4.octets()),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Addr::V4(v4.octets()),
+                None => Addr::V6(v6.octets()),
+            },
+        }
+    }
+}
+
+impl From<Addr> for IpAddr {
+    fn from(addr: Addr) -> IpAddr {
+        match addr {
+            Addr::V4(octets) => IpAddr::from(octets),
+            Addr::V6(octets) => IpAddr::from(octets),
+        }
+    }
+}
+
+/// Something the sensor wants a person at the SOC to look at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Unix seconds when the sensor raised it.
+    pub at: u64,
+    pub severity: Severity,
+    pub kind: AlertKind,
+    /// The protected host concerned.
+    pub host: Addr,
+    /// The other end, when there is one.
+    pub peer: Option<Addr>,
+    /// Destination port, 0 when none applies.
+    pub port: u16,
+    /// How many times it was seen (packets, ports, peers: depends on `kind`).
+    pub count: u32,
+    pub detail: BoundedString<DETAIL_MAX>,
+}
+
+/// Whether the XDP program is attached, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DatapathState {
+    Detached,
+    Driver,
+    Generic,
+}
+
+/// How the agent and its uplink are doing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub agent_version: BoundedString<VERSION_MAX>,
+    pub datapath: DatapathState,
+    /// Interfaces the program is attached to.
+    pub interfaces: u8,
+    /// Messages in the spool not yet acknowledged.
+    pub spool_pending: u32,
+    /// Messages the spool evicted to stay in bounds, since it was created.
+    pub spool_evicted: u32,
+    /// Torn records cut off the spool's tail at recovery, since it was created.
+    pub spool_torn: u32,
+    /// Events the kernel could not deliver (ring full or rate limit).
+    pub events_lost: u64,
+    /// Malformed frames counted and passed.
+    pub malformed: u64,
+}
+
+/// The sensor's own judgement of whether it sees the traffic it should.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VisibilityVerdict {
+    /// Not enough traffic yet to judge.
+    Unknown,
+    /// Both directions of protected hosts' traffic are seen.
+    Sees,
+    /// Only part of the expected traffic is seen (one direction, one segment).
+    Partial,
+    /// Nothing of the protected networks is seen.
+    Blind,
+}
+
+impl VisibilityVerdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            VisibilityVerdict::Unknown => "unknown",
+            VisibilityVerdict::Sees => "sees",
+            VisibilityVerdict::Partial => "partial",
+            VisibilityVerdict::Blind => "blind",
+        }
+    }
+}
+
+/// What the sensor saw since it started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Visibility {
+    pub verdict: VisibilityVerdict,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Protected hosts in the host table.
+    pub hosts: u32,
+    pub outbound_packets: u64,
+    pub inbound_packets: u64,
+}
+
+/// "I am alive": sent every heartbeat interval.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Unix seconds.
+    pub at: u64,
+    pub uptime_secs: u32,
+    /// The interval the collector should expect the next one within.
+    pub interval_secs: u32,
+    pub health: Health,
+    pub visibility: Visibility,
+}
+
+/// A request to be enrolled for a site, signed with the key it names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolment {
+    pub public_key: [u8; 32],
+    pub site: BoundedString<NAME_MAX>,
+    pub hostname: BoundedString<NAME_MAX>,
+    pub agent_version: BoundedString<VERSION_MAX>,
+}
+
+/// Everything a sensor signs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    Alert(Alert),
+    Heartbeat(Heartbeat),
+    Enrolment(Enrolment),
+}
+
+impl Message {
+    /// Encodes to postcard.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serializing plain data with bounded strings into a Vec cannot fail.
+        postcard::to_allocvec(self).unwrap_or_default()
+    }
+
+    /// Decodes postcard, refusing trailing bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
+        let (message, rest) = postcard::take_from_bytes::<Message>(bytes).map_err(|reason| {
+            DecodeError::Malformed {
+                what: "message",
+                reason,
+            }
+        })?;
+        if !rest.is_empty() {
+            return Err(DecodeError::Trailing {
+                what: "message",
+                len: rest.len(),
+            });
+        }
+        Ok(message)
+    }
+
+    /// A short name for logs and tables.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Message::Alert(_) => "alert",
+            Message::Heartbeat(_) => "heartbeat",
+            Message::Enrolment(_) => "enrolment",
+        }
+    }
+}
+
+/// Truncates `text` at a character boundary to fit a bounded string.
+pub fn bounded<const N: usize>(text: &str) -> BoundedString<N> {
+    let mut out = BoundedString::new();
+    for c in text.chars() {
+        if out.push(c).is_err() {
+            break;
+        }
+    }
+    out
+}
