@@ -1,1 +1,5 @@
-//! placeholder
+//! `vantage-fleet`, the MSSP's collector: a TLS listener that verifies,
+//! de-duplicates and stores what enrolled sensors send, a SQLite store, the
+//! fleet view, and exports to SIEMs.
+
+pub mod record;

@@ -1,0 +1,81 @@
+//! What the collector stores and shows: one row per genuine alert, with where
+//! it sits in its sensor's chain. Plain data shared by storage, the CLI and
+//! the SIEM exports.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use vantage_protocol::{AlertKind, Severity};
+
+/// How an envelope fits its sensor's chain when it was stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChainStatus {
+    /// Its `prev` is the hash of the stored envelope before it.
+    Linked,
+    /// First of a boot epoch (sequence 1); links to the previous epoch if known.
+    EpochStart,
+    /// Arrived while the envelope before it was still missing.
+    GapBefore,
+    /// Arrived after a later envelope of the same epoch (filled a gap).
+    Reordered,
+    /// Its `prev` contradicts the stored envelope before it: not genuine.
+    Broken,
+}
+
+impl ChainStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChainStatus::Linked => "linked",
+            ChainStatus::EpochStart => "epoch_start",
+            ChainStatus::GapBefore => "gap_before",
+            ChainStatus::Reordered => "reordered",
+            ChainStatus::Broken => "broken",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ChainStatus> {
+        [
+            ChainStatus::Linked,
+            ChainStatus::EpochStart,
+            ChainStatus::GapBefore,
+            ChainStatus::Reordered,
+            ChainStatus::Broken,
+        ]
+        .into_iter()
+        .find(|status| status.name() == name)
+    }
+
+    /// True when nothing about the chain casts doubt on the envelope.
+    pub fn is_genuine(self) -> bool {
+        self != ChainStatus::Broken
+    }
+}
+
+/// One stored alert.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    /// Row id in the collector's store; increases with arrival.
+    pub id: i64,
+    /// Sensor id (16 hex digits).
+    pub sensor: String,
+    /// Name given at enrolment.
+    pub sensor_name: String,
+    pub site: String,
+    pub epoch: u32,
+    pub seq: u64,
+    /// Unix seconds when the sensor raised it.
+    pub raised_at: u64,
+    /// Unix seconds (fractional) when the collector stored it.
+    pub received_at: f64,
+    pub severity: Severity,
+    pub kind: AlertKind,
+    pub host: IpAddr,
+    pub peer: Option<IpAddr>,
+    pub port: u16,
+    pub count: u32,
+    pub detail: String,
+    pub chain: ChainStatus,
+    /// Chain hash of the envelope (32 hex digits).
+    pub envelope_hash: String,
+}
