@@ -2,4 +2,10 @@
 //! de-duplicates and stores what enrolled sensors send, a SQLite store, the
 //! fleet view, and exports to SIEMs.
 
+pub mod cli;
+pub mod ingest;
 pub mod record;
+pub mod serve;
+pub mod store;
+pub mod tls;
+pub mod view;

@@ -42,6 +42,7 @@ pub fn frame_len(header: [u8; 2], max: usize) -> Result<usize, DecodeError> {
 
 /// Why the collector refused an envelope.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RejectReason {
     /// Not a valid envelope or message.
     Malformed,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod frame;
 pub mod keys;
 pub mod message;
+pub mod pin;
 
 pub use envelope::{
     chain_hash, ChainHash, Envelope, Sealed, Sealer, CHAIN_HASH_LEN, MAX_ENVELOPE_LEN,
@@ -22,6 +23,7 @@ pub use envelope::{
 pub use error::{DecodeError, KeyError, VerifyError};
 pub use frame::{Ack, AckOutcome, RejectReason};
 pub use keys::{PublicKey, SensorId, SensorKey};
+pub use pin::KeyPin;
 pub use message::{
     Addr, Alert, AlertKind, DatapathState, Enrolment, Health, Heartbeat, Message, Severity,
     Visibility, VisibilityVerdict,

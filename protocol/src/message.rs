@@ -18,6 +18,7 @@ pub const VERSION_MAX: usize = 16;
 
 /// How bad an alert is. The order is the spool's eviction order: lower goes first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
     Low,
@@ -52,6 +53,7 @@ impl Severity {
 
 /// What an alert is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     /// Raised on purpose to prove the path from sensor to SOC works.
     Test,
@@ -143,6 +145,7 @@ pub struct Alert {
 
 /// Whether the XDP program is attached, and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DatapathState {
     Detached,
     Driver,
@@ -170,6 +173,7 @@ pub struct Health {
 
 /// The sensor's own judgement of whether it sees the traffic it should.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VisibilityVerdict {
     /// Not enough traffic yet to judge.
     Unknown,

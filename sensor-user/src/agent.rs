@@ -6,7 +6,11 @@
 //! expire. The next agent takes the attachment over; `vantage unload`
 //! removes it.
 
-use std::{collections::VecDeque, path::PathBuf, time::Duration};
+use std::{
+    collections::VecDeque,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
 
 use tokio::io::unix::AsyncFd;
 use tokio_util::sync::CancellationToken;
@@ -17,14 +21,33 @@ use crate::{
     clock::{self, unix_seconds},
     datapath::{AttachRequest, AttachedMode, Datapath, DatapathError, LoadOptions, PinLayout},
     events::{decode_event, DecodedEvent},
+    heartbeat::{self, HeartbeatContext},
+    outbox,
+    sendlog::{LogEntry, SendLog},
+    spool::{Spool, SpoolError},
+    status,
     target::Cidr,
+    uplink::{self, Outgoing, Shared, UplinkOptions},
 };
+use vantage_protocol::{DatapathState, KeyError, Message, Sealer, SensorKey};
 use sensor_common::EventKind;
 
 /// Recent events kept for `vantage status`.
 const RECENT_EVENTS: usize = 32;
 /// How often expired blocks are deleted (the kernel already ignores them).
 const BLOCK_SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the outbox of hand-raised alerts is checked.
+const OUTBOX_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The uplink settings, resolved from `[uplink]`.
+#[derive(Clone, Debug)]
+pub struct AgentUplink {
+    pub connection: UplinkOptions,
+    pub key: PathBuf,
+    pub spool_dir: PathBuf,
+    pub spool_max_bytes: u64,
+    pub heartbeat_interval: Duration,
+}
 
 /// Everything `run` needs, resolved from the config file and the command line.
 #[derive(Clone, Debug)]
@@ -40,6 +63,8 @@ pub struct AgentOptions {
     pub event_rate_per_cpu: u32,
     pub event_burst: u32,
     pub status_interval: Duration,
+    /// `None`: no uplink, no spool, no heartbeats.
+    pub uplink: Option<AgentUplink>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +77,10 @@ pub enum AgentError {
     State(#[from] agent_state::StateFileError),
     #[error("watching the events ring buffer: {0}")]
     Events(#[source] std::io::Error),
+    #[error("sensor key: {0}")]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
 }
 
 /// Runs the agent until `shutdown` is cancelled.
@@ -79,6 +108,10 @@ pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(
             mode: mode.to_owned(),
         });
     }
+    let uplink = match &options.uplink {
+        Some(settings) => Some(start_uplink(settings, &shutdown)?),
+        None => None,
+    };
     capabilities::drop_after_attach();
 
     let ring = datapath.take_events().ok_or_else(|| {
@@ -103,6 +136,12 @@ pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(
 
     let mut status_tick = tokio::time::interval(options.status_interval);
     let mut sweep_tick = tokio::time::interval(BLOCK_SWEEP_INTERVAL);
+    let heartbeat_every = options
+        .uplink
+        .as_ref()
+        .map_or(Duration::from_secs(3600), |u| u.heartbeat_interval);
+    let mut heartbeat_tick = tokio::time::interval(heartbeat_every);
+    let mut outbox_tick = tokio::time::interval(OUTBOX_INTERVAL);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -119,6 +158,17 @@ pub async fn run(options: AgentOptions, shutdown: CancellationToken) -> Result<(
                 let removed = datapath.maps_mut().remove_expired_blocks(clock::monotonic_ns())?;
                 if removed > 0 {
                     log::info!("removed {removed} expired block(s)");
+                }
+            }
+            _ = heartbeat_tick.tick(), if uplink.is_some() => {
+                if let Some(uplink) = &uplink {
+                    let beat = heartbeat_now(&datapath, &state, uplink, heartbeat_every)?;
+                    uplink.shared.commit(&[Message::Heartbeat(beat)])?;
+                }
+            }
+            _ = outbox_tick.tick(), if uplink.is_some() => {
+                if let Some(uplink) = &uplink {
+                    drain_outbox(uplink)?;
                 }
             }
         }
@@ -191,4 +241,124 @@ fn recent_event(event: &DecodedEvent) -> RecentEvent {
         qname: event.qname.clone(),
         dropped: event.dropped,
     }
+}
+
+/// The running uplink as the agent sees it.
+struct UplinkRuntime {
+    shared: Shared,
+    spool_dir: PathBuf,
+    started: Instant,
+}
+
+/// Opens the spool (recovering a torn tail), starts a new boot epoch and
+/// spawns the uplink task.
+fn start_uplink(
+    settings: &AgentUplink,
+    shutdown: &CancellationToken,
+) -> Result<UplinkRuntime, AgentError> {
+    let key = SensorKey::load(&settings.key)?;
+    let (mut spool, recovery) = Spool::open(&settings.spool_dir, settings.spool_max_bytes)?;
+    let mut log = SendLog::open(&settings.spool_dir);
+    if recovery.torn_records > 0 {
+        log::warn!(
+            "spool {}: cut off a torn tail of {} bytes (a record that was never committed)",
+            spool.path().display(),
+            recovery.torn_bytes
+        );
+        log.write(&LogEntry {
+            at: clock::unix_seconds(std::time::SystemTime::now()),
+            event: "torn".to_owned(),
+            bytes: Some(recovery.torn_bytes),
+            detail: Some(format!("{} record cut off at recovery", recovery.torn_records)),
+            ..LogEntry::default()
+        });
+    }
+    let (epoch, chain) = spool.begin_epoch()?;
+    log::info!(
+        "sensor {} boot epoch {epoch}; {} envelope(s) pending from before",
+        key.public().sensor_id(),
+        recovery.pending
+    );
+    log.write(&LogEntry {
+        at: clock::unix_seconds(std::time::SystemTime::now()),
+        event: "epoch".to_owned(),
+        epoch: Some(epoch),
+        detail: Some(format!("{} pending", recovery.pending)),
+        ..LogEntry::default()
+    });
+    let sealer = Sealer::new(key, epoch, 1, chain.hash);
+    let shared = Shared::new(Outgoing { sealer, spool, log });
+    tokio::spawn(uplink::run(
+        settings.connection.clone(),
+        shared.clone(),
+        shutdown.clone(),
+    ));
+    Ok(UplinkRuntime {
+        shared,
+        spool_dir: settings.spool_dir.clone(),
+        started: Instant::now(),
+    })
+}
+
+fn heartbeat_now(
+    datapath: &Datapath,
+    state: &AgentState,
+    uplink: &UplinkRuntime,
+    interval: Duration,
+) -> Result<vantage_protocol::Heartbeat, AgentError> {
+    let maps = datapath.maps();
+    let site = status::merge_site(&maps.site_per_cpu()?);
+    let hosts = u32::try_from(maps.hosts()?.len()).unwrap_or(u32::MAX);
+    let (spool_pending, spool) = {
+        let outgoing = uplink.shared.lock();
+        (
+            u32::try_from(outgoing.spool.pending_len()).unwrap_or(u32::MAX),
+            outgoing.spool.counters(),
+        )
+    };
+    let attach = if state.interfaces.iter().all(|i| i.mode == "generic") {
+        DatapathState::Generic
+    } else {
+        DatapathState::Driver
+    };
+    Ok(heartbeat::build(
+        &site,
+        &HeartbeatContext {
+            now_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            uptime_secs: u32::try_from(uplink.started.elapsed().as_secs()).unwrap_or(u32::MAX),
+            interval_secs: u32::try_from(interval.as_secs()).unwrap_or(u32::MAX),
+            datapath: attach,
+            interfaces: u8::try_from(state.interfaces.len()).unwrap_or(u8::MAX),
+            hosts,
+            spool_pending,
+            spool,
+            events_lost: site.events.rate_limited + site.events.ring_full,
+        },
+    ))
+}
+
+/// Signs and commits alerts waiting in the outbox, then removes their files.
+fn drain_outbox(uplink: &UplinkRuntime) -> Result<(), AgentError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for (path, request) in outbox::waiting(&uplink.spool_dir) {
+        match request.and_then(|request| request.to_alert(now)) {
+            Ok(alert) => {
+                uplink.shared.commit(&[Message::Alert(alert)])?;
+                if let Err(error) = outbox::remove(&path) {
+                    log::warn!("removing {}: {error}", path.display());
+                }
+            }
+            Err(error) => {
+                log::warn!("{}: {error}; moved aside", path.display());
+                if let Err(error) = outbox::reject(&path) {
+                    log::warn!("moving {} aside: {error}", path.display());
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -26,6 +26,29 @@ pub enum Command {
     Allow(AllowCommand),
     /// Detach the program and remove every pinned map and link.
     Unload(CommonArgs),
+    /// Create the sensor's Ed25519 signing key (PKCS#8, mode 0600) and print its fingerprint.
+    Keygen {
+        /// Where to write the key; refuses to overwrite.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Print a signed enrolment request for `vantage-fleet enroll --request`.
+    EnrolmentRequest {
+        /// The sensor's key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The customer site this sensor protects.
+        #[arg(long)]
+        site: String,
+        /// Name to show in the fleet view (default: this host's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Raise an alert by hand (for example to prove the path to the SOC works);
+    /// the running agent signs and spools it.
+    Alert(AlertArgs),
+    /// Show the uplink log: every envelope committed, sent, acknowledged or evicted.
+    Log(LogArgs),
     /// Print a fully commented example configuration file.
     ConfigExample,
     /// Check a configuration file and print the settings it resolves to.
@@ -135,4 +158,46 @@ pub enum AllowCommand {
         #[command(flatten)]
         common: CommonArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct AlertArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// info, low, medium, high or critical.
+    #[arg(long, default_value = "info")]
+    pub severity: String,
+    /// test, port_scan, host_sweep, new_peer, dns_anomaly, volume_spike, block_hit, visibility.
+    #[arg(long, default_value = "test")]
+    pub kind: String,
+    /// The protected host concerned.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub host: std::net::IpAddr,
+    #[arg(long)]
+    pub peer: Option<std::net::IpAddr>,
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    #[arg(long, default_value_t = 1)]
+    pub count: u32,
+    /// Free text (at most 64 bytes are sent).
+    #[arg(long, default_value = "")]
+    pub detail: String,
+    /// Seconds to wait for the agent to commit it (0: do not wait).
+    #[arg(long, default_value_t = 10)]
+    pub wait: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Only the last N entries.
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+    /// Only entries of this event (committed, sent, acked, evicted, ...).
+    #[arg(long)]
+    pub event: Option<String>,
 }

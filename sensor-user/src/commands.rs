@@ -24,6 +24,18 @@ pub fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Block(command) => block(command),
         Command::Allow(command) => allow(command),
         Command::Unload(common) => unload(&common),
+        Command::Keygen { out } => crate::uplink_commands::keygen(&out),
+        Command::EnrolmentRequest { key, site, name } => {
+            crate::uplink_commands::enrolment_request(&key, &site, name.as_deref())
+        }
+        Command::Alert(args) => {
+            let config = load_config(&args.common)?;
+            crate::uplink_commands::alert(&args, &config)
+        }
+        Command::Log(args) => {
+            let config = load_config(&args.common)?;
+            crate::uplink_commands::show_log(&args, &config)
+        }
         Command::ConfigExample => {
             print!("{}", vantage::config::EXAMPLE);
             Ok(())
@@ -99,6 +111,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         event_rate_per_cpu: config.events.rate_per_cpu,
         event_burst: config.events.burst,
         status_interval: config.status.interval.0,
+        uplink: crate::uplink_commands::agent_uplink(&config)?,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

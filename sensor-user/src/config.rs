@@ -49,6 +49,29 @@ allow = []
 [status]
 # How often the agent refreshes its state file.
 interval = "1s"
+
+[uplink]
+# The MSSP's collector (`vantage-fleet serve`), as host:port. Empty: no
+# uplink, no spool, no heartbeats. The sensor only ever dials out.
+collector = ""
+# Name the collector's certificate was made for (`vantage-fleet init --name`).
+server_name = "vantage-fleet"
+# The collector key's pin, printed by `vantage-fleet init` or `vantage-fleet pin`:
+# "sha256:" and 64 hex digits. Required with `collector`.
+pin = ""
+# The sensor's signing key, made by `vantage keygen` (must be mode 0600).
+key = "/etc/vantage/sensor.key"
+# Durable directory for the spool and the uplink log (not a tmpfs).
+spool_dir = "/var/lib/vantage"
+# Bytes of unacknowledged envelopes kept (16384 to 1073741824). Beyond it the
+# lowest severity is evicted first; heartbeats and critical alerts go last.
+spool_max_bytes = 4194304
+# How often a heartbeat is sent (1s to 1h). The collector calls a sensor
+# silent after three missed heartbeats.
+heartbeat_interval = "60s"
+# Reconnection backoff: doubles from retry_min up to retry_max, with jitter.
+retry_min = "1s"
+retry_max = "60s"
 "#;
 
 /// `[sensor]`.
@@ -97,6 +120,43 @@ pub struct StatusConfig {
     pub interval: HumanDuration,
 }
 
+/// `[uplink]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UplinkConfig {
+    pub collector: String,
+    pub server_name: String,
+    pub pin: String,
+    pub key: PathBuf,
+    pub spool_dir: PathBuf,
+    pub spool_max_bytes: u64,
+    pub heartbeat_interval: HumanDuration,
+    pub retry_min: HumanDuration,
+    pub retry_max: HumanDuration,
+}
+
+impl UplinkConfig {
+    pub fn enabled(&self) -> bool {
+        !self.collector.is_empty()
+    }
+}
+
+impl Default for UplinkConfig {
+    fn default() -> UplinkConfig {
+        UplinkConfig {
+            collector: String::new(),
+            server_name: "vantage-fleet".to_owned(),
+            pin: String::new(),
+            key: PathBuf::from("/etc/vantage/sensor.key"),
+            spool_dir: PathBuf::from("/var/lib/vantage"),
+            spool_max_bytes: 4 * 1024 * 1024,
+            heartbeat_interval: HumanDuration(Duration::from_secs(60)),
+            retry_min: HumanDuration(Duration::from_secs(1)),
+            retry_max: HumanDuration(Duration::from_secs(60)),
+        }
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -105,6 +165,7 @@ pub struct Config {
     pub events: EventsConfig,
     pub blocks: BlocksConfig,
     pub status: StatusConfig,
+    pub uplink: UplinkConfig,
 }
 
 /// The default protected networks: RFC 1918, shared address space, ULA.
@@ -389,6 +450,50 @@ impl Config {
         }
         if self.status.interval.0 > Duration::from_secs(60) {
             fail("status", "interval", "must be 60s or less".to_owned());
+        }
+        let u = &self.uplink;
+        if u.enabled() {
+            let port_ok = u
+                .collector
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+            if !port_ok {
+                fail(
+                    "uplink",
+                    "collector",
+                    format!("{:?} is not host:port", u.collector),
+                );
+            }
+            if vantage_protocol::KeyPin::parse(&u.pin).is_none() {
+                fail(
+                    "uplink",
+                    "pin",
+                    format!(
+                        "{:?} is not \"sha256:\" and 64 hex digits (see `vantage-fleet pin`)",
+                        u.pin
+                    ),
+                );
+            }
+            if rustls::pki_types::ServerName::try_from(u.server_name.as_str()).is_err() {
+                fail(
+                    "uplink",
+                    "server_name",
+                    format!("{:?} is not a DNS name or IP address", u.server_name),
+                );
+            }
+        }
+        if !(16_384..=1_073_741_824).contains(&u.spool_max_bytes) {
+            fail(
+                "uplink",
+                "spool_max_bytes",
+                format!("{} is outside 16384..=1073741824", u.spool_max_bytes),
+            );
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&u.heartbeat_interval.0) {
+            fail("uplink", "heartbeat_interval", "must be between 1s and 1h".to_owned());
+        }
+        if u.retry_max.0 < u.retry_min.0 {
+            fail("uplink", "retry_max", "must not be shorter than retry_min".to_owned());
         }
         found
     }

@@ -1,6 +1,7 @@
 //! `vantage`: the sensor agent and its operator commands.
 
 mod commands;
+mod uplink_commands;
 
 use clap::Parser as _;
 use vantage::cli::Cli;

@@ -126,6 +126,17 @@ impl Agent {
         local_nets: &[&str],
         dirs: &SensorDirs,
     ) -> anyhow::Result<Agent> {
+        Agent::start_with_config(ns, interfaces, local_nets, dirs, None)
+    }
+
+    /// Like [`Agent::start`], reading `config` as well.
+    pub fn start_with_config(
+        ns: &Namespace,
+        interfaces: &[&str],
+        local_nets: &[&str],
+        dirs: &SensorDirs,
+        config: Option<&Path>,
+    ) -> anyhow::Result<Agent> {
         std::fs::create_dir_all(&dirs.state_dir)?;
         let log = dirs.state_dir.join(format!(
             "agent-{}.log",
@@ -134,6 +145,9 @@ impl Agent {
         let log_file = std::fs::File::create(&log)?;
         let mut command = ns.net_command(&vantage_bin()?);
         command.arg("run");
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
         for iface in interfaces {
             command.args(["--iface", iface]);
         }

@@ -4,6 +4,7 @@
 //! clients (10.77.1.10..) --- switch (bridge) --- lan | gateway (Vantage, forwarding) | wan --- internet
 //!                                                10.77.1.1                  203.0.113.1      203.0.113.53 DNS
 //!                                                                                            203.0.113.80 web
+//!                                                                                            203.0.113.100 collector
 //! ```
 //!
 //! Every namespace, veth and bridge name carries this process's id and a
@@ -19,6 +20,8 @@ pub const GATEWAY_LAN: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 1);
 pub const GATEWAY_WAN: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
 pub const DNS_SERVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 53);
 pub const WEB_SERVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 80);
+/// Where the MSSP's collector listens, out on the "internet".
+pub const COLLECTOR: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 100);
 /// The protected network of the site.
 pub const SITE_NET: &str = "10.77.0.0/16";
 
@@ -69,7 +72,7 @@ impl Site {
             "dev",
             &gateway_wan,
         ])?;
-        for addr in [DNS_SERVER, WEB_SERVER] {
+        for addr in [DNS_SERVER, WEB_SERVER, COLLECTOR] {
             internet.ip(&["addr", "add", &format!("{addr}/24"), "dev", &internet_if])?;
         }
         internet.ip(&["route", "add", SITE_NET, "via", &GATEWAY_WAN.to_string()])?;

@@ -1,0 +1,130 @@
+//! Alerts raised from outside the agent (`vantage alert`, for example to prove
+//! to a customer that the path to the SOC works) wait as files in
+//! `SPOOL_DIR/outbox/` until the running agent signs and spools them. The
+//! agent is the spool's only writer; a file disappears only after its alert
+//! is committed.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::{self, Write as _},
+    net::IpAddr,
+    os::unix::fs::OpenOptionsExt as _,
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicU32, Ordering},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use serde::{Deserialize, Serialize};
+use vantage_protocol::{message::bounded, Alert, AlertKind, Severity};
+
+pub const OUTBOX_DIR: &str = "outbox";
+
+/// An alert waiting to be signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRequest {
+    pub severity: String,
+    pub kind: String,
+    pub host: IpAddr,
+    pub peer: Option<IpAddr>,
+    pub port: u16,
+    pub count: u32,
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RequestError {
+    #[error("severity {0:?} is not one of info, low, medium, high, critical")]
+    Severity(String),
+    #[error("kind {0:?} is not a known alert kind")]
+    Kind(String),
+    #[error("not an alert request: {0}")]
+    Parse(String),
+}
+
+impl AlertRequest {
+    /// Checks the names and builds the signed-to-be alert, raised at `now`.
+    pub fn to_alert(&self, now_unix: u64) -> Result<Alert, RequestError> {
+        let severity = Severity::from_name(&self.severity)
+            .ok_or_else(|| RequestError::Severity(self.severity.clone()))?;
+        let kind = AlertKind::from_name(&self.kind).ok_or_else(|| RequestError::Kind(self.kind.clone()))?;
+        Ok(Alert {
+            at: now_unix,
+            severity,
+            kind,
+            host: self.host.into(),
+            peer: self.peer.map(Into::into),
+            port: self.port,
+            count: self.count,
+            detail: bounded(&self.detail),
+        })
+    }
+}
+
+static SUBMITTED: AtomicU32 = AtomicU32::new(0);
+
+/// Writes a request durably (temporary file, sync, rename, sync directory)
+/// and returns its path; the agent deletes it once the alert is committed.
+pub fn submit(spool_dir: &Path, request: &AlertRequest) -> io::Result<PathBuf> {
+    let dir = spool_dir.join(OUTBOX_DIR);
+    fs::create_dir_all(&dir)?;
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let name = format!(
+        "{nanos:024}-{}-{}",
+        std::process::id(),
+        SUBMITTED.fetch_add(1, Ordering::Relaxed)
+    );
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(format!("{name}.json"));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(&serde_json::to_vec(request).map_err(io::Error::other)?)?;
+    file.sync_all()?;
+    fs::rename(&tmp, &path)?;
+    File::open(&dir)?.sync_all()?;
+    Ok(path)
+}
+
+/// Waiting requests in submission order, each parsed or with its error.
+pub fn waiting(spool_dir: &Path) -> Vec<(PathBuf, Result<AlertRequest, RequestError>)> {
+    let dir = spool_dir.join(OUTBOX_DIR);
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let parsed = fs::read(&path)
+                .map_err(|e| RequestError::Parse(e.to_string()))
+                .and_then(|bytes| {
+                    serde_json::from_slice::<AlertRequest>(&bytes)
+                        .map_err(|e| RequestError::Parse(e.to_string()))
+                });
+            (path, parsed)
+        })
+        .collect()
+}
+
+/// Removes a consumed request (and syncs the directory).
+pub fn remove(path: &Path) -> io::Result<()> {
+    fs::remove_file(path)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Moves an unusable request aside so it is not retried forever.
+pub fn reject(path: &Path) -> io::Result<()> {
+    fs::rename(path, path.with_extension("rejected"))
+}
