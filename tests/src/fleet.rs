@@ -156,9 +156,30 @@ impl Collector {
         })
     }
 
+    /// SIGSTOP: the process freezes with its sockets open, as a hung collector.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.signal(libc::SIGSTOP)
+    }
+
+    /// SIGCONT after [`Collector::pause`].
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.signal(libc::SIGCONT)
+    }
+
+    fn signal(&self, signal: libc::c_int) -> anyhow::Result<()> {
+        let child = self.child.as_ref().context("collector not running")?;
+        // SAFETY: signalling our own child.
+        if unsafe { libc::kill(child.id() as libc::pid_t, signal) } != 0 {
+            bail!("kill({signal}): {}", std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// SIGTERM and wait.
     pub fn stop(&mut self) -> anyhow::Result<()> {
         if let Some(mut child) = self.child.take() {
+            // SAFETY: signalling our own child (in case it is paused).
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGCONT) };
             // SAFETY: signalling our own child.
             unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
             let deadline = Instant::now() + Duration::from_secs(10);
