@@ -1,0 +1,216 @@
+//! The collector's checks over real TLS on loopback, against the real
+//! `vantage-fleet serve` and its SQLite file: forged signatures, unknown keys,
+//! replays, conflicting envelopes, tampered payloads, reordering and broken
+//! chains are each refused or flagged, counted, and never stored as genuine;
+//! a collector with another key is refused by the sensor's pin.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::{
+    io::{AsyncReadExt as _, AsyncWriteExt as _},
+    net::TcpStream,
+};
+use tokio_rustls::{client::TlsStream, TlsConnector};
+use vantage::uplink::tls::pinned_client_config;
+use vantage_protocol::{
+    frame, message::bounded, Ack, AckOutcome, Addr, Alert, AlertKind, KeyPin, Message,
+    RejectReason, Sealed, Sealer, SensorKey, Severity,
+};
+use vantage_tests::{
+    fleet::{Collector, FleetDir},
+};
+
+type Result = anyhow::Result<()>;
+
+fn alert(detail: &str) -> Vec<u8> {
+    alert_message(detail).encode()
+}
+
+fn alert_message(detail: &str) -> Message {
+    Message::Alert(Alert {
+        at: 1_795_000_000,
+        severity: Severity::High,
+        kind: AlertKind::PortScan,
+        host: Addr::V4([10, 77, 1, 10]),
+        peer: Some(Addr::V4([203, 0, 113, 80])),
+        port: 445,
+        count: 120,
+        detail: bounded(detail),
+    })
+}
+
+async fn connect(addr: std::net::SocketAddr, pin: KeyPin) -> anyhow::Result<TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(addr).await?;
+    let name = rustls::pki_types::ServerName::try_from("vantage-fleet")?;
+    Ok(TlsConnector::from(pinned_client_config(pin)?).connect(name, tcp).await?)
+}
+
+async fn send(stream: &mut TlsStream<TcpStream>, wire: &[u8]) -> anyhow::Result<Ack> {
+    let mut out = Vec::new();
+    frame::push_frame(&mut out, wire)?;
+    stream.write_all(&out).await?;
+    stream.flush().await?;
+    let mut header = [0u8; 2];
+    stream.read_exact(&mut header).await?;
+    let mut body = vec![0u8; frame::frame_len(header, frame::MAX_ACK_LEN)?];
+    stream.read_exact(&mut body).await?;
+    Ok(Ack::decode(&body)?)
+}
+
+fn outcome(ack: Ack) -> AckOutcome {
+    ack.outcome
+}
+
+fn sensor_entry(report: &Value, id: &str) -> Value {
+    report["sensors"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["sensor"] == id))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn every_kind_of_bad_envelope_is_refused_or_flagged_and_counted() -> Result {
+    let fleet = FleetDir::init("cc")?;
+    let collector = Collector::start(&fleet, None, "127.0.0.1:0")?;
+    let addr = collector.addr;
+    let pin = KeyPin::parse(&fleet.pin).ok_or_else(|| anyhow::anyhow!("pin {}", fleet.pin))?;
+
+    let key_path = fleet.dir.join("sensor.key");
+    let key = SensorKey::generate(&key_path)?;
+    let public = key.public();
+    let id = public.sensor_id().to_string();
+    fleet.fleet(&["enroll", "--public-key", &public.to_hex(), "--site", "acme", "--name", "gw1"])?;
+    let mut sealer = Sealer::new(SensorKey::load(&key_path)?, 9, 1, [0; 16]);
+    let forger = Sealer::new(SensorKey::ephemeral()?, 9, 1, [0; 16]);
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let mut stream = connect(addr, pin).await?;
+        let seal = |sealer: &mut Sealer, detail: &str| -> Sealed { sealer.seal(&alert_message(detail)) };
+        let one = seal(&mut sealer, "one");
+        let two = seal(&mut sealer, "two");
+        let three = seal(&mut sealer, "three");
+        for sealed in [&one, &two, &three] {
+            assert_eq!(outcome(send(&mut stream, &sealed.bytes).await?), AckOutcome::Stored);
+        }
+        // A replay of a genuine envelope changes nothing.
+        let replay = send(&mut stream, &two.bytes).await?;
+        assert_eq!((replay.epoch, replay.seq, replay.outcome), (9, 2, AckOutcome::Duplicate));
+        // The same position signed again with other contents is a conflict.
+        let second_version = sealer.seal_at(9, 2, one.hash, &alert("two, rewritten"));
+        assert_eq!(
+            outcome(send(&mut stream, &second_version.bytes).await?),
+            AckOutcome::Rejected(RejectReason::Conflict)
+        );
+        // Another key, not enrolled.
+        let stranger = forger.seal_at(9, 1, [0; 16], &alert("hello"));
+        assert_eq!(
+            outcome(send(&mut stream, &stranger.bytes).await?),
+            AckOutcome::Rejected(RejectReason::UnknownSensor)
+        );
+        // Our sensor's header with the forger's signature.
+        let four = sealer.seal_payload(&alert("four"));
+        let mut forged = four.bytes.clone();
+        let forged_sig = forger.seal_at(9, 4, three.hash, &alert("four")).bytes;
+        let n = forged.len();
+        forged[n - 64..].copy_from_slice(&forged_sig[forged_sig.len() - 64..]);
+        assert_eq!(
+            outcome(send(&mut stream, &forged).await?),
+            AckOutcome::Rejected(RejectReason::BadSignature)
+        );
+        // A genuine envelope with its payload altered in transit.
+        let mut tampered = four.bytes.clone();
+        let at = tampered.len() - 64 - 2;
+        tampered[at] ^= 0x20;
+        assert_eq!(
+            outcome(send(&mut stream, &tampered).await?),
+            AckOutcome::Rejected(RejectReason::BadSignature)
+        );
+        // Garbage.
+        assert_eq!(
+            outcome(send(&mut stream, b"\x01not an envelope").await?),
+            AckOutcome::Rejected(RejectReason::Malformed)
+        );
+        // Reordered: five is held back, six arrives first.
+        let four = seal(&mut sealer, "four");
+        let five = seal(&mut sealer, "five");
+        let six = seal(&mut sealer, "six");
+        assert_eq!(outcome(send(&mut stream, &four.bytes).await?), AckOutcome::Stored);
+        assert_eq!(outcome(send(&mut stream, &six.bytes).await?), AckOutcome::Stored);
+        assert_eq!(outcome(send(&mut stream, &five.bytes).await?), AckOutcome::Stored);
+        // A signed envelope whose `prev` is not its predecessor's hash.
+        let broken = sealer.seal_at(9, 7, [0xee; 16], &alert("seven, off the chain"));
+        assert_eq!(outcome(send(&mut stream, &broken.bytes).await?), AckOutcome::Stored);
+        // A frame longer than any envelope: counted, and the connection dropped.
+        stream.write_all(&[0xff, 0xff]).await?;
+        stream.write_all(&[0u8; 64]).await?;
+        stream.flush().await?;
+        let mut rest = Vec::new();
+        let hung_up = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+        assert!(hung_up.is_ok(), "the collector kept a desynchronised stream open");
+        anyhow::Ok(())
+    })?;
+
+    // What was stored, as the customer and the SOC see it.
+    let genuine: Value = serde_json::from_str(&fleet.fleet(&["alerts", "--json"])?)?;
+    let details: Vec<&str> = genuine["alerts"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["detail"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(details, ["one", "two", "three", "four", "six", "five"]);
+    let chains: Vec<&str> = genuine["alerts"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["chain"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        chains,
+        ["epoch_start", "linked", "linked", "linked", "gap_before", "reordered"]
+    );
+    let everything: Value = serde_json::from_str(&fleet.fleet(&["alerts", "--json", "--include-broken"])?)?;
+    let last = everything["alerts"].as_array().and_then(|a| a.last()).cloned().unwrap_or(Value::Null);
+    assert_eq!(last["detail"], "seven, off the chain");
+    assert_eq!(last["chain"], "broken");
+
+    let report = fleet.sensors()?;
+    let me = sensor_entry(&report, &id);
+    assert_eq!(me["envelopes"], 7, "{me}");
+    assert_eq!(me["broken"], 1, "{me}");
+    assert_eq!(me["missing"], 0, "{me}");
+    assert_eq!(me["alerts"]["high"], 6, "broken envelopes are not counted as alerts: {me}");
+    let counters = &me["counters"];
+    assert_eq!(counters["duplicate"], 1, "{me}");
+    assert_eq!(counters["conflict"], 1, "{me}");
+    assert_eq!(counters["bad_signature"], 2, "{me}");
+    assert_eq!(counters["gap"], 1, "{me}");
+    assert_eq!(counters["reordered"], 1, "{me}");
+    assert_eq!(counters["chain_broken"], 1, "{me}");
+    assert_eq!(report["unattributed"]["malformed"], 2, "garbage and the oversized frame: {report}");
+    let stranger_id = forger.sensor().to_string();
+    assert_eq!(
+        sensor_entry(&report, &stranger_id),
+        Value::Null,
+        "an unknown key never becomes a sensor"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_collector_with_another_key_is_refused() -> Result {
+    let real = FleetDir::init("cp")?;
+    let impostor = FleetDir::init("ci")?;
+    let collector = Collector::start(&impostor, None, "127.0.0.1:0")?;
+    let pin = KeyPin::parse(&real.pin).ok_or_else(|| anyhow::anyhow!("pin"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let result = runtime.block_on(connect(collector.addr, pin));
+    let error = result.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        error.contains("invalid peer certificate") || error.contains("ApplicationVerificationFailure"),
+        "the handshake must fail on the pin: {error:?}"
+    );
+    // And the right pin for the impostor's own key works, so the refusal was the pin.
+    let own = KeyPin::parse(&impostor.pin).ok_or_else(|| anyhow::anyhow!("pin"))?;
+    runtime.block_on(connect(collector.addr, own))?;
+    Ok(())
+}
