@@ -488,8 +488,10 @@ impl Spool {
                 let mut body = position_body(TYPE_EVICT, sealed.epoch, sealed.seq);
                 body.push(*rank as u8);
                 encode_record(&mut out, &body);
-                encode_record(&mut out, &snapshot_body(self.chain, self.epoch, &self.counters));
                 self.counters.evicted[*rank as usize] += 1;
+                // Replay counts the eviction record, then the snapshot sets
+                // the totals, so the snapshot must already include it.
+                encode_record(&mut out, &snapshot_body(self.chain, self.epoch, &self.counters));
                 report.refused.push((sealed.epoch, sealed.seq, *rank));
             }
         }
