@@ -78,4 +78,23 @@ pub enum Command {
         #[arg(long)]
         limit: Option<u32>,
     },
+    /// Send stored alerts to a SIEM: as JSON lines, OCSF Detection Findings
+    /// or RFC 5424 syslog, to stdout or over UDP/TCP.
+    Export {
+        /// jsonl, ocsf or syslog.
+        #[arg(long)]
+        format: String,
+        /// udp://HOST:PORT or tcp://HOST:PORT (default: stdout).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only alerts stored after this row id.
+        #[arg(long, default_value_t = 0)]
+        after_id: i64,
+        /// Only this severity or worse.
+        #[arg(long)]
+        min_severity: Option<String>,
+        /// Keep running and send new alerts as they are stored.
+        #[arg(long)]
+        follow: bool,
+    },
 }

@@ -66,6 +66,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", render_fleet(&report));
             }
         }
+        Command::Export {
+            format,
+            to,
+            after_id,
+            min_severity,
+            follow,
+        } => export(&db, &format, to.as_deref(), after_id, min_severity.as_deref(), follow)?,
         Command::Alerts {
             json,
             sensor,
@@ -74,12 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             include_broken,
             limit,
         } => {
-            let min_severity = match min_severity {
-                None => None,
-                Some(name) => Some(Severity::from_name(&name).with_context(|| {
-                    format!("--min-severity: {name:?} is not one of info, low, medium, high, critical")
-                })?),
-            };
+            let min_severity = parse_severity(min_severity.as_deref())?;
             let store = Store::open(&db)?;
             let filter = AlertFilter {
                 after_id,
@@ -162,6 +164,59 @@ fn enroll(
         enrolled.name
     );
     Ok(())
+}
+
+fn parse_severity(name: Option<&str>) -> anyhow::Result<Option<Severity>> {
+    name.map(|name| {
+        Severity::from_name(name).with_context(|| {
+            format!("--min-severity: {name:?} is not one of info, low, medium, high, critical")
+        })
+    })
+    .transpose()
+}
+
+fn export(
+    db: &std::path::Path,
+    format: &str,
+    to: Option<&str>,
+    after_id: i64,
+    min_severity: Option<&str>,
+    follow: bool,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use vantage_fleet::siem::{self, transport::{Destination, Sender}, ExportFormat};
+    let format: ExportFormat = format.parse().map_err(|e: String| anyhow::anyhow!("--format: {e}"))?;
+    let mut sender = match to {
+        Some(to) => {
+            let destination: Destination = to.parse().map_err(|e: String| anyhow::anyhow!("--to: {e}"))?;
+            Some(Sender::connect(destination).with_context(|| format!("connecting to {to}"))?)
+        }
+        None => None,
+    };
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "-".to_owned());
+    let store = Store::open(db)?;
+    let mut filter = AlertFilter {
+        after_id,
+        min_severity: parse_severity(min_severity)?,
+        ..AlertFilter::default()
+    };
+    let stdout = std::io::stdout();
+    loop {
+        for record in view::alerts(store.connection(), &filter)? {
+            let line = siem::render(format, &record, &host);
+            match sender.as_mut() {
+                Some(sender) => sender.send(&line).context("sending")?,
+                None => writeln!(stdout.lock(), "{line}")?,
+            }
+            filter.after_id = record.id;
+        }
+        if !follow {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
 }
 
 fn render_fleet(report: &FleetReport) -> String {

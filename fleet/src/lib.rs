@@ -6,6 +6,7 @@ pub mod cli;
 pub mod ingest;
 pub mod record;
 pub mod serve;
+pub mod siem;
 pub mod store;
 pub mod tls;
 pub mod view;

@@ -1,0 +1,95 @@
+//! OCSF 1.1 Detection Finding (class_uid 2004, category "Findings"): what a
+//! SIEM with an OCSF pipeline ingests without a custom parser. Fields OCSF
+//! has no place for (chain status, envelope hash, count) go under `unmapped`.
+
+use serde_json::{json, Value};
+use vantage_protocol::Severity;
+
+use crate::record::AlertRecord;
+
+const CLASS_UID: u32 = 2004;
+const CATEGORY_UID: u32 = 2;
+const ACTIVITY_CREATE: u32 = 1;
+
+/// OCSF severity_id: 1 informational, 2 low, 3 medium, 4 high, 5 critical.
+pub fn severity_id(severity: Severity) -> u32 {
+    match severity {
+        Severity::Info => 1,
+        Severity::Low => 2,
+        Severity::Medium => 3,
+        Severity::High => 4,
+        Severity::Critical => 5,
+    }
+}
+
+fn severity_caption(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Info => "Informational",
+        Severity::Low => "Low",
+        Severity::Medium => "Medium",
+        Severity::High => "High",
+        Severity::Critical => "Critical",
+    }
+}
+
+pub fn finding(record: &AlertRecord) -> Value {
+    let received_ms = (record.received_at * 1000.0).round() as u64;
+    let raised_ms = record.raised_at.saturating_mul(1000);
+    let mut dst = json!({});
+    if let Some(peer) = record.peer {
+        dst = json!({ "ip": peer.to_string() });
+        if record.port != 0 {
+            dst["port"] = json!(record.port);
+        }
+    }
+    json!({
+        "class_uid": CLASS_UID,
+        "class_name": "Detection Finding",
+        "category_uid": CATEGORY_UID,
+        "category_name": "Findings",
+        "activity_id": ACTIVITY_CREATE,
+        "activity_name": "Create",
+        "type_uid": CLASS_UID * 100 + ACTIVITY_CREATE,
+        "time": received_ms,
+        "severity_id": severity_id(record.severity),
+        "severity": severity_caption(record.severity),
+        "status_id": 1,
+        "status": "New",
+        "message": record.detail,
+        "finding_info": {
+            "uid": format!("{}-{}-{}", record.sensor, record.epoch, record.seq),
+            "title": format!("{} on {}", record.kind.name(), record.host),
+            "desc": record.detail,
+            "types": [record.kind.name()],
+            "created_time": raised_ms,
+        },
+        "metadata": {
+            "version": "1.1.0",
+            "product": {
+                "name": "Vantage",
+                "vendor_name": "Vantage",
+                "feature": { "name": "vantage-fleet" },
+            },
+            "tenant_uid": record.site,
+            "original_time": record.raised_at.to_string(),
+            "uid": record.envelope_hash,
+        },
+        "device": {
+            "uid": record.sensor,
+            "name": record.sensor_name,
+            "type_id": 0,
+        },
+        "src_endpoint": { "ip": record.host.to_string() },
+        "dst_endpoint": dst,
+        "unmapped": {
+            "chain": record.chain.name(),
+            "count": record.count,
+            "epoch": record.epoch,
+            "seq": record.seq,
+        },
+    })
+}
+
+pub fn render(record: &AlertRecord) -> String {
+    finding(record).to_string()
+}
