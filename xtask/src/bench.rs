@@ -1,4 +1,5 @@
-//! `cargo xtask bench`: the XDP benchmark (`vantage-bench`, in the tests crate).
+//! `cargo xtask bench`: the XDP benchmark (`vantage-bench`) and the uplink
+//! benchmark (`vantage-uplink-bench`), both in the tests crate.
 
 use clap::Args;
 
@@ -14,6 +15,8 @@ pub struct BenchArgs {
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     crate::setup::ensure()?;
     require_root("cargo xtask bench")?;
+    // The uplink benchmark starts the release `vantage-fleet`.
+    run_command(cargo().args(["build", "--release", "-p", "vantage-fleet", "-p", "sensor-user", "--bins"]))?;
     run_command(
         cargo()
             .args([
@@ -26,5 +29,19 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 "--",
             ])
             .args(&args.args),
+    )?;
+    let quick: Vec<&String> = args.args.iter().filter(|a| *a == "--quick").collect();
+    run_command(
+        cargo()
+            .args([
+                "run",
+                "--release",
+                "-p",
+                "vantage-tests",
+                "--bin",
+                "vantage-uplink-bench",
+                "--",
+            ])
+            .args(quick),
     )
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod cmd;
+mod fuzz;
 mod lab;
 mod setup;
 mod test;
@@ -23,6 +24,8 @@ enum Task {
     Test(test::TestArgs),
     /// Run the XDP benchmarks under BPF_PROG_TEST_RUN (root).
     Bench(bench::BenchArgs),
+    /// Fuzz the wire protocol decoders with cargo-fuzz (nightly, libFuzzer).
+    Fuzz(fuzz::FuzzArgs),
     /// Run a live demo site in network namespaces until Ctrl-C (root).
     Lab(lab::LabArgs),
 }
@@ -34,6 +37,7 @@ fn main() -> std::process::ExitCode {
         Task::Test(args) => test::run(&args),
         Task::Bench(args) => bench::run(&args),
         Task::Lab(args) => lab::run(&args),
+        Task::Fuzz(args) => fuzz::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

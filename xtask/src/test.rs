@@ -51,6 +51,13 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
     );
     phases.push(("kernel tests", kernel.is_ok()));
 
+    // A short round of fuzzing of every decoder that reads network input.
+    let fuzz = crate::fuzz::fuzz_all(crate::fuzz::SHORT_RUN_SECS);
+    if let Err(error) = &fuzz {
+        eprintln!("xtask test: fuzzing: {error:#}");
+    }
+    phases.push(("fuzzing", fuzz.is_ok()));
+
     if !args.no_lint {
         let clippy = run_command(cargo().arg("clippy").args(HOST_CRATES).args([
             "--all-targets",
