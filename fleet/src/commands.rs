@@ -98,9 +98,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 for alert in &alerts {
                     let peer = alert.peer.map(|p| format!(" -> {p}:{}", alert.port)).unwrap_or_default();
                     println!(
-                        "{:>6} {} {}/{:<12} {}/{:<5} {:<8} {:<12} {}{} x{} {} [{}]",
+                        "{:>6} {} {}/{:<12} {:>3}/{:<6} {:<8} {:<12} {}{} x{} {} [{}]",
                         alert.id,
-                        alert.received_at as u64,
+                        vantage_fleet::siem::rfc3339(alert.received_at),
                         alert.site,
                         alert.sensor_name,
                         alert.epoch,

@@ -1,7 +1,8 @@
 //! `cargo xtask lab`: a small live site in network namespaces (three clients
 //! behind an inline gateway running Vantage, an "internet" with a DNS
-//! responder and a web server), a steady mix of ordinary traffic, and the
-//! sensor's live status until Ctrl-C; then everything it created is removed.
+//! responder, a web server and the MSSP's `vantage-fleet` collector), a
+//! steady mix of ordinary traffic, the sensor's live status and the fleet
+//! view until Ctrl-C; then everything it created is removed.
 
 use std::{
     sync::{
@@ -14,9 +15,10 @@ use std::{
 use anyhow::Context as _;
 use vantage_tests::{
     agent::{vantage_bin, Agent, SensorDirs},
+    fleet::{fleet_bin, Collector, FleetDir, SensorUplink},
     harness::require_root,
     services::{dns_query, dns_responder, http_get, http_server, ping},
-    site::{Site, DNS_SERVER, SITE_NET, WEB_SERVER},
+    site::{Site, COLLECTOR, DNS_SERVER, SITE_NET, WEB_SERVER},
 };
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -55,12 +57,32 @@ fn main() -> anyhow::Result<()> {
     let dirs = SensorDirs::new("lab");
     let _dns = dns_responder(&site.internet, DNS_SERVER)?;
     let _web = http_server(&site.internet, WEB_SERVER)?;
-    let agent = Agent::start(
+    let fleet = FleetDir::init("lab")?;
+    let collector = Collector::start(&fleet, Some(&site.internet), &format!("{COLLECTOR}:7443"))?;
+    let uplink = SensorUplink::create(
+        &dirs.state_dir.join("uplink"),
+        &fleet,
+        collector.addr,
+        "lab-site",
+        "heartbeat_interval = \"5s\"",
+    )?;
+    let agent = Agent::start_with_config(
         &site.gateway,
         &[&site.gateway_lan, &site.gateway_wan],
         &[SITE_NET],
         &dirs,
+        Some(&uplink.config),
     )?;
+    let config_flag = format!("--config {}", uplink.config.display());
+    dirs.vantage_ok(&[
+        "alert",
+        "--config",
+        &uplink.config.display().to_string(),
+        "--severity",
+        "info",
+        "--detail",
+        "lab started",
+    ])?;
 
     let traffic_stop = Arc::new(AtomicBool::new(false));
     let mut drivers = Vec::new();
@@ -98,10 +120,31 @@ fn main() -> anyhow::Result<()> {
         println!("Vantage lab: 3 clients -> gateway {} / {} -> internet (DNS {DNS_SERVER}, web {WEB_SERVER})", site.gateway_lan, site.gateway_wan);
         println!("Ctrl-C stops the lab and removes every namespace, veth and pin it made.");
         println!(
-            "Try, in another shell: sudo {} block add {WEB_SERVER} --ttl 20s {flags}\n",
+            "Try, in another shell: sudo {} block add {WEB_SERVER} --ttl 20s {flags}",
             bin.display()
         );
+        println!(
+            "                   or: sudo {} alert --severity high --detail hello {config_flag}",
+            bin.display()
+        );
+        println!(
+            "         and then see: {} --dir {} alerts\n",
+            fleet_bin()?.display(),
+            fleet.dir.display()
+        );
         print!("{table}");
+        let sensors = fleet
+            .fleet(&["sensors"])
+            .unwrap_or_else(|e| format!("fleet view failed: {e:#}\n"));
+        let alerts = fleet
+            .fleet(&["alerts", "--limit", "1000"])
+            .unwrap_or_default();
+        let recent: Vec<&str> = alerts.lines().rev().take(5).collect();
+        println!("\nMSSP fleet view (vantage-fleet sensors, collector at {}):\n{sensors}", collector.addr);
+        println!("latest alerts:");
+        for line in recent.into_iter().rev() {
+            println!("{line}");
+        }
         for _ in 0..20 {
             if STOP.load(Ordering::SeqCst) {
                 break;
@@ -115,6 +158,7 @@ fn main() -> anyhow::Result<()> {
         let _ = driver.join();
     }
     drop(agent);
+    drop(collector);
     println!("removed the lab site");
     Ok(())
 }
