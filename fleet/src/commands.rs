@@ -17,9 +17,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let db = cli.db_path();
     match cli.command {
         Command::Init { name } => {
-            let pin = tls::init(&cli.dir, &name)
-                .with_context(|| format!("creating the collector identity in {}", cli.dir.display()))?;
-            println!("collector key and certificate written to {}", cli.dir.display());
+            let pin = tls::init(&cli.dir, &name).with_context(|| {
+                format!("creating the collector identity in {}", cli.dir.display())
+            })?;
+            println!(
+                "collector key and certificate written to {}",
+                cli.dir.display()
+            );
             println!("pin {pin}");
         }
         Command::Pin => println!("{}", tls::pin(&cli.dir)?),
@@ -72,7 +76,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             after_id,
             min_severity,
             follow,
-        } => export(&db, &format, to.as_deref(), after_id, min_severity.as_deref(), follow)?,
+        } => export(
+            &db,
+            &format,
+            to.as_deref(),
+            after_id,
+            min_severity.as_deref(),
+            follow,
+        )?,
         Command::Alerts {
             json,
             sensor,
@@ -96,7 +107,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
                 for alert in &alerts {
-                    let peer = alert.peer.map(|p| format!(" -> {p}:{}", alert.port)).unwrap_or_default();
+                    let peer = alert
+                        .peer
+                        .map(|p| format!(" -> {p}:{}", alert.port))
+                        .unwrap_or_default();
                     println!(
                         "{:>6} {} {}/{:<12} {:>3}/{:<6} {:<8} {:<12} {}{} x{} {} [{}]",
                         alert.id,
@@ -132,14 +146,22 @@ fn enroll(
             let bytes = vantage_protocol::keys::hex_decode(request.trim())
                 .context("--request is not hex")?;
             let envelope = Envelope::decode(&bytes).context("--request is not an envelope")?;
-            let Message::Enrolment(enrolment) = envelope.message().context("--request payload")? else {
-                bail!("--request holds a {} message, not an enrolment", envelope.message()?.kind_name());
+            let Message::Enrolment(enrolment) = envelope.message().context("--request payload")?
+            else {
+                bail!(
+                    "--request holds a {} message, not an enrolment",
+                    envelope.message()?.kind_name()
+                );
             };
             let key = PublicKey(enrolment.public_key);
             envelope
                 .verify(&key)
                 .context("the enrolment request is not signed by the key it names")?;
-            (key, enrolment.site.to_string(), enrolment.hostname.to_string())
+            (
+                key,
+                enrolment.site.to_string(),
+                enrolment.hostname.to_string(),
+            )
         }
         (None, Some(hex), Some(site)) => {
             let key = PublicKey::from_hex(&hex).context("--public-key")?;
@@ -184,11 +206,19 @@ fn export(
     follow: bool,
 ) -> anyhow::Result<()> {
     use std::io::Write as _;
-    use vantage_fleet::siem::{self, transport::{Destination, Sender}, ExportFormat};
-    let format: ExportFormat = format.parse().map_err(|e: String| anyhow::anyhow!("--format: {e}"))?;
+    use vantage_fleet::siem::{
+        self,
+        transport::{Destination, Sender},
+        ExportFormat,
+    };
+    let format: ExportFormat = format
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--format: {e}"))?;
     let mut sender = match to {
         Some(to) => {
-            let destination: Destination = to.parse().map_err(|e: String| anyhow::anyhow!("--to: {e}"))?;
+            let destination: Destination = to
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--to: {e}"))?;
             Some(Sender::connect(destination).with_context(|| format!("connecting to {to}"))?)
         }
         None => None,
@@ -224,7 +254,18 @@ fn render_fleet(report: &FleetReport) -> String {
     let _ = writeln!(
         out,
         "{:<16} {:<14} {:<14} {:<10} {:>9} {:<10} {:>6} {:>6} {:>6} {:>8} {:>7} {:>6}",
-        "SENSOR", "SITE", "NAME", "STATE", "LAST HB", "VISIBILITY", "CRIT", "HIGH", "OTHER", "MISSING", "BROKEN", "DUPS"
+        "SENSOR",
+        "SITE",
+        "NAME",
+        "STATE",
+        "LAST HB",
+        "VISIBILITY",
+        "CRIT",
+        "HIGH",
+        "OTHER",
+        "MISSING",
+        "BROKEN",
+        "DUPS"
     );
     for sensor in &report.sensors {
         let crit = sensor.alerts.get("critical").copied().unwrap_or(0);
@@ -261,7 +302,11 @@ fn render_fleet(report: &FleetReport) -> String {
         .map(|(name, count)| format!("{name} {count}"))
         .collect();
     if !refused.is_empty() {
-        let _ = writeln!(out, "refused without a known sensor: {}", refused.join(", "));
+        let _ = writeln!(
+            out,
+            "refused without a known sensor: {}",
+            refused.join(", ")
+        );
     }
     out
 }

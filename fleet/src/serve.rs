@@ -17,9 +17,7 @@ use tokio::{
 };
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use vantage_protocol::{
-    frame, Ack, AckOutcome, RejectReason, MAX_ENVELOPE_LEN,
-};
+use vantage_protocol::{frame, Ack, AckOutcome, RejectReason, MAX_ENVELOPE_LEN};
 
 use crate::{
     ingest,
@@ -111,7 +109,10 @@ fn storage_loop(mut store: Store, jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let wires: Vec<Vec<u8>> = batch.iter_mut().map(|job| std::mem::take(&mut job.wire)).collect();
+        let wires: Vec<Vec<u8>> = batch
+            .iter_mut()
+            .map(|job| std::mem::take(&mut job.wire))
+            .collect();
         let acks = commit_batch(&mut store, &wires, unix_now());
         for (job, ack) in batch.into_iter().zip(acks) {
             // The connection may be gone; its sensor will resend.
@@ -137,12 +138,13 @@ pub async fn serve(
             addr: options.listen,
             source,
         })?;
-    let listener = TcpListener::bind(options.listen)
-        .await
-        .map_err(|source| ServeError::Listen {
-            addr: options.listen,
-            source,
-        })?;
+    let listener =
+        TcpListener::bind(options.listen)
+            .await
+            .map_err(|source| ServeError::Listen {
+                addr: options.listen,
+                source,
+            })?;
     let bound = listener.local_addr().map_err(|source| ServeError::Listen {
         addr: options.listen,
         source,
@@ -184,9 +186,12 @@ async fn connection(
     socket.set_nodelay(true)?;
     let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket))
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
+        })??;
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let (owed, mut owed_queue) = tokio::sync::mpsc::channel::<oneshot::Receiver<Ack>>(MAX_IN_FLIGHT);
+    let (owed, mut owed_queue) =
+        tokio::sync::mpsc::channel::<oneshot::Receiver<Ack>>(MAX_IN_FLIGHT);
     let acks = tokio::spawn(async move {
         let mut out = Vec::with_capacity(64);
         while let Some(pending) = owed_queue.recv().await {

@@ -246,7 +246,11 @@ pub fn max_seq(conn: &Connection, sensor: SensorId, epoch: u32) -> Result<u64, S
 }
 
 /// True when the sensor has a stored envelope with this hash.
-pub fn hash_known(conn: &Connection, sensor: SensorId, hash: &ChainHash) -> Result<bool, StoreError> {
+pub fn hash_known(
+    conn: &Connection,
+    sensor: SensorId,
+    hash: &ChainHash,
+) -> Result<bool, StoreError> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM envelopes WHERE sensor = ?1 AND hash = ?2)",
         params![sensor.to_string(), &hash[..]],
@@ -256,7 +260,12 @@ pub fn hash_known(conn: &Connection, sensor: SensorId, hash: &ChainHash) -> Resu
 }
 
 /// Adds one to a named counter, per sensor ("" when the sensor is unknown).
-pub fn bump_counter(conn: &Connection, name: &str, sensor: &str, now: f64) -> Result<(), StoreError> {
+pub fn bump_counter(
+    conn: &Connection,
+    name: &str,
+    sensor: &str,
+    now: f64,
+) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO counters (name, sensor, count, last_at) VALUES (?1, ?2, 1, ?3)
          ON CONFLICT (name, sensor) DO UPDATE SET count = count + 1, last_at = ?3",

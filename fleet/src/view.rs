@@ -99,7 +99,9 @@ fn counters_for(conn: &Connection, sensor: &str) -> Result<BTreeMap<String, u64>
 }
 
 /// Every counter, by sensor id ("" for unattributed) then name.
-pub fn all_counters(conn: &Connection) -> Result<BTreeMap<String, BTreeMap<String, u64>>, StoreError> {
+pub fn all_counters(
+    conn: &Connection,
+) -> Result<BTreeMap<String, BTreeMap<String, u64>>, StoreError> {
     let mut statement = conn
         .prepare("SELECT sensor, name, count FROM counters")
         .doing("reading counters")?;
@@ -154,11 +156,19 @@ fn count(conn: &Connection, sql: &str, sensor: &str) -> Result<u64, StoreError> 
 /// The fleet as of `now` (unix seconds).
 pub fn fleet_report(conn: &Connection, now: f64) -> Result<FleetReport, StoreError> {
     let mut statement = conn
-        .prepare("SELECT sensor, public_key, site, name, enrolled_at FROM sensors ORDER BY site, name")
+        .prepare(
+            "SELECT sensor, public_key, site, name, enrolled_at FROM sensors ORDER BY site, name",
+        )
         .doing("listing sensors")?;
     let enrolled: Vec<(String, String, String, String, f64)> = statement
         .query_map([], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
         })
         .doing("listing sensors")?
         .collect::<Result<_, _>>()
@@ -203,7 +213,11 @@ pub fn fleet_report(conn: &Connection, now: f64) -> Result<FleetReport, StoreErr
             let (severity, n) = row.doing("counting alerts")?;
             alerts.insert(severity, u64::try_from(n).unwrap_or(0));
         }
-        let envelopes = count(conn, "SELECT COUNT(*) FROM envelopes WHERE sensor = ?1", &sensor)?;
+        let envelopes = count(
+            conn,
+            "SELECT COUNT(*) FROM envelopes WHERE sensor = ?1",
+            &sensor,
+        )?;
         let missing = count(
             conn,
             "SELECT COALESCE(SUM(top - n), 0) FROM

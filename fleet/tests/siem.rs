@@ -1,6 +1,11 @@
 //! SIEM exports: exact JSON lines, OCSF and RFC 5424 output for a fixed
 //! alert, timestamps, escaping, and real UDP and TCP delivery on loopback.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a test fails loudly on a broken setup step"
+)]
+
 use std::{
     io::Read as _,
     net::{TcpListener, UdpSocket},
@@ -57,7 +62,10 @@ fn json_lines_carry_every_field() {
     assert_eq!(value["id"], 42);
     assert_eq!(value["sensor"], "0123456789abcdef");
     assert_eq!(value["site"], "acme \"dental\" [east]\\");
-    assert_eq!((value["epoch"].as_u64(), value["seq"].as_u64()), (Some(3), Some(17)));
+    assert_eq!(
+        (value["epoch"].as_u64(), value["seq"].as_u64()),
+        (Some(3), Some(17))
+    );
     assert_eq!(value["severity"], "high");
     assert_eq!(value["kind"], "port_scan");
     assert_eq!(value["host"], "10.77.1.10");
@@ -169,7 +177,10 @@ fn tcp_delivers_octet_counted_messages() {
     let mut rest = &received[..];
     while !rest.is_empty() {
         let space = rest.iter().position(|&b| b == b' ').expect("length prefix");
-        let len: usize = std::str::from_utf8(&rest[..space]).expect("utf8").parse().expect("number");
+        let len: usize = std::str::from_utf8(&rest[..space])
+            .expect("utf8")
+            .parse()
+            .expect("number");
         messages.push(String::from_utf8(rest[space + 1..space + 1 + len].to_vec()).expect("utf8"));
         rest = &rest[space + 1 + len..];
     }
@@ -178,7 +189,9 @@ fn tcp_delivers_octet_counted_messages() {
 
 #[test]
 fn unknown_formats_and_destinations_are_named() {
-    assert!("cef".parse::<ExportFormat>().unwrap_err().contains("jsonl, ocsf, syslog"));
+    assert!("cef"
+        .parse::<ExportFormat>()
+        .is_err_and(|e| e.contains("jsonl, ocsf, syslog")));
     assert!("smtp://x:1".parse::<Destination>().is_err());
     assert!("127.0.0.1:514".parse::<Destination>().is_err());
 }

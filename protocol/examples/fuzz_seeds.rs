@@ -16,7 +16,9 @@ fn messages(key: &SensorKey) -> Vec<Message> {
             severity: Severity::High,
             kind: AlertKind::PortScan,
             host: Addr::V4([10, 77, 1, 10]),
-            peer: Some(Addr::V6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])),
+            peer: Some(Addr::V6([
+                0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+            ])),
             port: 445,
             count: 120,
             detail: bounded("120 ports in 10 s"),
@@ -61,8 +63,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::create_dir_all(dir.join(target))?;
     }
     for (i, message) in messages(&key).iter().enumerate() {
-        std::fs::write(dir.join("envelope").join(format!("seed-{i}")), sealer.seal(message).bytes)?;
-        std::fs::write(dir.join("message").join(format!("seed-{i}")), message.encode())?;
+        std::fs::write(
+            dir.join("envelope").join(format!("seed-{i}")),
+            sealer.seal(message).bytes,
+        )?;
+        std::fs::write(
+            dir.join("message").join(format!("seed-{i}")),
+            message.encode(),
+        )?;
     }
     let outcomes = [
         AckOutcome::Stored,
@@ -71,7 +79,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     for (i, outcome) in outcomes.into_iter().enumerate() {
         let mut seed = vec![0, 12];
-        seed.extend(Ack { epoch: 3, seq: 300, outcome }.encode());
+        seed.extend(
+            Ack {
+                epoch: 3,
+                seq: 300,
+                outcome,
+            }
+            .encode(),
+        );
         std::fs::write(dir.join("ack_frame").join(format!("seed-{i}")), seed)?;
     }
     Ok(())

@@ -107,11 +107,10 @@ impl Envelope {
             });
         }
         let signature: [u8; SIGNATURE_LEN] =
-            rest.try_into()
-                .map_err(|_| DecodeError::SignatureLength {
-                    len: rest.len(),
-                    expected: SIGNATURE_LEN,
-                })?;
+            rest.try_into().map_err(|_| DecodeError::SignatureLength {
+                len: rest.len(),
+                expected: SIGNATURE_LEN,
+            })?;
         Ok(Envelope {
             sensor: body.sensor,
             epoch: body.epoch,

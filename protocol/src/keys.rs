@@ -184,7 +184,7 @@ pub fn hex_encode(bytes: &[u8]) -> String {
 /// Hex (either case) to bytes; `None` on odd length or a non-hex digit.
 pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
     let text = text.as_bytes();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     text.chunks(2)
@@ -197,6 +197,10 @@ pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::expect_used,
+    reason = "a test fails loudly on a broken setup step"
+)]
 mod tests {
     use super::*;
 

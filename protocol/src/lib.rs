@@ -23,11 +23,11 @@ pub use envelope::{
 pub use error::{DecodeError, KeyError, VerifyError};
 pub use frame::{Ack, AckOutcome, RejectReason};
 pub use keys::{PublicKey, SensorId, SensorKey};
-pub use pin::KeyPin;
 pub use message::{
     Addr, Alert, AlertKind, DatapathState, Enrolment, Health, Heartbeat, Message, Severity,
     Visibility, VisibilityVerdict,
 };
+pub use pin::KeyPin;
 
 /// Version byte that opens every envelope. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u8 = 1;

@@ -29,8 +29,8 @@ use crate::{
     target::Cidr,
     uplink::{self, Outgoing, Shared, UplinkOptions},
 };
-use vantage_protocol::{DatapathState, KeyError, Message, Sealer, SensorKey};
 use sensor_common::EventKind;
+use vantage_protocol::{DatapathState, KeyError, Message, Sealer, SensorKey};
 
 /// Recent events kept for `vantage status`.
 const RECENT_EVENTS: usize = 32;
@@ -269,7 +269,10 @@ fn start_uplink(
             at: clock::unix_seconds(std::time::SystemTime::now()),
             event: "torn".to_owned(),
             bytes: Some(recovery.torn_bytes),
-            detail: Some(format!("{} record cut off at recovery", recovery.torn_records)),
+            detail: Some(format!(
+                "{} record cut off at recovery",
+                recovery.torn_records
+            )),
             ..LogEntry::default()
         });
     }

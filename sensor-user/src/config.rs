@@ -453,10 +453,9 @@ impl Config {
         }
         let u = &self.uplink;
         if u.enabled() {
-            let port_ok = u
-                .collector
-                .rsplit_once(':')
-                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+            let port_ok = u.collector.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
             if !port_ok {
                 fail(
                     "uplink",
@@ -490,10 +489,18 @@ impl Config {
             );
         }
         if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&u.heartbeat_interval.0) {
-            fail("uplink", "heartbeat_interval", "must be between 1s and 1h".to_owned());
+            fail(
+                "uplink",
+                "heartbeat_interval",
+                "must be between 1s and 1h".to_owned(),
+            );
         }
         if u.retry_max.0 < u.retry_min.0 {
-            fail("uplink", "retry_max", "must not be shorter than retry_min".to_owned());
+            fail(
+                "uplink",
+                "retry_max",
+                "must not be shorter than retry_min".to_owned(),
+            );
         }
         found
     }

@@ -90,7 +90,13 @@ mod tests {
             ("local_to_local", internal),
             ("remote_to_remote", transit),
         ] {
-            site.classes.insert(name.into(), Volume { packets, bytes: packets * 100 });
+            site.classes.insert(
+                name.into(),
+                Volume {
+                    packets,
+                    bytes: packets * 100,
+                },
+            );
         }
         site.packets = out + inb + internal + transit;
         site
@@ -98,19 +104,36 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        assert_eq!(visibility_verdict(&site(0, 0, 0, 0), 5), VisibilityVerdict::Unknown);
-        assert_eq!(visibility_verdict(&site(0, 0, 0, 0), 61), VisibilityVerdict::Blind);
+        assert_eq!(
+            visibility_verdict(&site(0, 0, 0, 0), 5),
+            VisibilityVerdict::Unknown
+        );
+        assert_eq!(
+            visibility_verdict(&site(0, 0, 0, 0), 61),
+            VisibilityVerdict::Blind
+        );
         // Wrong side of the firewall: plenty of traffic, none of it ours.
-        assert_eq!(visibility_verdict(&site(0, 0, 0, 5000), 5), VisibilityVerdict::Blind);
-        assert_eq!(visibility_verdict(&site(10, 0, 0, 0), 5), VisibilityVerdict::Partial);
-        assert_eq!(visibility_verdict(&site(10, 12, 0, 0), 5), VisibilityVerdict::Sees);
+        assert_eq!(
+            visibility_verdict(&site(0, 0, 0, 5000), 5),
+            VisibilityVerdict::Blind
+        );
+        assert_eq!(
+            visibility_verdict(&site(10, 0, 0, 0), 5),
+            VisibilityVerdict::Partial
+        );
+        assert_eq!(
+            visibility_verdict(&site(10, 12, 0, 0), 5),
+            VisibilityVerdict::Sees
+        );
     }
 
     #[test]
     fn heartbeat_carries_the_counters() {
-        let mut counters = SpoolCounters::default();
-        counters.evicted = [1, 2, 0, 0, 0];
-        counters.torn_records = 1;
+        let counters = SpoolCounters {
+            evicted: [1, 2, 0, 0, 0],
+            torn_records: 1,
+            ..SpoolCounters::default()
+        };
         let beat = build(
             &site(10, 12, 3, 0),
             &HeartbeatContext {

@@ -46,7 +46,8 @@ impl AlertRequest {
     pub fn to_alert(&self, now_unix: u64) -> Result<Alert, RequestError> {
         let severity = Severity::from_name(&self.severity)
             .ok_or_else(|| RequestError::Severity(self.severity.clone()))?;
-        let kind = AlertKind::from_name(&self.kind).ok_or_else(|| RequestError::Kind(self.kind.clone()))?;
+        let kind = AlertKind::from_name(&self.kind)
+            .ok_or_else(|| RequestError::Kind(self.kind.clone()))?;
         Ok(Alert {
             at: now_unix,
             severity,

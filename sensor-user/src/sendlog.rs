@@ -59,7 +59,10 @@ impl SendLog {
         let (file, warned) = match file {
             Ok(file) => (Some(file), false),
             Err(error) => {
-                log::warn!("cannot open {}: {error}; the uplink log is off", path.display());
+                log::warn!(
+                    "cannot open {}: {error}; the uplink log is off",
+                    path.display()
+                );
                 (None, true)
             }
         };
@@ -93,7 +96,11 @@ impl SendLog {
     fn rotate(&mut self) {
         let old = self.path.with_extension("log.1");
         if fs::rename(&self.path, &old).is_ok() {
-            if let Ok(file) = OpenOptions::new().create(true).append(true).open(&self.path) {
+            if let Ok(file) = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+            {
                 self.file = Some(file);
                 self.len = 0;
             }

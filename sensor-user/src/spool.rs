@@ -307,7 +307,10 @@ impl Spool {
             spool.file.sync_all().map_err(io)?;
         }
         spool.file_len = offset as u64;
-        spool.file.seek(SeekFrom::Start(spool.file_len)).map_err(io)?;
+        spool
+            .file
+            .seek(SeekFrom::Start(spool.file_len))
+            .map_err(io)?;
         recovery.pending = spool.pending.len();
         if recovery.torn_records > 0 {
             // Make the new totals durable at once.
@@ -466,7 +469,9 @@ impl Spool {
                 body.push(evicted.rank as u8);
                 encode_record(&mut out, &body);
                 self.counters.evicted[evicted.rank as usize] += 1;
-                report.evicted.push((evicted.epoch, evicted.seq, evicted.rank));
+                report
+                    .evicted
+                    .push((evicted.epoch, evicted.seq, evicted.rank));
             }
             self.chain = ChainPosition {
                 epoch: sealed.epoch,
@@ -491,7 +496,10 @@ impl Spool {
                 self.counters.evicted[*rank as usize] += 1;
                 // Replay counts the eviction record, then the snapshot sets
                 // the totals, so the snapshot must already include it.
-                encode_record(&mut out, &snapshot_body(self.chain, self.epoch, &self.counters));
+                encode_record(
+                    &mut out,
+                    &snapshot_body(self.chain, self.epoch, &self.counters),
+                );
                 report.refused.push((sealed.epoch, sealed.seq, *rank));
             }
         }
@@ -517,14 +525,21 @@ impl Spool {
 
     /// Rewrites the file with only what is still needed, atomically.
     pub fn compact(&mut self) -> Result<(), SpoolError> {
-        let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = self
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let tmp = dir.join(format!("{FILE_NAME}.compacting"));
         let io = |source| SpoolError::Io {
             path: tmp.clone(),
             source,
         };
         let mut out = MAGIC.to_vec();
-        encode_record(&mut out, &snapshot_body(self.chain, self.epoch, &self.counters));
+        encode_record(
+            &mut out,
+            &snapshot_body(self.chain, self.epoch, &self.counters),
+        );
         for pending in self.pending.values() {
             encode_record(&mut out, &message_body(pending));
         }

@@ -13,9 +13,7 @@ use vantage::{
     sendlog,
     uplink::{tls::pinned_client_config, UplinkOptions},
 };
-use vantage_protocol::{
-    message::bounded, Enrolment, KeyPin, Message, Sealer, SensorKey,
-};
+use vantage_protocol::{message::bounded, Enrolment, KeyPin, Message, Sealer, SensorKey};
 
 /// The agent's uplink settings, or `None` when `[uplink] collector` is empty.
 pub fn agent_uplink(config: &Config) -> anyhow::Result<Option<AgentUplink>> {
@@ -64,7 +62,10 @@ pub fn enrolment_request(
     name: Option<&str>,
 ) -> anyhow::Result<()> {
     if site.is_empty() || site.len() > vantage_protocol::message::NAME_MAX {
-        bail!("--site must be 1 to {} bytes", vantage_protocol::message::NAME_MAX);
+        bail!(
+            "--site must be 1 to {} bytes",
+            vantage_protocol::message::NAME_MAX
+        );
     }
     let key = SensorKey::load(key_path)?;
     let public = key.public();
@@ -101,8 +102,12 @@ pub fn alert(args: &AlertArgs, config: &Config) -> anyhow::Result<()> {
     };
     // Refuse bad names here rather than in the agent.
     request.to_alert(0)?;
-    let path = outbox::submit(&config.uplink.spool_dir, &request)
-        .with_context(|| format!("writing to the outbox in {}", config.uplink.spool_dir.display()))?;
+    let path = outbox::submit(&config.uplink.spool_dir, &request).with_context(|| {
+        format!(
+            "writing to the outbox in {}",
+            config.uplink.spool_dir.display()
+        )
+    })?;
     if args.wait == 0 {
         println!("queued {}", path.display());
         return Ok(());
@@ -127,7 +132,8 @@ pub fn alert(args: &AlertArgs, config: &Config) -> anyhow::Result<()> {
 
 pub fn show_log(args: &LogArgs, config: &Config) -> anyhow::Result<()> {
     let dir = &config.uplink.spool_dir;
-    let mut entries = sendlog::read_log(dir).with_context(|| format!("reading the uplink log in {}", dir.display()))?;
+    let mut entries = sendlog::read_log(dir)
+        .with_context(|| format!("reading the uplink log in {}", dir.display()))?;
     if let Some(event) = &args.event {
         entries.retain(|e| &e.event == event);
     }
@@ -153,7 +159,11 @@ pub fn show_log(args: &LogArgs, config: &Config) -> anyhow::Result<()> {
             entry.kind.as_deref().unwrap_or(""),
             entry.severity.as_deref().unwrap_or(""),
             entry.hash.as_deref().unwrap_or(""),
-            entry.detail.as_deref().map(|d| format!(" {d}")).unwrap_or_default()
+            entry
+                .detail
+                .as_deref()
+                .map(|d| format!(" {d}"))
+                .unwrap_or_default()
         );
     }
     Ok(())

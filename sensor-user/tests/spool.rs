@@ -2,10 +2,17 @@
 //! possible length, the exact eviction order, refusals, epochs and the chain
 //! position surviving compaction.
 
+#![expect(
+    clippy::expect_used,
+    reason = "a test fails loudly on a broken setup step"
+)]
+
 use std::path::PathBuf;
 
 use vantage::spool::{Rank, Spool};
-use vantage_protocol::{message::bounded, Addr, Alert, AlertKind, Message, Sealed, Sealer, SensorKey, Severity};
+use vantage_protocol::{
+    message::bounded, Addr, Alert, AlertKind, Message, Sealed, Sealer, SensorKey, Severity,
+};
 
 struct TempDir(PathBuf);
 
@@ -56,10 +63,15 @@ fn committed_envelopes_survive_a_reopen_and_acks_remove_them() {
     let (epoch, chain) = spool.begin_epoch().expect("epoch");
     assert_eq!((epoch, chain.seq), (1, 0));
     let mut sealer = sealer(epoch);
-    let batch: Vec<_> = (0..5).map(|i| seal(&mut sealer, &alert(Severity::High, &format!("a{i}")))).collect();
+    let batch: Vec<_> = (0..5)
+        .map(|i| seal(&mut sealer, &alert(Severity::High, &format!("a{i}"))))
+        .collect();
     spool.commit(&batch).expect("commit");
     assert!(spool.ack(1, 2).expect("ack"));
-    assert!(!spool.ack(1, 2).expect("second ack"), "acking twice is a no-op");
+    assert!(
+        !spool.ack(1, 2).expect("second ack"),
+        "acking twice is a no-op"
+    );
     drop(spool);
 
     let (mut spool, recovery) = Spool::open(&dir.0, 1 << 20).expect("reopen");
@@ -72,7 +84,10 @@ fn committed_envelopes_survive_a_reopen_and_acks_remove_them() {
     // The next boot epoch links to the last envelope sealed.
     let (epoch, chain) = spool.begin_epoch().expect("epoch");
     assert_eq!(epoch, 2);
-    assert_eq!((chain.epoch, chain.seq, chain.hash), (1, 5, batch[4].0.hash));
+    assert_eq!(
+        (chain.epoch, chain.seq, chain.hash),
+        (1, 5, batch[4].0.hash)
+    );
 }
 
 #[test]
@@ -95,7 +110,11 @@ fn a_torn_tail_of_any_length_is_cut_and_counted() {
         std::fs::write(&path, &full[..cut]).expect("write");
         let (spool, recovery) = Spool::open(&dir.0, 1 << 20).expect("open torn");
         assert_eq!(recovery.torn_records, 1, "cut at {cut}");
-        assert_eq!(recovery.torn_bytes, (cut - intact.len()) as u64, "cut at {cut}");
+        assert_eq!(
+            recovery.torn_bytes,
+            (cut - intact.len()) as u64,
+            "cut at {cut}"
+        );
         assert_eq!(pending_seqs(&spool), [1], "cut at {cut}");
         assert_eq!(spool.counters().torn_records, 1);
         drop(spool);
@@ -130,11 +149,21 @@ fn eviction_takes_the_lowest_rank_then_the_oldest() {
     // Sequence numbers from 200 on all take two bytes, so every alert here
     // has the same size and the limit is a count.
     let mut sealer = Sealer::new(SensorKey::ephemeral().expect("key"), 1, 200, [0; 16]);
-    let one = sealer.seal_payload(&alert(Severity::Info, "x").encode()).bytes.len() as u64;
+    let one = sealer
+        .seal_payload(&alert(Severity::Info, "x").encode())
+        .bytes
+        .len() as u64;
     let (mut spool, _) = Spool::open(&dir.0, 16_384).expect("open");
     spool.begin_epoch().expect("epoch");
     let capacity = 16_384 / one;
-    let severities = [Severity::Medium, Severity::Info, Severity::Critical, Severity::Low, Severity::Info, Severity::High];
+    let severities = [
+        Severity::Medium,
+        Severity::Info,
+        Severity::Critical,
+        Severity::Low,
+        Severity::Info,
+        Severity::High,
+    ];
     let mut committed = Vec::new();
     for i in 0..capacity {
         let severity = severities[i as usize % severities.len()];
@@ -146,16 +175,24 @@ fn eviction_takes_the_lowest_rank_then_the_oldest() {
         assert!(report.evicted.is_empty() && report.refused.is_empty());
     }
     let seq_of = |severity: Severity| -> Vec<u64> {
-        committed.iter().filter(|(_, s)| *s == severity).map(|((sealed, _), _)| sealed.seq).collect()
+        committed
+            .iter()
+            .filter(|(_, s)| *s == severity)
+            .map(|((sealed, _), _)| sealed.seq)
+            .collect()
     };
     let infos = seq_of(Severity::Info);
     let lows = seq_of(Severity::Low);
     // One more medium: the oldest info goes.
-    let report = spool.commit(&[seal(&mut sealer, &alert(Severity::Medium, "x"))]).expect("commit");
+    let report = spool
+        .commit(&[seal(&mut sealer, &alert(Severity::Medium, "x"))])
+        .expect("commit");
     assert_eq!(report.evicted, [(1, infos[0], Rank::Info)]);
     // Enough high alerts to use up every info: infos go oldest first, then lows.
     let n = infos.len() - 1 + 2;
-    let batch: Vec<_> = (0..n).map(|_| seal(&mut sealer, &alert(Severity::High, "x"))).collect();
+    let batch: Vec<_> = (0..n)
+        .map(|_| seal(&mut sealer, &alert(Severity::High, "x")))
+        .collect();
     let report = spool.commit(&batch).expect("commit");
     let expected: Vec<_> = infos[1..]
         .iter()
@@ -166,12 +203,15 @@ fn eviction_takes_the_lowest_rank_then_the_oldest() {
     assert!(report.refused.is_empty());
     // An info alert cannot displace anything now: it is refused, not stored.
     let info = seal(&mut sealer, &alert(Severity::Info, "x"));
-    let report = spool.commit(&[info.clone()]).expect("commit");
+    let report = spool.commit(std::slice::from_ref(&info)).expect("commit");
     assert!(report.evicted.is_empty());
     assert_eq!(report.refused, [(1, info.0.seq, Rank::Info)]);
     assert!(spool.pending_bytes() <= 16_384);
     let counters = spool.counters();
-    assert_eq!(counters.evicted[Rank::Info as usize], infos.len() as u64 + 1);
+    assert_eq!(
+        counters.evicted[Rank::Info as usize],
+        infos.len() as u64 + 1
+    );
     assert_eq!(counters.evicted[Rank::Low as usize], 2);
     assert_eq!(counters.evicted[Rank::Keep as usize], 0);
     let pending_before = pending_seqs(&spool);
@@ -181,7 +221,11 @@ fn eviction_takes_the_lowest_rank_then_the_oldest() {
     assert_eq!(recovery.torn_records, 0);
     assert_eq!(pending_seqs(&spool), pending_before);
     assert_eq!(spool.counters(), counters);
-    assert_eq!(spool.chain().seq, info.0.seq, "a refused envelope still moved the chain");
+    assert_eq!(
+        spool.chain().seq,
+        info.0.seq,
+        "a refused envelope still moved the chain"
+    );
 }
 
 #[test]
@@ -192,14 +236,19 @@ fn compaction_keeps_pending_counters_and_the_chain() {
     let mut sealer = sealer(epoch);
     let mut last = None;
     for round in 0..40u64 {
-        let batch: Vec<_> = (0..50).map(|_| seal(&mut sealer, &alert(Severity::Low, "compact me"))).collect();
+        let batch: Vec<_> = (0..50)
+            .map(|_| seal(&mut sealer, &alert(Severity::Low, "compact me")))
+            .collect();
         last = batch.last().map(|(s, _)| s.hash);
         spool.commit(&batch).expect("commit");
         // Acknowledge all but the newest 5 of each round.
         for (sealed, _) in &batch[..45] {
             spool.ack(sealed.epoch, sealed.seq).expect("ack");
         }
-        assert!(spool.file_len() < 4 * (spool.pending_bytes() + 64 * 1024) + 10_000, "round {round}");
+        assert!(
+            spool.file_len() < 4 * (spool.pending_bytes() + 64 * 1024) + 10_000,
+            "round {round}"
+        );
     }
     assert_eq!(spool.pending_len(), 40 * 5);
     drop(spool);

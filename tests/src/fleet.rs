@@ -37,13 +37,23 @@ pub struct FleetDir {
 impl FleetDir {
     /// `vantage-fleet init` into a directory private to this process and `tag`.
     pub fn init(tag: &str) -> anyhow::Result<FleetDir> {
-        let dir = std::env::temp_dir().join(format!("vantage-fleet-test-{}-{tag}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("vantage-fleet-test-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let out = Command::new(fleet_bin()?)
-            .args(["--dir", &dir.display().to_string(), "init", "--name", "vantage-fleet"])
+            .args([
+                "--dir",
+                &dir.display().to_string(),
+                "init",
+                "--name",
+                "vantage-fleet",
+            ])
             .output()?;
         if !out.status.success() {
-            bail!("vantage-fleet init: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "vantage-fleet init: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let text = String::from_utf8_lossy(&out.stdout);
         let pin = text
@@ -91,7 +101,10 @@ impl FleetDir {
                 return Ok(alerts);
             }
             if Instant::now() > deadline {
-                bail!("only {} of {n} alerts arrived within {within:?}", alerts.len());
+                bail!(
+                    "only {} of {n} alerts arrived within {within:?}",
+                    alerts.len()
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -114,9 +127,16 @@ pub struct Collector {
 impl Collector {
     /// Starts `serve` on `listen` (in `ns`'s network if given) and waits
     /// until it prints the address it listens on.
-    pub fn start(fleet: &FleetDir, ns: Option<&Namespace>, listen: &str) -> anyhow::Result<Collector> {
+    pub fn start(
+        fleet: &FleetDir,
+        ns: Option<&Namespace>,
+        listen: &str,
+    ) -> anyhow::Result<Collector> {
         let log = fleet.dir.join(format!("serve-{}.log", std::process::id()));
-        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
         let bin = fleet_bin()?;
         let mut command = match ns {
             Some(ns) => ns.net_command(&bin),
@@ -242,7 +262,15 @@ impl SensorUplink {
         };
         let public_key = field("public key")?;
         let sensor_id = field("sensor id")?;
-        fleet.fleet(&["enroll", "--public-key", &public_key, "--site", site, "--name", "gw"])?;
+        fleet.fleet(&[
+            "enroll",
+            "--public-key",
+            &public_key,
+            "--site",
+            site,
+            "--name",
+            "gw",
+        ])?;
         let spool_dir = dir.join("spool");
         let config = dir.join("vantage.toml");
         std::fs::write(

@@ -17,9 +17,7 @@ use vantage_protocol::{
     frame, message::bounded, Ack, AckOutcome, Addr, Alert, AlertKind, KeyPin, Message,
     RejectReason, Sealed, Sealer, SensorKey, Severity,
 };
-use vantage_tests::{
-    fleet::{Collector, FleetDir},
-};
+use vantage_tests::fleet::{Collector, FleetDir};
 
 type Result = anyhow::Result<()>;
 
@@ -43,7 +41,9 @@ fn alert_message(detail: &str) -> Message {
 async fn connect(addr: std::net::SocketAddr, pin: KeyPin) -> anyhow::Result<TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
     let name = rustls::pki_types::ServerName::try_from("vantage-fleet")?;
-    Ok(TlsConnector::from(pinned_client_config(pin)?).connect(name, tcp).await?)
+    Ok(TlsConnector::from(pinned_client_config(pin)?)
+        .connect(name, tcp)
+        .await?)
 }
 
 async fn send(stream: &mut TlsStream<TcpStream>, wire: &[u8]) -> anyhow::Result<Ack> {
@@ -81,23 +81,40 @@ fn every_kind_of_bad_envelope_is_refused_or_flagged_and_counted() -> Result {
     let key = SensorKey::generate(&key_path)?;
     let public = key.public();
     let id = public.sensor_id().to_string();
-    fleet.fleet(&["enroll", "--public-key", &public.to_hex(), "--site", "acme", "--name", "gw1"])?;
+    fleet.fleet(&[
+        "enroll",
+        "--public-key",
+        &public.to_hex(),
+        "--site",
+        "acme",
+        "--name",
+        "gw1",
+    ])?;
     let mut sealer = Sealer::new(SensorKey::load(&key_path)?, 9, 1, [0; 16]);
     let forger = Sealer::new(SensorKey::ephemeral()?, 9, 1, [0; 16]);
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let mut stream = connect(addr, pin).await?;
-        let seal = |sealer: &mut Sealer, detail: &str| -> Sealed { sealer.seal(&alert_message(detail)) };
+        let seal =
+            |sealer: &mut Sealer, detail: &str| -> Sealed { sealer.seal(&alert_message(detail)) };
         let one = seal(&mut sealer, "one");
         let two = seal(&mut sealer, "two");
         let three = seal(&mut sealer, "three");
         for sealed in [&one, &two, &three] {
-            assert_eq!(outcome(send(&mut stream, &sealed.bytes).await?), AckOutcome::Stored);
+            assert_eq!(
+                outcome(send(&mut stream, &sealed.bytes).await?),
+                AckOutcome::Stored
+            );
         }
         // A replay of a genuine envelope changes nothing.
         let replay = send(&mut stream, &two.bytes).await?;
-        assert_eq!((replay.epoch, replay.seq, replay.outcome), (9, 2, AckOutcome::Duplicate));
+        assert_eq!(
+            (replay.epoch, replay.seq, replay.outcome),
+            (9, 2, AckOutcome::Duplicate)
+        );
         // The same position signed again with other contents is a conflict.
         let second_version = sealer.seal_at(9, 2, one.hash, &alert("two, rewritten"));
         assert_eq!(
@@ -137,19 +154,35 @@ fn every_kind_of_bad_envelope_is_refused_or_flagged_and_counted() -> Result {
         let four = seal(&mut sealer, "four");
         let five = seal(&mut sealer, "five");
         let six = seal(&mut sealer, "six");
-        assert_eq!(outcome(send(&mut stream, &four.bytes).await?), AckOutcome::Stored);
-        assert_eq!(outcome(send(&mut stream, &six.bytes).await?), AckOutcome::Stored);
-        assert_eq!(outcome(send(&mut stream, &five.bytes).await?), AckOutcome::Stored);
+        assert_eq!(
+            outcome(send(&mut stream, &four.bytes).await?),
+            AckOutcome::Stored
+        );
+        assert_eq!(
+            outcome(send(&mut stream, &six.bytes).await?),
+            AckOutcome::Stored
+        );
+        assert_eq!(
+            outcome(send(&mut stream, &five.bytes).await?),
+            AckOutcome::Stored
+        );
         // A signed envelope whose `prev` is not its predecessor's hash.
         let broken = sealer.seal_at(9, 7, [0xee; 16], &alert("seven, off the chain"));
-        assert_eq!(outcome(send(&mut stream, &broken.bytes).await?), AckOutcome::Stored);
+        assert_eq!(
+            outcome(send(&mut stream, &broken.bytes).await?),
+            AckOutcome::Stored
+        );
         // A frame longer than any envelope: counted, and the connection dropped.
         stream.write_all(&[0xff, 0xff]).await?;
         stream.write_all(&[0u8; 64]).await?;
         stream.flush().await?;
         let mut rest = Vec::new();
-        let hung_up = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
-        assert!(hung_up.is_ok(), "the collector kept a desynchronised stream open");
+        let hung_up =
+            tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+        assert!(
+            hung_up.is_ok(),
+            "the collector kept a desynchronised stream open"
+        );
         anyhow::Ok(())
     })?;
 
@@ -166,10 +199,22 @@ fn every_kind_of_bad_envelope_is_refused_or_flagged_and_counted() -> Result {
         .unwrap_or_default();
     assert_eq!(
         chains,
-        ["epoch_start", "linked", "linked", "linked", "gap_before", "reordered"]
+        [
+            "epoch_start",
+            "linked",
+            "linked",
+            "linked",
+            "gap_before",
+            "reordered"
+        ]
     );
-    let everything: Value = serde_json::from_str(&fleet.fleet(&["alerts", "--json", "--include-broken"])?)?;
-    let last = everything["alerts"].as_array().and_then(|a| a.last()).cloned().unwrap_or(Value::Null);
+    let everything: Value =
+        serde_json::from_str(&fleet.fleet(&["alerts", "--json", "--include-broken"])?)?;
+    let last = everything["alerts"]
+        .as_array()
+        .and_then(|a| a.last())
+        .cloned()
+        .unwrap_or(Value::Null);
     assert_eq!(last["detail"], "seven, off the chain");
     assert_eq!(last["chain"], "broken");
 
@@ -178,7 +223,10 @@ fn every_kind_of_bad_envelope_is_refused_or_flagged_and_counted() -> Result {
     assert_eq!(me["envelopes"], 7, "{me}");
     assert_eq!(me["broken"], 1, "{me}");
     assert_eq!(me["missing"], 0, "{me}");
-    assert_eq!(me["alerts"]["high"], 6, "broken envelopes are not counted as alerts: {me}");
+    assert_eq!(
+        me["alerts"]["high"], 6,
+        "broken envelopes are not counted as alerts: {me}"
+    );
     let counters = &me["counters"];
     assert_eq!(counters["duplicate"], 1, "{me}");
     assert_eq!(counters["conflict"], 1, "{me}");
@@ -186,7 +234,10 @@ fn every_kind_of_bad_envelope_is_refused_or_flagged_and_counted() -> Result {
     assert_eq!(counters["gap"], 1, "{me}");
     assert_eq!(counters["reordered"], 1, "{me}");
     assert_eq!(counters["chain_broken"], 1, "{me}");
-    assert_eq!(report["unattributed"]["malformed"], 2, "garbage and the oversized frame: {report}");
+    assert_eq!(
+        report["unattributed"]["malformed"], 2,
+        "garbage and the oversized frame: {report}"
+    );
     let stranger_id = forger.sensor().to_string();
     assert_eq!(
         sensor_entry(&report, &stranger_id),
@@ -202,15 +253,59 @@ fn a_collector_with_another_key_is_refused() -> Result {
     let impostor = FleetDir::init("ci")?;
     let collector = Collector::start(&impostor, None, "127.0.0.1:0")?;
     let pin = KeyPin::parse(&real.pin).ok_or_else(|| anyhow::anyhow!("pin"))?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let result = runtime.block_on(connect(collector.addr, pin));
     let error = result.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(
-        error.contains("invalid peer certificate") || error.contains("ApplicationVerificationFailure"),
+        error.contains("invalid peer certificate")
+            || error.contains("ApplicationVerificationFailure"),
         "the handshake must fail on the pin: {error:?}"
     );
     // And the right pin for the impostor's own key works, so the refusal was the pin.
     let own = KeyPin::parse(&impostor.pin).ok_or_else(|| anyhow::anyhow!("pin"))?;
     runtime.block_on(connect(collector.addr, own))?;
+    Ok(())
+}
+
+#[test]
+fn a_signed_enrolment_request_enrolls_and_a_tampered_one_is_refused() -> Result {
+    let fleet = FleetDir::init("ce")?;
+    let key = fleet.dir.join("sensor.key");
+    let vantage = vantage_tests::agent::vantage_bin()?;
+    let keygen = std::process::Command::new(&vantage)
+        .args(["keygen", "--out", &key.display().to_string()])
+        .output()?;
+    assert!(keygen.status.success(), "{keygen:?}");
+    let request = std::process::Command::new(&vantage)
+        .args(["enrolment-request", "--key", &key.display().to_string()])
+        .args(["--site", "acme-dental", "--name", "gw-7"])
+        .output()?;
+    assert!(request.status.success(), "{request:?}");
+    let hex = String::from_utf8(request.stdout)?.trim().to_owned();
+    // Flip one hex digit inside the signed part: the signature no longer holds.
+    let mut tampered: Vec<char> = hex.chars().collect();
+    tampered[40] = if tampered[40] == '0' { '1' } else { '0' };
+    let tampered: String = tampered.into_iter().collect();
+    let refused = fleet.fleet(&["enroll", "--request", &tampered]);
+    assert!(refused.is_err(), "a tampered request must be refused");
+    assert_eq!(fleet.sensors()?["sensors"].as_array().map(Vec::len), Some(0));
+
+    let out = fleet.fleet(&["enroll", "--request", &hex])?;
+    assert!(out.contains("for site acme-dental as gw-7"), "{out}");
+    let report = fleet.sensors()?;
+    let sensors = report["sensors"].as_array().cloned().unwrap_or_default();
+    assert_eq!(sensors.len(), 1);
+    assert_eq!(sensors[0]["site"], "acme-dental");
+    assert_eq!(sensors[0]["name"], "gw-7");
+    assert_eq!(sensors[0]["liveness"], "never_seen");
+    let fingerprint = String::from_utf8(keygen.stdout)?
+        .lines()
+        .find_map(|l| l.strip_prefix("fingerprint ").map(str::to_owned))
+        .unwrap_or_default();
+    assert_eq!(sensors[0]["fingerprint"], fingerprint.as_str());
+    // Enrolling the same key twice is refused.
+    assert!(fleet.fleet(&["enroll", "--request", &hex]).is_err());
     Ok(())
 }

@@ -35,8 +35,15 @@ impl Rig {
         let site = Site::build(tag, 1)?;
         let dirs = SensorDirs::new(tag);
         let fleet = FleetDir::init(tag)?;
-        let collector = Collector::start(&fleet, Some(&site.internet), &format!("{COLLECTOR}:7443"))?;
-        let uplink = SensorUplink::create(&dirs.state_dir, &fleet, collector.addr, "acme-dental", extra_uplink)?;
+        let collector =
+            Collector::start(&fleet, Some(&site.internet), &format!("{COLLECTOR}:7443"))?;
+        let uplink = SensorUplink::create(
+            &dirs.state_dir,
+            &fleet,
+            collector.addr,
+            "acme-dental",
+            extra_uplink,
+        )?;
         Ok(Rig {
             site,
             dirs,
@@ -88,9 +95,16 @@ fn positions(alerts: &[Value]) -> Vec<(u64, u64)> {
 fn assert_exactly_once(committed: &[(u64, u64)], stored: &[Value]) {
     let stored_positions = positions(stored);
     let distinct: BTreeSet<_> = stored_positions.iter().copied().collect();
-    assert_eq!(distinct.len(), stored_positions.len(), "an alert was stored twice");
+    assert_eq!(
+        distinct.len(),
+        stored_positions.len(),
+        "an alert was stored twice"
+    );
     let committed: BTreeSet<_> = committed.iter().copied().collect();
-    assert_eq!(distinct, committed, "stored alerts differ from committed ones");
+    assert_eq!(
+        distinct, committed,
+        "stored alerts differ from committed ones"
+    );
     for alert in stored {
         assert_ne!(alert["chain"], "broken", "{alert}");
     }
@@ -103,7 +117,11 @@ fn sensor<'a>(report: &'a Value, id: &str) -> &'a Value {
         .unwrap_or(&Value::Null)
 }
 
-fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> anyhow::Result<bool>) -> Result {
+fn wait_until(
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> anyhow::Result<bool>,
+) -> Result {
     let deadline = Instant::now() + within;
     while !check()? {
         if Instant::now() > deadline {
@@ -119,13 +137,20 @@ fn alerts_and_heartbeats_reach_the_fleet_view() -> Result {
     let rig = Rig::build("ua", "heartbeat_interval = \"1s\"")?;
     let agent = rig.start_agent()?;
     for i in 0..5 {
-        let out = rig.raise(if i == 4 { "critical" } else { "high" }, &format!("alert {i}"), 10)?;
+        let out = rig.raise(
+            if i == 4 { "critical" } else { "high" },
+            &format!("alert {i}"),
+            10,
+        )?;
         assert!(out.contains("committed"), "{out}");
     }
     let alerts = rig.fleet.wait_for_alerts(5, Duration::from_secs(20))?;
     assert_exactly_once(&rig.uplink.committed_alerts(), &alerts);
     let details: Vec<&str> = alerts.iter().filter_map(|a| a["detail"].as_str()).collect();
-    assert_eq!(details, ["alert 0", "alert 1", "alert 2", "alert 3", "alert 4"]);
+    assert_eq!(
+        details,
+        ["alert 0", "alert 1", "alert 2", "alert 3", "alert 4"]
+    );
     assert_eq!(alerts[4]["severity"], "critical");
     assert_eq!(alerts[0]["site"], "acme-dental");
     assert_eq!(alerts[0]["host"], "10.77.1.10");
@@ -155,9 +180,26 @@ fn alerts_and_heartbeats_reach_the_fleet_view() -> Result {
         Ok(acked >= committed)
     })?;
     // The human-readable log names the alerts.
-    let text = rig.dirs.vantage_ok(&["log", "--config", &rig.uplink.config.display().to_string(), "--event", "acked"])?;
+    let text = rig.dirs.vantage_ok(&[
+        "log",
+        "--config",
+        &rig.uplink.config.display().to_string(),
+        "--event",
+        "acked",
+    ])?;
     assert!(text.lines().count() >= 7, "{text}");
-    drop(agent);
+    // Three missed heartbeats (1 s apart) and the sensor is silent.
+    let mut agent = agent;
+    agent.kill9()?;
+    wait_until("the sensor to count as silent", Duration::from_secs(10), || {
+        let report = rig.fleet.sensors()?;
+        Ok(sensor(&report, &rig.uplink.sensor_id)["liveness"] == "silent")
+    })?;
+    let report = rig.fleet.sensors()?;
+    let quiet = sensor(&report, &rig.uplink.sensor_id)["silent_for_secs"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(quiet > 3.0, "silent after {quiet} s, before three intervals");
     Ok(())
 }
 
@@ -177,7 +219,11 @@ fn a_collector_outage_loses_nothing() -> Result {
     // Nothing new can have arrived while the collector was down.
     assert_eq!(rig.fleet.alerts()?.len(), 10);
     std::thread::sleep(Duration::from_secs(3));
-    rig.collector = Collector::start(&rig.fleet, Some(&rig.site.internet), &format!("{COLLECTOR}:7443"))?;
+    rig.collector = Collector::start(
+        &rig.fleet,
+        Some(&rig.site.internet),
+        &format!("{COLLECTOR}:7443"),
+    )?;
     let alerts = rig.fleet.wait_for_alerts(25, Duration::from_secs(30))?;
     // Give resends a moment to show up as duplicates rather than new rows.
     std::thread::sleep(Duration::from_secs(2));
@@ -221,7 +267,12 @@ fn kill_9_mid_send_and_a_torn_spool_tail_lose_nothing_committed() -> Result {
         Ok(alerts.len() == 53 && alerts.iter().all(|p| sent.contains(p)))
     })?;
     agent.kill9()?;
-    let acked_at_kill = rig.uplink.log().iter().filter(|e| e["event"] == "acked").count();
+    let acked_at_kill = rig
+        .uplink
+        .log()
+        .iter()
+        .filter(|e| e["event"] == "acked")
+        .count();
     // A power cut mid-append: a record header promising 100 bytes, 30 written.
     let spool_file = rig.uplink.spool_dir.join("spool");
     let mut torn = std::fs::OpenOptions::new().append(true).open(&spool_file)?;
@@ -246,7 +297,8 @@ fn kill_9_mid_send_and_a_torn_spool_tail_lose_nothing_committed() -> Result {
     assert_eq!(committed.len(), 63);
     // The kill did interrupt the work: 50 alerts were sent but not acknowledged.
     assert!(acked_at_kill <= 4, "{acked_at_kill} acked before the kill");
-    rig.fleet.wait_for_alerts(committed.len(), Duration::from_secs(30))?;
+    rig.fleet
+        .wait_for_alerts(committed.len(), Duration::from_secs(30))?;
     std::thread::sleep(Duration::from_secs(1));
     let alerts = rig.fleet.alerts()?;
     assert_exactly_once(&committed, &alerts);
@@ -265,10 +317,17 @@ fn kill_9_mid_send_and_a_torn_spool_tail_lose_nothing_committed() -> Result {
         .as_u64()
         .unwrap_or(0);
     assert!(duplicates >= 1, "{report}");
-    wait_until("a heartbeat reporting the torn record", Duration::from_secs(10), || {
-        let report = rig.fleet.sensors()?;
-        Ok(sensor(&report, &rig.uplink.sensor_id)["last_heartbeat"]["health"]["spool_torn"] == 1)
-    })?;
+    wait_until(
+        "a heartbeat reporting the torn record",
+        Duration::from_secs(10),
+        || {
+            let report = rig.fleet.sensors()?;
+            Ok(
+                sensor(&report, &rig.uplink.sensor_id)["last_heartbeat"]["health"]["spool_torn"]
+                    == 1,
+            )
+        },
+    )?;
     Ok(())
 }
 
@@ -304,20 +363,35 @@ fn a_full_spool_evicts_the_oldest_lowest_severity_first() -> Result {
     let evicted: Vec<(u64, u64, String)> = log
         .iter()
         .filter(|e| e["event"] == "evicted")
-        .filter_map(|e| Some((e["epoch"].as_u64()?, e["seq"].as_u64()?, e["severity"].as_str()?.to_owned())))
+        .filter_map(|e| {
+            Some((
+                e["epoch"].as_u64()?,
+                e["seq"].as_u64()?,
+                e["severity"].as_str()?.to_owned(),
+            ))
+        })
         .collect();
     assert!(!evicted.is_empty(), "190 alerts cannot fit in 16 KiB");
     assert!(log.iter().all(|e| e["event"] != "refused"));
     // Only info alerts were evicted, and exactly the oldest ones.
-    assert!(evicted.iter().all(|(_, _, rank)| rank == "info"), "{evicted:?}");
+    assert!(
+        evicted.iter().all(|(_, _, rank)| rank == "info"),
+        "{evicted:?}"
+    );
     // Alerts are committed in raise order: criticals, then infos, then highs.
     let info_positions: Vec<(u64, u64)> = committed[20..170].to_vec();
     let evicted_positions: Vec<(u64, u64)> = evicted.iter().map(|(e, s, _)| (*e, *s)).collect();
     assert_eq!(evicted_positions, info_positions[..evicted.len()].to_vec());
 
-    rig.collector = Collector::start(&rig.fleet, Some(&rig.site.internet), &format!("{COLLECTOR}:7443"))?;
+    rig.collector = Collector::start(
+        &rig.fleet,
+        Some(&rig.site.internet),
+        &format!("{COLLECTOR}:7443"),
+    )?;
     let expected = 190 - evicted.len();
-    let alerts = rig.fleet.wait_for_alerts(expected, Duration::from_secs(30))?;
+    let alerts = rig
+        .fleet
+        .wait_for_alerts(expected, Duration::from_secs(30))?;
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(rig.fleet.alerts()?.len(), expected);
     let survivors: Vec<(u64, u64)> = committed
@@ -332,6 +406,9 @@ fn a_full_spool_evicts_the_oldest_lowest_severity_first() -> Result {
     assert_eq!(by_severity("info"), 150 - evicted.len());
     // The collector sees the evicted sequence numbers as missing.
     let report = rig.fleet.sensors()?;
-    assert_eq!(sensor(&report, &rig.uplink.sensor_id)["missing"], evicted.len() as u64);
+    assert_eq!(
+        sensor(&report, &rig.uplink.sensor_id)["missing"],
+        evicted.len() as u64
+    );
     Ok(())
 }

@@ -16,7 +16,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     crate::setup::ensure()?;
     require_root("cargo xtask bench")?;
     // The uplink benchmark starts the release `vantage-fleet`.
-    run_command(cargo().args(["build", "--release", "-p", "vantage-fleet", "-p", "sensor-user", "--bins"]))?;
+    run_command(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "vantage-fleet",
+        "-p",
+        "sensor-user",
+        "--bins",
+    ]))?;
     run_command(
         cargo()
             .args([

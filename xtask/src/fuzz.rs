@@ -31,7 +31,14 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
 fn nightly_cargo() -> Command {
     let mut command = Command::new("rustup");
     command.args(["run", "nightly", "cargo"]);
-    for var in ["RUSTUP_TOOLCHAIN", "RUSTC", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "CARGO", "RUSTDOC"] {
+    for var in [
+        "RUSTUP_TOOLCHAIN",
+        "RUSTC",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO",
+        "RUSTDOC",
+    ] {
         command.env_remove(var);
     }
     command.current_dir(workspace_root());
@@ -48,10 +55,13 @@ fn ensure_cargo_fuzz() -> anyhow::Result<()> {
 
 /// "Done 12345 runs in 15 second(s)" from libFuzzer's output.
 fn runs_done(output: &str) -> Option<u64> {
-    output
-        .lines()
-        .rev()
-        .find_map(|line| line.strip_prefix("Done ")?.split_whitespace().next()?.parse().ok())
+    output.lines().rev().find_map(|line| {
+        line.strip_prefix("Done ")?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 pub fn fuzz_all(seconds: u64) -> anyhow::Result<()> {
@@ -60,7 +70,15 @@ pub fn fuzz_all(seconds: u64) -> anyhow::Result<()> {
     let corpus = root.join("fuzz").join("corpus");
     crate::cmd::run(
         cargo()
-            .args(["run", "-q", "-p", "vantage-protocol", "--example", "fuzz_seeds", "--"])
+            .args([
+                "run",
+                "-q",
+                "-p",
+                "vantage-protocol",
+                "--example",
+                "fuzz_seeds",
+                "--",
+            ])
             .arg(&corpus),
     )?;
     for target in TARGETS {
@@ -71,7 +89,12 @@ pub fn fuzz_all(seconds: u64) -> anyhow::Result<()> {
         command
             .args(["fuzz", "run", target])
             .arg(&target_corpus)
-            .args(["--", &format!("-max_total_time={seconds}"), "-max_len=1024", "-print_final_stats=0"]);
+            .args([
+                "--",
+                &format!("-max_total_time={seconds}"),
+                "-max_len=1024",
+                "-print_final_stats=0",
+            ]);
         eprintln!("+ {}", describe(&command));
         let out = command
             .output()

@@ -22,9 +22,7 @@ use tokio::{
 };
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
-use vantage_protocol::{
-    frame, keys::hex_encode, Ack, AckOutcome, Message, RejectReason, Sealer,
-};
+use vantage_protocol::{frame, keys::hex_encode, Ack, AckOutcome, Message, RejectReason, Sealer};
 
 use crate::{
     sendlog::{LogEntry, SendLog},
@@ -164,7 +162,9 @@ impl Shared {
     pub fn lock(&self) -> MutexGuard<'_, Outgoing> {
         // A panic while holding the lock cannot leave the spool half-written
         // in memory in a way later calls would misread; keep going.
-        self.outgoing.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.outgoing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Commits and wakes the uplink.
@@ -225,7 +225,10 @@ pub async fn run(options: UplinkOptions, shared: Shared, shutdown: CancellationT
             Err(error) => error.to_string(),
         };
         let wait = backoff.step();
-        log::warn!("uplink to {}: {detail}; retrying in {wait:.1?}", options.collector);
+        log::warn!(
+            "uplink to {}: {detail}; retrying in {wait:.1?}",
+            options.collector
+        );
         shared.lock().log.write(&LogEntry {
             detail: Some(detail),
             ..entry("disconnected")

@@ -140,7 +140,10 @@ fn main() -> anyhow::Result<()> {
             .fleet(&["alerts", "--limit", "1000"])
             .unwrap_or_default();
         let recent: Vec<&str> = alerts.lines().rev().take(5).collect();
-        println!("\nMSSP fleet view (vantage-fleet sensors, collector at {}):\n{sensors}", collector.addr);
+        println!(
+            "\nMSSP fleet view (vantage-fleet sensors, collector at {}):\n{sensors}",
+            collector.addr
+        );
         println!("latest alerts:");
         for line in recent.into_iter().rev() {
             println!("{line}");

@@ -75,7 +75,10 @@ fn crypto(n: u32) -> anyhow::Result<()> {
     let verifier = UnparsedPublicKey::new(&ED25519, pair.public_key().as_ref().to_vec());
     let mut ok = 0u32;
     let verify_rate = rate(n, |i| {
-        if verifier.verify(&body, signatures[i as usize].as_ref()).is_ok() {
+        if verifier
+            .verify(&body, signatures[i as usize].as_ref())
+            .is_ok()
+        {
             ok += 1;
         }
     });
@@ -121,7 +124,13 @@ fn end_to_end(n: u32, batch: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(&sensor_dir)?;
     let key_path = sensor_dir.join("sensor.key");
     let key = SensorKey::generate(&key_path)?;
-    fleet.fleet(&["enroll", "--public-key", &key.public().to_hex(), "--site", "bench"])?;
+    fleet.fleet(&[
+        "enroll",
+        "--public-key",
+        &key.public().to_hex(),
+        "--site",
+        "bench",
+    ])?;
     let floor = fsync_floor(&sensor_dir, 500)?;
 
     let (mut spool, _) = Spool::open(&sensor_dir, 1 << 30)?;
@@ -153,7 +162,10 @@ fn end_to_end(n: u32, batch: usize) -> anyhow::Result<()> {
     let committed = start.elapsed();
     let deadline = Instant::now() + Duration::from_secs(300);
     while shared.lock().spool.pending_len() > 0 {
-        anyhow::ensure!(Instant::now() < deadline, "acks did not arrive within 300 s");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "acks did not arrive within 300 s"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     let elapsed = start.elapsed();
@@ -161,7 +173,10 @@ fn end_to_end(n: u32, batch: usize) -> anyhow::Result<()> {
     drop(runtime);
     let stored: serde_json::Value = serde_json::from_str(&fleet.fleet(&["sensors", "--json"])?)?;
     let high = stored["sensors"][0]["alerts"]["high"].as_u64().unwrap_or(0);
-    anyhow::ensure!(high == u64::from(n), "collector stored {high} of {n} alerts");
+    anyhow::ensure!(
+        high == u64::from(n),
+        "collector stored {high} of {n} alerts"
+    );
     let per_second = f64::from(n) / elapsed.as_secs_f64();
     let commits_per_second = (f64::from(n) / batch as f64) / committed.as_secs_f64();
     println!(
