@@ -290,7 +290,10 @@ fn a_signed_enrolment_request_enrolls_and_a_tampered_one_is_refused() -> Result 
     let tampered: String = tampered.into_iter().collect();
     let refused = fleet.fleet(&["enroll", "--request", &tampered]);
     assert!(refused.is_err(), "a tampered request must be refused");
-    assert_eq!(fleet.sensors()?["sensors"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        fleet.sensors()?["sensors"].as_array().map(Vec::len),
+        Some(0)
+    );
 
     let out = fleet.fleet(&["enroll", "--request", &hex])?;
     assert!(out.contains("for site acme-dental as gw-7"), "{out}");

@@ -191,15 +191,22 @@ fn alerts_and_heartbeats_reach_the_fleet_view() -> Result {
     // Three missed heartbeats (1 s apart) and the sensor is silent.
     let mut agent = agent;
     agent.kill9()?;
-    wait_until("the sensor to count as silent", Duration::from_secs(10), || {
-        let report = rig.fleet.sensors()?;
-        Ok(sensor(&report, &rig.uplink.sensor_id)["liveness"] == "silent")
-    })?;
+    wait_until(
+        "the sensor to count as silent",
+        Duration::from_secs(10),
+        || {
+            let report = rig.fleet.sensors()?;
+            Ok(sensor(&report, &rig.uplink.sensor_id)["liveness"] == "silent")
+        },
+    )?;
     let report = rig.fleet.sensors()?;
     let quiet = sensor(&report, &rig.uplink.sensor_id)["silent_for_secs"]
         .as_f64()
         .unwrap_or(0.0);
-    assert!(quiet > 3.0, "silent after {quiet} s, before three intervals");
+    assert!(
+        quiet > 3.0,
+        "silent after {quiet} s, before three intervals"
+    );
     Ok(())
 }
 
