@@ -13,7 +13,8 @@ use vantage_protocol::{AlertKind, Severity};
 pub enum ChainStatus {
     /// Its `prev` is the hash of the stored envelope before it.
     Linked,
-    /// First of a boot epoch (sequence 1); links to the previous epoch if known.
+    /// First of a boot epoch (sequence 1). Its `prev` names the last envelope
+    /// of the sensor's previous epoch; the collector does not check that link.
     EpochStart,
     /// Arrived while the envelope before it was still missing.
     GapBefore,

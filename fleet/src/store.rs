@@ -61,7 +61,6 @@ CREATE TABLE IF NOT EXISTS envelopes (
     wire        BLOB NOT NULL,
     UNIQUE (sensor, epoch, seq)
 );
-CREATE INDEX IF NOT EXISTS envelopes_by_hash ON envelopes(sensor, hash);
 CREATE TABLE IF NOT EXISTS alerts (
     envelope_id INTEGER PRIMARY KEY REFERENCES envelopes(id),
     raised_at   INTEGER NOT NULL,
@@ -243,20 +242,6 @@ pub fn max_seq(conn: &Connection, sensor: SensorId, epoch: u32) -> Result<u64, S
     )
     .doing("finding the last sequence number")
     .map(|seq| u64::try_from(seq).unwrap_or(0))
-}
-
-/// True when the sensor has a stored envelope with this hash.
-pub fn hash_known(
-    conn: &Connection,
-    sensor: SensorId,
-    hash: &ChainHash,
-) -> Result<bool, StoreError> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM envelopes WHERE sensor = ?1 AND hash = ?2)",
-        params![sensor.to_string(), &hash[..]],
-        |row| row.get::<_, bool>(0),
-    )
-    .doing("looking up a chain hash")
 }
 
 /// Adds one to a named counter, per sensor ("" when the sensor is unknown).
