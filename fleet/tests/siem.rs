@@ -96,10 +96,20 @@ fn ocsf_detection_finding() {
     assert_eq!(value["metadata"]["product"]["name"], "Vantage");
     assert_eq!(value["metadata"]["tenant_uid"], "acme \"dental\" [east]\\");
     assert_eq!(value["device"]["uid"], "0123456789abcdef");
-    assert_eq!(value["src_endpoint"]["ip"], "10.77.1.10");
-    assert_eq!(value["dst_endpoint"]["ip"], "203.0.113.80");
-    assert_eq!(value["dst_endpoint"]["port"], 445);
+    assert!(
+        value.get("src_endpoint").is_none(),
+        "not a 1.1 Detection Finding field"
+    );
+    assert_eq!(value["evidences"][0]["src_endpoint"]["ip"], "10.77.1.10");
+    assert_eq!(value["evidences"][0]["dst_endpoint"]["ip"], "203.0.113.80");
+    assert_eq!(value["evidences"][0]["dst_endpoint"]["port"], 445);
+    assert_eq!(value["count"], 120);
+    assert_eq!(value["metadata"]["uid"], "42");
     assert_eq!(value["unmapped"]["chain"], "linked");
+    assert_eq!(
+        value["unmapped"]["envelope_hash"],
+        "00112233445566778899aabbccddeeff"
+    );
 }
 
 #[test]

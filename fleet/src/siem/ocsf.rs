@@ -1,6 +1,7 @@
 //! OCSF 1.1 Detection Finding (class_uid 2004, category "Findings"): what a
-//! SIEM with an OCSF pipeline ingests without a custom parser. Fields OCSF
-//! has no place for (chain status, envelope hash, count) go under `unmapped`.
+//! SIEM with an OCSF pipeline ingests without a custom parser. Field names
+//! follow the schema's v1.1.0 tag; what OCSF has no place for (chain status,
+//! envelope hash, epoch, sequence) goes under `unmapped`.
 
 use serde_json::{json, Value};
 use vantage_protocol::Severity;
@@ -35,12 +36,15 @@ fn severity_caption(severity: Severity) -> &'static str {
 pub fn finding(record: &AlertRecord) -> Value {
     let received_ms = (record.received_at * 1000.0).round() as u64;
     let raised_ms = record.raised_at.saturating_mul(1000);
-    let mut dst = json!({});
+    // OCSF 1.1 Detection Finding has no top-level endpoints: the addresses
+    // are evidence of the finding.
+    let mut evidence = json!({ "src_endpoint": { "ip": record.host.to_string() } });
     if let Some(peer) = record.peer {
-        dst = json!({ "ip": peer.to_string() });
+        let mut dst = json!({ "ip": peer.to_string() });
         if record.port != 0 {
             dst["port"] = json!(record.port);
         }
+        evidence["dst_endpoint"] = dst;
     }
     json!({
         "class_uid": CLASS_UID,
@@ -72,18 +76,18 @@ pub fn finding(record: &AlertRecord) -> Value {
             },
             "tenant_uid": record.site,
             "original_time": record.raised_at.to_string(),
-            "uid": record.envelope_hash,
+            "uid": record.id.to_string(),
         },
         "device": {
             "uid": record.sensor,
             "name": record.sensor_name,
             "type_id": 0,
         },
-        "src_endpoint": { "ip": record.host.to_string() },
-        "dst_endpoint": dst,
+        "evidences": [evidence],
+        "count": record.count,
         "unmapped": {
             "chain": record.chain.name(),
-            "count": record.count,
+            "envelope_hash": record.envelope_hash,
             "epoch": record.epoch,
             "seq": record.seq,
         },
