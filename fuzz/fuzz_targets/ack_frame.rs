@@ -1,19 +1,36 @@
-//! Arbitrary bytes as a frame header and an ack: never a panic; lengths stay
-//! within the limit asked for; acks round-trip.
+//! Arbitrary bytes as a frame header and what follows it: reading the header
+//! never panics and a length it accepts lies in `1..=max`; an ack decoded
+//! from the framed body (or from everything after the header) never panics
+//! and round-trips through its encoding.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vantage_protocol::{frame, Ack};
+use vantage_protocol::{frame, Ack, MAX_ENVELOPE_LEN};
+
+fn ack_round_trips(bytes: &[u8]) {
+    if let Ok(ack) = Ack::decode(bytes) {
+        let encoded = ack.encode();
+        assert!(encoded.len() <= frame::MAX_ACK_LEN);
+        assert_eq!(Ack::decode(&encoded), Ok(ack));
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
-    if let [a, b, rest @ ..] = data {
-        for max in [1, frame::MAX_ACK_LEN, vantage_protocol::MAX_ENVELOPE_LEN] {
-            if let Ok(len) = frame::frame_len([*a, *b], max) {
-                assert!(len >= 1 && len <= max);
-            }
-        }
-        if let Ok(ack) = Ack::decode(rest) {
-            assert_eq!(Ack::decode(&ack.encode()), Ok(ack));
+    let [a, b, rest @ ..] = data else {
+        return;
+    };
+    let header = [*a, *b];
+    for max in [0, 1, frame::MAX_ACK_LEN, MAX_ENVELOPE_LEN, usize::MAX] {
+        if let Ok(len) = frame::frame_len(header, max) {
+            assert!(len >= 1 && len <= max);
+            assert_eq!(len, usize::from(u16::from_be_bytes(header)));
         }
     }
+    if let Some(body) = frame::frame_len(header, frame::MAX_ACK_LEN)
+        .ok()
+        .and_then(|len| rest.get(..len))
+    {
+        ack_round_trips(body);
+    }
+    ack_round_trips(rest);
 });

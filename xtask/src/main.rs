@@ -37,7 +37,7 @@ fn main() -> std::process::ExitCode {
         Task::Test(args) => test::run(&args),
         Task::Bench(args) => bench::run(&args),
         Task::Lab(args) => lab::run(&args),
-        Task::Fuzz(args) => fuzz::run(&args),
+        Task::Fuzz(args) => fuzz::run(args.seconds),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -52,7 +52,7 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
     phases.push(("kernel tests", kernel.is_ok()));
 
     // A short round of fuzzing of every decoder that reads network input.
-    let fuzz = crate::fuzz::fuzz_all(crate::fuzz::SHORT_RUN_SECS);
+    let fuzz = crate::fuzz::run(crate::fuzz::SHORT_RUN_SECS);
     if let Err(error) = &fuzz {
         eprintln!("xtask test: fuzzing: {error:#}");
     }
