@@ -266,14 +266,12 @@ fn start_uplink(
             recovery.torn_bytes
         );
         log.write(&LogEntry {
-            at: clock::unix_seconds(std::time::SystemTime::now()),
-            event: "torn".to_owned(),
             bytes: Some(recovery.torn_bytes),
             detail: Some(format!(
                 "{} record cut off at recovery",
                 recovery.torn_records
             )),
-            ..LogEntry::default()
+            ..LogEntry::now("torn")
         });
     }
     let (epoch, chain) = spool.begin_epoch()?;
@@ -283,11 +281,9 @@ fn start_uplink(
         recovery.pending
     );
     log.write(&LogEntry {
-        at: clock::unix_seconds(std::time::SystemTime::now()),
-        event: "epoch".to_owned(),
         epoch: Some(epoch),
         detail: Some(format!("{} pending", recovery.pending)),
-        ..LogEntry::default()
+        ..LogEntry::now("epoch")
     });
     let sealer = Sealer::new(key, epoch, 1, chain.hash);
     let shared = Shared::new(Outgoing { sealer, spool, log });
@@ -327,9 +323,7 @@ fn heartbeat_now(
     Ok(heartbeat::build(
         &site,
         &HeartbeatContext {
-            now_unix: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            now_unix: clock::unix_now_secs(),
             uptime_secs: u32::try_from(uplink.started.elapsed().as_secs()).unwrap_or(u32::MAX),
             interval_secs: u32::try_from(interval.as_secs()).unwrap_or(u32::MAX),
             datapath: attach,
@@ -342,18 +336,17 @@ fn heartbeat_now(
     ))
 }
 
-/// Signs and commits alerts waiting in the outbox, then removes their files.
+/// Signs and commits the alerts waiting in the outbox in one spool commit,
+/// then removes their files; unusable requests are moved aside.
 fn drain_outbox(uplink: &UplinkRuntime) -> Result<(), AgentError> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = clock::unix_now_secs();
+    let mut alerts = Vec::new();
+    let mut taken = Vec::new();
     for (path, request) in outbox::waiting(&uplink.spool_dir) {
         match request.and_then(|request| request.to_alert(now)) {
             Ok(alert) => {
-                uplink.shared.commit(&[Message::Alert(alert)])?;
-                if let Err(error) = outbox::remove(&path) {
-                    log::warn!("removing {}: {error}", path.display());
-                }
+                alerts.push(Message::Alert(alert));
+                taken.push(path);
             }
             Err(error) => {
                 log::warn!("{}: {error}; moved aside", path.display());
@@ -361,6 +354,15 @@ fn drain_outbox(uplink: &UplinkRuntime) -> Result<(), AgentError> {
                     log::warn!("moving {} aside: {error}", path.display());
                 }
             }
+        }
+    }
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    uplink.shared.commit(&alerts)?;
+    for path in taken {
+        if let Err(error) = outbox::remove(&path) {
+            log::warn!("removing {}: {error}", path.display());
         }
     }
     Ok(())

@@ -46,6 +46,13 @@ pub fn unix_seconds(time: SystemTime) -> f64 {
     }
 }
 
+/// Whole seconds since the Unix epoch, now (0 if the clock is before it).
+pub fn unix_now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,10 +19,9 @@ pub const VISIBILITY_GRACE_SECS: u32 = 60;
 /// - protected hosts seen in one direction only: partial;
 /// - both directions: sees.
 pub fn visibility_verdict(site: &SiteStatus, uptime_secs: u32) -> VisibilityVerdict {
-    let class = |name: &str| site.classes.get(name).map_or(0, |v| v.packets);
-    let outbound = class("local_to_remote");
-    let inbound = class("remote_to_local");
-    let internal = class("local_to_local");
+    let outbound = class_packets(site, "local_to_remote");
+    let inbound = class_packets(site, "remote_to_local");
+    let internal = class_packets(site, "local_to_local");
     if outbound + inbound + internal == 0 {
         if site.packets == 0 && uptime_secs < VISIBILITY_GRACE_SECS {
             return VisibilityVerdict::Unknown;
@@ -50,8 +49,12 @@ pub struct HeartbeatContext {
     pub events_lost: u64,
 }
 
+/// Packets of one traffic class (0 when the class is absent).
+fn class_packets(site: &SiteStatus, class: &str) -> u64 {
+    site.classes.get(class).map_or(0, |v| v.packets)
+}
+
 pub fn build(site: &SiteStatus, context: &HeartbeatContext) -> Heartbeat {
-    let class = |name: &str| site.classes.get(name).map_or(0, |v| v.packets);
     Heartbeat {
         at: context.now_unix,
         uptime_secs: context.uptime_secs,
@@ -71,8 +74,8 @@ pub fn build(site: &SiteStatus, context: &HeartbeatContext) -> Heartbeat {
             packets: site.packets,
             bytes: site.bytes,
             hosts: context.hosts,
-            outbound_packets: class("local_to_remote"),
-            inbound_packets: class("remote_to_local"),
+            outbound_packets: class_packets(site, "local_to_remote"),
+            inbound_packets: class_packets(site, "remote_to_local"),
         },
     }
 }

@@ -42,6 +42,17 @@ pub struct LogEntry {
     pub detail: Option<String>,
 }
 
+impl LogEntry {
+    /// An entry for `event`, stamped now.
+    pub fn now(event: &str) -> LogEntry {
+        LogEntry {
+            at: crate::clock::unix_seconds(std::time::SystemTime::now()),
+            event: event.to_owned(),
+            ..LogEntry::default()
+        }
+    }
+}
+
 /// Appends entries; a failure to log is reported once and never stops the uplink.
 #[derive(Debug)]
 pub struct SendLog {

@@ -74,20 +74,6 @@ pub struct UplinkOptions {
     pub retry_max: Duration,
 }
 
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
-fn entry(event: &str) -> LogEntry {
-    LogEntry {
-        at: unix_now(),
-        event: event.to_owned(),
-        ..LogEntry::default()
-    }
-}
-
 /// The signer, the spool and the log, shared by the agent and the uplink task.
 #[derive(Debug)]
 pub struct Outgoing {
@@ -121,7 +107,7 @@ impl Outgoing {
                 severity: Some(severity),
                 hash: Some(hex_encode(&sealed.hash)),
                 bytes: Some(sealed.bytes.len() as u64),
-                ..entry(if refused { "refused" } else { "committed" })
+                ..LogEntry::now(if refused { "refused" } else { "committed" })
             });
         }
         for &(epoch, seq, rank) in &report.evicted {
@@ -129,7 +115,7 @@ impl Outgoing {
                 epoch: Some(epoch),
                 seq: Some(seq),
                 severity: Some(rank.name().to_owned()),
-                ..entry("evicted")
+                ..LogEntry::now("evicted")
             });
         }
         if !report.evicted.is_empty() || !report.refused.is_empty() {
@@ -231,7 +217,7 @@ pub async fn run(options: UplinkOptions, shared: Shared, shutdown: CancellationT
         );
         shared.lock().log.write(&LogEntry {
             detail: Some(detail),
-            ..entry("disconnected")
+            ..LogEntry::now("disconnected")
         });
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -275,7 +261,7 @@ async fn session(
     log::info!("uplink connected to {addr}");
     shared.lock().log.write(&LogEntry {
         detail: Some(addr.clone()),
-        ..entry("connected")
+        ..LogEntry::now("connected")
     });
     let (mut reader, mut writer) = tokio::io::split(stream);
 
@@ -300,7 +286,7 @@ async fn session(
                         epoch: Some(epoch),
                         seq: Some(seq),
                         bytes: Some(bytes as u64),
-                        ..entry("sent")
+                        ..LogEntry::now("sent")
                     });
                 }
             }
@@ -334,7 +320,7 @@ async fn session(
                         epoch: Some(ack.epoch),
                         seq: Some(ack.seq),
                         detail: Some(reason.name().to_owned()),
-                        ..entry("rejected")
+                        ..LogEntry::now("rejected")
                     });
                     return Err(UplinkError::Rejected {
                         epoch: ack.epoch,
@@ -347,7 +333,7 @@ async fn session(
             outgoing.log.write(&LogEntry {
                 epoch: Some(ack.epoch),
                 seq: Some(ack.seq),
-                ..entry(event)
+                ..LogEntry::now(event)
             });
             *acked_any = true;
         }
