@@ -277,13 +277,27 @@ pub fn alerts(conn: &Connection, filter: &AlertFilter) -> Result<Vec<AlertRecord
                     a.severity, a.kind, a.host, a.peer, a.port, a.count, a.detail, e.chain, e.hash
              FROM alerts a JOIN envelopes e ON e.id = a.envelope_id JOIN sensors s ON s.sensor = e.sensor
              WHERE e.id > ?1 AND (?2 IS NULL OR e.sensor = ?2) AND (?3 OR e.chain != 'broken')
+               AND a.severity IN (SELECT value FROM json_each(?5))
              ORDER BY e.id LIMIT ?4",
         )
         .doing("listing alerts")?;
     let limit = filter.limit.map_or(-1, i64::from);
+    // The severities to list, filtered in SQL so that LIMIT counts only them.
+    let wanted: Vec<&str> = Severity::ALL
+        .into_iter()
+        .filter(|s| filter.min_severity.is_none_or(|min| *s >= min))
+        .map(Severity::name)
+        .collect();
+    let wanted = serde_json::to_string(&wanted).unwrap_or_default();
     let rows = statement
         .query_map(
-            params![filter.after_id, filter.sensor, filter.include_broken, limit],
+            params![
+                filter.after_id,
+                filter.sensor,
+                filter.include_broken,
+                limit,
+                wanted
+            ],
             |row| {
                 let severity: String = row.get(8)?;
                 let kind: String = row.get(9)?;
@@ -313,13 +327,5 @@ pub fn alerts(conn: &Connection, filter: &AlertFilter) -> Result<Vec<AlertRecord
             },
         )
         .doing("listing alerts")?;
-    let mut out = Vec::new();
-    for row in rows {
-        let record = row.doing("listing alerts")?;
-        if filter.min_severity.is_some_and(|min| record.severity < min) {
-            continue;
-        }
-        out.push(record);
-    }
-    Ok(out)
+    rows.collect::<Result<_, _>>().doing("listing alerts")
 }

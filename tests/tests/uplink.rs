@@ -152,6 +152,19 @@ fn alerts_and_heartbeats_reach_the_fleet_view() -> Result {
         ["alert 0", "alert 1", "alert 2", "alert 3", "alert 4"]
     );
     assert_eq!(alerts[4]["severity"], "critical");
+    // The severity filter applies before the limit: the one critical alert,
+    // although four high ones were stored before it.
+    let critical: Value = serde_json::from_str(&rig.fleet.fleet(&[
+        "alerts",
+        "--json",
+        "--min-severity",
+        "critical",
+        "--limit",
+        "1",
+    ])?)?;
+    let critical = critical["alerts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(critical.len(), 1);
+    assert_eq!(critical[0]["detail"], "alert 4");
     assert_eq!(alerts[0]["site"], "acme-dental");
     assert_eq!(alerts[0]["host"], "10.77.1.10");
     // Heartbeats every second: the sensor reports, with its health.
