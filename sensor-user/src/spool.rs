@@ -268,27 +268,22 @@ impl Spool {
             counters: SpoolCounters::default(),
         };
         let mut recovery = Recovery::default();
-        if contents.is_empty() {
-            spool.file.write_all(MAGIC).map_err(io)?;
-            spool.file.sync_all().map_err(io)?;
-            sync_dir(dir).map_err(io)?;
-            spool.file_len = MAGIC.len() as u64;
-            return Ok((spool, recovery));
-        }
         if contents.len() < MAGIC.len() {
-            // Torn while being created: nothing was ever committed in it.
-            recovery.torn_records = 1;
-            recovery.torn_bytes = contents.len() as u64;
+            if !MAGIC.starts_with(&contents) {
+                return Err(SpoolError::NotASpool { path });
+            }
+            // New, or torn while being created: nothing was ever committed in it.
+            if !contents.is_empty() {
+                recovery.torn_records = 1;
+                recovery.torn_bytes = contents.len() as u64;
+            }
             spool.file.set_len(0).map_err(io)?;
             spool.file.seek(SeekFrom::Start(0)).map_err(io)?;
             spool.file.write_all(MAGIC).map_err(io)?;
             spool.file.sync_all().map_err(io)?;
-            spool.file_len = MAGIC.len() as u64;
-            spool.counters.torn_records += 1;
-            spool.counters.torn_bytes += recovery.torn_bytes;
-            return Ok((spool, recovery));
-        }
-        if &contents[..MAGIC.len()] != MAGIC {
+            sync_dir(dir).map_err(io)?;
+            contents = MAGIC.to_vec();
+        } else if &contents[..MAGIC.len()] != MAGIC {
             return Err(SpoolError::NotASpool { path });
         }
         let mut offset = MAGIC.len();
@@ -301,11 +296,11 @@ impl Spool {
         if offset < contents.len() {
             recovery.torn_records = 1;
             recovery.torn_bytes = (contents.len() - offset) as u64;
-            spool.counters.torn_records += 1;
-            spool.counters.torn_bytes += recovery.torn_bytes;
             spool.file.set_len(offset as u64).map_err(io)?;
             spool.file.sync_all().map_err(io)?;
         }
+        spool.counters.torn_records += recovery.torn_records;
+        spool.counters.torn_bytes += recovery.torn_bytes;
         spool.file_len = offset as u64;
         spool
             .file

@@ -135,10 +135,29 @@ fn a_torn_tail_of_any_length_is_cut_and_counted() {
 }
 
 #[test]
+fn a_spool_torn_while_being_created_is_restarted_and_counted() {
+    let dir = TempDir::new("torn-magic");
+    std::fs::create_dir_all(&dir.0).expect("dir");
+    std::fs::write(dir.0.join("spool"), b"VSP").expect("write");
+    let (spool, recovery) = Spool::open(&dir.0, 1 << 20).expect("open");
+    assert_eq!((recovery.torn_records, recovery.torn_bytes), (1, 3));
+    assert_eq!(spool.pending_len(), 0);
+    drop(spool);
+    let (spool, recovery) = Spool::open(&dir.0, 1 << 20).expect("reopen");
+    assert_eq!(recovery.torn_records, 0);
+    assert_eq!(spool.counters().torn_records, 1, "the count is durable");
+    assert_eq!(spool.counters().torn_bytes, 3);
+}
+
+#[test]
 fn a_file_that_is_not_a_spool_is_refused() {
     let dir = TempDir::new("magic");
     std::fs::create_dir_all(&dir.0).expect("dir");
     std::fs::write(dir.0.join("spool"), b"something else entirely").expect("write");
+    let error = Spool::open(&dir.0, 1 << 20).expect_err("must refuse");
+    assert!(error.to_string().contains("not a spool file"), "{error}");
+    // Shorter than the magic, and not a prefix of it: not a torn spool either.
+    std::fs::write(dir.0.join("spool"), b"xyz").expect("write");
     let error = Spool::open(&dir.0, 1 << 20).expect_err("must refuse");
     assert!(error.to_string().contains("not a spool file"), "{error}");
 }

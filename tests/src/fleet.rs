@@ -197,11 +197,12 @@ impl Collector {
 
     /// SIGTERM and wait.
     pub fn stop(&mut self) -> anyhow::Result<()> {
+        if self.child.is_some() {
+            // A paused collector must run again to act on SIGTERM.
+            self.signal(libc::SIGCONT)?;
+            self.signal(libc::SIGTERM)?;
+        }
         if let Some(mut child) = self.child.take() {
-            // SAFETY: signalling our own child (in case it is paused).
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGCONT) };
-            // SAFETY: signalling our own child.
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
             let deadline = Instant::now() + Duration::from_secs(10);
             while child.try_wait()?.is_none() {
                 if Instant::now() > deadline {
