@@ -61,8 +61,10 @@ pub fn dns_responder(ns: &Namespace, addr: Ipv4Addr) -> anyhow::Result<Service> 
             answer[3] = 0x80;
             answer[7] = 1;
             answer.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
-            socket.send_to(&answer, peer)?;
+            // Count before answering: a client that has its answer must
+            // already see the count.
             c.fetch_add(1, Ordering::SeqCst);
+            socket.send_to(&answer, peer)?;
         }
         Ok(())
     });
@@ -91,9 +93,9 @@ pub fn http_server(ns: &Namespace, addr: Ipv4Addr) -> anyhow::Result<Service> {
                     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
                     let mut request = [0u8; 1024];
                     let _ = stream.read(&mut request);
+                    c.fetch_add(1, Ordering::SeqCst);
                     let _ =
                         stream.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n");
-                    c.fetch_add(1, Ordering::SeqCst);
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(5)),
             }
