@@ -284,7 +284,8 @@ pub fn alerts(conn: &Connection, filter: &AlertFilter) -> Result<Vec<AlertRecord
     let limit = filter.limit.map_or(-1, i64::from);
     // The severities to list, filtered in SQL so that LIMIT counts only them.
     let wanted: Vec<&str> = Severity::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|s| filter.min_severity.is_none_or(|min| *s >= min))
         .map(Severity::name)
         .collect();

@@ -43,6 +43,8 @@ fn messages(key: &PublicKey) -> Vec<Message> {
                 spool_torn: 1,
                 events_lost: 3,
                 malformed: 4,
+                faults: 0,
+                failing: 0,
             },
             visibility: Visibility {
                 verdict: VisibilityVerdict::Partial,

@@ -19,6 +19,8 @@ pub const VERSION_MAX: usize = 16;
 /// How bad an alert is. The order is the spool's eviction order: lower goes first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString, strum::VariantArray, strum::Display)]
+#[strum(serialize_all = "snake_case")]
 pub enum Severity {
     Info,
     Low,
@@ -28,32 +30,25 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::Info,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
+    /// Every severity, lowest first.
+    pub const ALL: &'static [Severity] = <Severity as strum::VariantArray>::VARIANTS;
 
+    /// The stable snake_case name used on every interface.
     pub fn name(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
+        self.into()
     }
 
+    /// The value with this name, if any.
     pub fn from_name(name: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|s| s.name() == name)
+        name.parse().ok()
     }
 }
 
 /// What an alert is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString, strum::VariantArray, strum::Display)]
+#[strum(serialize_all = "snake_case")]
 pub enum AlertKind {
     /// Raised on purpose to prove the path from sensor to SOC works.
     Test,
@@ -68,32 +63,17 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 8] = [
-        AlertKind::Test,
-        AlertKind::PortScan,
-        AlertKind::HostSweep,
-        AlertKind::NewPeer,
-        AlertKind::DnsAnomaly,
-        AlertKind::VolumeSpike,
-        AlertKind::BlockHit,
-        AlertKind::Visibility,
-    ];
+    /// Every kind, in declaration order.
+    pub const ALL: &'static [AlertKind] = <AlertKind as strum::VariantArray>::VARIANTS;
 
+    /// The stable snake_case name used on every interface.
     pub fn name(self) -> &'static str {
-        match self {
-            AlertKind::Test => "test",
-            AlertKind::PortScan => "port_scan",
-            AlertKind::HostSweep => "host_sweep",
-            AlertKind::NewPeer => "new_peer",
-            AlertKind::DnsAnomaly => "dns_anomaly",
-            AlertKind::VolumeSpike => "volume_spike",
-            AlertKind::BlockHit => "block_hit",
-            AlertKind::Visibility => "visibility",
-        }
+        self.into()
     }
 
+    /// The value with this name, if any.
     pub fn from_name(name: &str) -> Option<AlertKind> {
-        AlertKind::ALL.into_iter().find(|k| k.name() == name)
+        name.parse().ok()
     }
 }
 
@@ -169,11 +149,19 @@ pub struct Health {
     pub events_lost: u64,
     /// Malformed frames counted and passed.
     pub malformed: u64,
+    /// Transient faults the agent survived since it started (a state file it
+    /// could not write, a spool write that failed, ...), each logged and retried.
+    pub faults: u32,
+    /// Bit set of the fault kinds failing right now: 1 state file, 2 spool,
+    /// 4 events, 8 snapshot of the maps, 16 block sweep, 32 outbox.
+    pub failing: u8,
 }
 
 /// The sensor's own judgement of whether it sees the traffic it should.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumString, strum::VariantArray, strum::Display)]
+#[strum(serialize_all = "snake_case")]
 pub enum VisibilityVerdict {
     /// Not enough traffic yet to judge.
     Unknown,
@@ -186,13 +174,9 @@ pub enum VisibilityVerdict {
 }
 
 impl VisibilityVerdict {
+    /// The stable snake_case name used on every interface.
     pub fn name(self) -> &'static str {
-        match self {
-            VisibilityVerdict::Unknown => "unknown",
-            VisibilityVerdict::Sees => "sees",
-            VisibilityVerdict::Partial => "partial",
-            VisibilityVerdict::Blind => "blind",
-        }
+        self.into()
     }
 }
 

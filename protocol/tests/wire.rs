@@ -51,6 +51,8 @@ fn heartbeat() -> Message {
             spool_torn: 1,
             events_lost: 17,
             malformed: 4,
+            faults: 0,
+            failing: 0,
         },
         visibility: Visibility {
             verdict: VisibilityVerdict::Sees,

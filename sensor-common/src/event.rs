@@ -8,6 +8,17 @@ pub const DNS_QNAME_MAX: usize = 128;
 /// What an [`Event`] reports.
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "user",
+    derive(
+        strum::IntoStaticStr,
+        strum::FromRepr,
+        serde::Serialize,
+        serde::Deserialize
+    ),
+    strum(serialize_all = "snake_case"),
+    serde(rename_all = "snake_case")
+)]
 pub enum EventKind {
     /// A protected host sent a TCP SYN (a new connection attempt).
     TcpSyn = 1,
@@ -15,26 +26,6 @@ pub enum EventKind {
     UdpNewPeer = 2,
     /// A protected host sent a DNS query; `qname` holds the name.
     DnsQuery = 3,
-}
-
-impl EventKind {
-    pub const fn from_u8(value: u8) -> Option<EventKind> {
-        match value {
-            1 => Some(EventKind::TcpSyn),
-            2 => Some(EventKind::UdpNewPeer),
-            3 => Some(EventKind::DnsQuery),
-            _ => None,
-        }
-    }
-
-    /// Stable name used in the agent's output.
-    pub const fn name(self) -> &'static str {
-        match self {
-            EventKind::TcpSyn => "tcp_syn",
-            EventKind::UdpNewPeer => "udp_new_peer",
-            EventKind::DnsQuery => "dns_query",
-        }
-    }
 }
 
 /// One ring buffer record (aligned to 8 so the program writes it in words).

@@ -19,15 +19,16 @@ pub struct HostKey {
 }
 const _: () = assert!(core::mem::size_of::<HostKey>() == 16);
 
-/// One CPU's counters for one protected host.
+/// Additive per-host counters: every field is a `u64` count that only grows,
+/// so per-CPU copies are summed and two readings are subtracted word by word
+/// (see the `user` feature's `words`).
 ///
-/// "Out" is traffic the host sent, "in" is traffic sent to it. Sketches are
-/// bitmaps: per-CPU copies are merged with bitwise OR and the distinct count
-/// is estimated by linear counting. Times are `CLOCK_MONOTONIC` nanoseconds
-/// (`bpf_ktime_get_ns`); zero means "never on this CPU".
+/// "Out" is traffic the host sent, "in" is traffic sent to it. Byte counts
+/// are whole frames as the program saw them (link-layer headers included).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct HostCounters {
+#[cfg_attr(feature = "user", derive(serde::Serialize, serde::Deserialize))]
+pub struct HostTraffic {
     pub packets_out: u64,
     pub bytes_out: u64,
     pub packets_in: u64,
@@ -52,6 +53,21 @@ pub struct HostCounters {
     pub lateral_packets_in: u64,
     /// Bytes sent to another protected host.
     pub lateral_bytes_out: u64,
+}
+/// Number of `u64` counters in [`HostTraffic`].
+pub const HOST_TRAFFIC_WORDS: usize = 16;
+const _: () = assert!(core::mem::size_of::<HostTraffic>() == HOST_TRAFFIC_WORDS * 8);
+
+/// One CPU's counters for one protected host.
+///
+/// Sketches are bitmaps: per-CPU copies are merged with bitwise OR and the
+/// distinct count is estimated by linear counting. Times are
+/// `CLOCK_MONOTONIC` nanoseconds (`bpf_ktime_get_ns`); zero means "never on
+/// this CPU".
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct HostCounters {
+    pub traffic: HostTraffic,
     pub first_seen_ns: u64,
     pub last_seen_ns: u64,
     /// Sketch of distinct remote peers (either direction).

@@ -3,7 +3,8 @@
 //! Every type here is `#[repr(C)]`, `Copy`, has its padding spelled out as
 //! named fields, and has its size pinned by a `const` assertion, so the kernel
 //! and user-space halves can never disagree about a layout. With the `user`
-//! feature each type also implements `aya::Pod`.
+//! feature (module [`user`]) each type also implements `aya::Pod`, per-CPU
+//! copies can be merged, and the enums carry their stable names.
 //!
 //! Addresses are always 16 bytes: IPv4 is stored IPv4-mapped
 //! (`::ffff:a.b.c.d`), so one key type covers both families and an IPv4
@@ -17,7 +18,7 @@ pub mod policy;
 pub mod site;
 
 pub use event::{Event, EventKind, DNS_QNAME_MAX};
-pub use host::{HostCounters, HostKey, SKETCH_BITS, SKETCH_WORDS};
+pub use host::{HostCounters, HostKey, HostTraffic, SKETCH_BITS, SKETCH_WORDS};
 pub use maps::*;
 pub use policy::{AllowEntry, BlockEntry, FlowKey, Settings};
 pub use site::{DropReason, MalformedReason, SiteCounters, TrafficClass};
@@ -46,20 +47,7 @@ pub fn v4_unmapped(addr: &Addr16) -> Option<[u8; 4]> {
 }
 
 #[cfg(feature = "user")]
-mod pod {
-    //! `aya::Pod` for the map types: all are plain old data with no implicit padding.
-    use super::*;
-    unsafe impl aya::Pod for HostKey {}
-    unsafe impl aya::Pod for HostCounters {}
-    unsafe impl aya::Pod for SiteCounters {}
-    unsafe impl aya::Pod for FlowKey {}
-    unsafe impl aya::Pod for BlockEntry {}
-    unsafe impl aya::Pod for AllowEntry {}
-    unsafe impl aya::Pod for Settings {}
-    unsafe impl aya::Pod for event::EventBudget {}
-    unsafe impl aya::Pod for Event {}
-    unsafe impl aya::Pod for TrieKey {}
-}
+pub mod user;
 
 /// Key of the LPM tries, laid out as the kernel expects (`struct
 /// bpf_lpm_trie_key`: a 32-bit prefix length, then the address).

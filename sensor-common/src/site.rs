@@ -10,6 +10,11 @@ pub const DROP_REASONS: usize = 4;
 /// Direction of an IP packet relative to the protected networks.
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "user",
+    derive(strum::IntoStaticStr, strum::EnumIter, strum::FromRepr),
+    strum(serialize_all = "snake_case")
+)]
 pub enum TrafficClass {
     LocalToLocal = 0,
     LocalToRemote = 1,
@@ -17,28 +22,14 @@ pub enum TrafficClass {
     RemoteToRemote = 3,
 }
 
-impl TrafficClass {
-    pub const ALL: [TrafficClass; TRAFFIC_CLASSES] = [
-        TrafficClass::LocalToLocal,
-        TrafficClass::LocalToRemote,
-        TrafficClass::RemoteToLocal,
-        TrafficClass::RemoteToRemote,
-    ];
-
-    /// Stable name used in `vantage status --json`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            TrafficClass::LocalToLocal => "local_to_local",
-            TrafficClass::LocalToRemote => "local_to_remote",
-            TrafficClass::RemoteToLocal => "remote_to_local",
-            TrafficClass::RemoteToRemote => "remote_to_remote",
-        }
-    }
-}
-
 /// Why a frame could not be parsed to the end. Such frames are counted and passed.
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "user",
+    derive(strum::IntoStaticStr, strum::EnumIter, strum::FromRepr),
+    strum(serialize_all = "snake_case")
+)]
 pub enum MalformedReason {
     /// Shorter than an Ethernet header.
     EthTruncated = 0,
@@ -74,73 +65,18 @@ pub enum MalformedReason {
     DnsTruncated = 15,
 }
 
-impl MalformedReason {
-    pub const ALL: [MalformedReason; MALFORMED_REASONS] = [
-        MalformedReason::EthTruncated,
-        MalformedReason::VlanTruncated,
-        MalformedReason::VlanTooDeep,
-        MalformedReason::Ipv4Truncated,
-        MalformedReason::Ipv4BadVersion,
-        MalformedReason::Ipv4BadHeaderLength,
-        MalformedReason::Ipv4BadTotalLength,
-        MalformedReason::Ipv6Truncated,
-        MalformedReason::Ipv6BadVersion,
-        MalformedReason::Ipv6ExtensionTruncated,
-        MalformedReason::Ipv6ExtensionTooDeep,
-        MalformedReason::TcpTruncated,
-        MalformedReason::TcpBadDataOffset,
-        MalformedReason::UdpTruncated,
-        MalformedReason::IcmpTruncated,
-        MalformedReason::DnsTruncated,
-    ];
-
-    /// Stable name used in `vantage status --json`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            MalformedReason::EthTruncated => "eth_truncated",
-            MalformedReason::VlanTruncated => "vlan_truncated",
-            MalformedReason::VlanTooDeep => "vlan_too_deep",
-            MalformedReason::Ipv4Truncated => "ipv4_truncated",
-            MalformedReason::Ipv4BadVersion => "ipv4_bad_version",
-            MalformedReason::Ipv4BadHeaderLength => "ipv4_bad_header_length",
-            MalformedReason::Ipv4BadTotalLength => "ipv4_bad_total_length",
-            MalformedReason::Ipv6Truncated => "ipv6_truncated",
-            MalformedReason::Ipv6BadVersion => "ipv6_bad_version",
-            MalformedReason::Ipv6ExtensionTruncated => "ipv6_extension_truncated",
-            MalformedReason::Ipv6ExtensionTooDeep => "ipv6_extension_too_deep",
-            MalformedReason::TcpTruncated => "tcp_truncated",
-            MalformedReason::TcpBadDataOffset => "tcp_bad_data_offset",
-            MalformedReason::UdpTruncated => "udp_truncated",
-            MalformedReason::IcmpTruncated => "icmp_truncated",
-            MalformedReason::DnsTruncated => "dns_truncated",
-        }
-    }
-}
-
 /// Why a frame was dropped.
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "user",
+    derive(strum::IntoStaticStr, strum::EnumIter, strum::FromRepr),
+    strum(serialize_all = "snake_case")
+)]
 pub enum DropReason {
     BlockedHost = 0,
     BlockedFlow = 1,
     BlockedPrefix = 2,
-}
-
-impl DropReason {
-    pub const ALL: [DropReason; 3] = [
-        DropReason::BlockedHost,
-        DropReason::BlockedFlow,
-        DropReason::BlockedPrefix,
-    ];
-
-    /// Stable name used in `vantage status --json`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            DropReason::BlockedHost => "blocked_host",
-            DropReason::BlockedFlow => "blocked_flow",
-            DropReason::BlockedPrefix => "blocked_prefix",
-        }
-    }
 }
 
 /// One CPU's site-wide counters (the single entry of [`crate::MAP_SITE`]).

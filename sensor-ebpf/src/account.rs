@@ -84,15 +84,15 @@ fn host_entry(
 
 #[inline(always)]
 fn count_sent(ctx: &XdpContext, host: &mut HostCounters, packet: &Packet, frame_len: u64) -> bool {
-    host.packets_out += 1;
-    host.bytes_out += frame_len;
+    host.traffic.packets_out += 1;
+    host.traffic.bytes_out += frame_len;
     // SAFETY: [u16; 3] and [u8; 6] have the same size; bytes stay in frame order.
     host.mac = unsafe { core::mem::transmute::<[u16; 3], [u8; 6]>(packet.src_mac) };
     host.vlan = packet.vlan;
     host.ifindex = ctx.ingress_ifindex() as u32;
     if packet.dst_local {
-        host.lateral_packets_out += 1;
-        host.lateral_bytes_out += frame_len;
+        host.traffic.lateral_packets_out += 1;
+        host.traffic.lateral_bytes_out += frame_len;
     }
     let new_peer = sketch_insert(&mut host.peer_sketch, addr_hash(&packet.dst));
     match packet.transport {
@@ -100,7 +100,7 @@ fn count_sent(ctx: &XdpContext, host: &mut HostCounters, packet: &Packet, frame_
             dst_port, syn, ack, ..
         } => {
             if syn && !ack {
-                host.tcp_syn_out += 1;
+                host.traffic.tcp_syn_out += 1;
             }
             sketch_insert(&mut host.port_sketch, port_hash(dst_port));
         }
@@ -109,13 +109,13 @@ fn count_sent(ctx: &XdpContext, host: &mut HostCounters, packet: &Packet, frame_
             dns_query,
             ..
         } => {
-            host.udp_out += 1;
+            host.traffic.udp_out += 1;
             if dns_query {
-                host.dns_queries_out += 1;
+                host.traffic.dns_queries_out += 1;
             }
             sketch_insert(&mut host.port_sketch, port_hash(dst_port));
         }
-        Transport::Icmp => host.icmp_out += 1,
+        Transport::Icmp => host.traffic.icmp_out += 1,
         Transport::None => {}
     }
     new_peer
@@ -123,28 +123,28 @@ fn count_sent(ctx: &XdpContext, host: &mut HostCounters, packet: &Packet, frame_
 
 #[inline(always)]
 fn count_received(host: &mut HostCounters, packet: &Packet, frame_len: u64) {
-    host.packets_in += 1;
-    host.bytes_in += frame_len;
+    host.traffic.packets_in += 1;
+    host.traffic.bytes_in += frame_len;
     if packet.src_local {
-        host.lateral_packets_in += 1;
+        host.traffic.lateral_packets_in += 1;
     }
     sketch_insert(&mut host.peer_sketch, addr_hash(&packet.src));
     match packet.transport {
         Transport::Tcp { syn, ack, rst, .. } => {
             if syn && ack {
-                host.tcp_synack_in += 1;
+                host.traffic.tcp_synack_in += 1;
             }
             if rst {
-                host.tcp_rst_in += 1;
+                host.traffic.tcp_rst_in += 1;
             }
         }
         Transport::Udp { dns_answer, .. } => {
-            host.udp_in += 1;
+            host.traffic.udp_in += 1;
             if dns_answer {
-                host.dns_answers_in += 1;
+                host.traffic.dns_answers_in += 1;
             }
         }
-        Transport::Icmp => host.icmp_in += 1,
+        Transport::Icmp => host.traffic.icmp_in += 1,
         Transport::None => {}
     }
 }

@@ -1,21 +1,33 @@
-//! The Vantage agent as a library: the `vantage` binary is a thin CLI over it,
-//! and the integration tests and benchmarks drive the same code.
+//! The Vantage agent as a library: the `vantage` binary is a thin CLI over
+//! it, and the integration tests and benchmarks drive the same code.
 //!
-//! Only [`datapath`] touches aya and the kernel; everything else works on
-//! plain data.
+//! The layers, each importing only those above it in this list:
+//! - [`net`], [`time`], [`config`]: addresses and block targets, the
+//!   [`time::Clock`] everything reads time from, the settings;
+//! - [`sample`]: what the sensor saw, as plain data ([`sample::Interval`]);
+//! - [`visibility`] and [`pipeline`]: pure judgement over intervals, driven
+//!   by the time passed in;
+//! - [`report`]: presentation of samples and state (no I/O);
+//! - [`datapath`]: the only module that touches aya and the kernel;
+//! - [`uplink`]: everything that leaves the box, and its disk;
+//! - [`agent`]: the daemon wiring datapath -> pipeline -> uplink and files.
+//!
+//! `unsafe` code lives only in [`datapath`] and the small `sys` module.
+#![deny(unsafe_code)]
 
 pub mod agent;
-pub mod agent_state;
-pub mod capabilities;
-pub mod cli;
-pub mod clock;
 pub mod config;
+#[allow(
+    unsafe_code,
+    reason = "reading the kernel's event records and calling statfs/mount for bpffs"
+)]
 pub mod datapath;
-pub mod events;
-pub mod heartbeat;
-pub mod outbox;
-pub mod sendlog;
-pub mod spool;
-pub mod status;
-pub mod target;
+pub mod net;
+pub mod pipeline;
+pub mod report;
+pub mod sample;
+#[allow(unsafe_code, reason = "libc calls for clocks and process checks")]
+mod sys;
+pub mod time;
 pub mod uplink;
+pub mod visibility;

@@ -1,15 +1,13 @@
 //! `vantage`: the sensor agent and its operator commands.
 
-mod commands;
-mod uplink_commands;
+mod cli;
 
 use clap::Parser as _;
-use vantage::cli::Cli;
 
 fn main() -> std::process::ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let cli = Cli::parse();
-    match commands::dispatch(cli.command) {
+    let args = cli::args::Cli::parse();
+    match cli::dispatch(args.command) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("vantage: {error:#}");

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use vantage::spool::{Rank, Spool};
+use vantage::uplink::spool::{Rank, Spool};
 use vantage_protocol::{
     message::bounded, Addr, Alert, AlertKind, Message, Sealed, Sealer, SensorKey, Severity,
 };

@@ -5,11 +5,10 @@ use std::net::IpAddr;
 
 use anyhow::{bail, Context as _};
 use aya::programs::{TestRun as _, TestRunOptions};
-use sensor_common::{HostCounters, SiteCounters, SKETCH_WORDS};
+use sensor_common::{user::CounterWords as _, HostCounters, SiteCounters, SKETCH_WORDS};
 use vantage::{
     datapath::{Datapath, LoadOptions},
-    status::{site_words, site_words_mut, sum_host_counters, sum_site_counters},
-    target::{addr16, Cidr},
+    net::{addr16, Cidr},
 };
 
 /// XDP verdicts as the kernel returns them.
@@ -101,25 +100,20 @@ impl Harness {
 
 /// Sums per-CPU site counters field by field.
 pub fn sum_site(per_cpu: &[SiteCounters]) -> SiteCounters {
-    sum_site_counters(per_cpu)
+    SiteCounters::merge(per_cpu)
 }
 
-/// `after - before`, field by field.
+/// `after - before`, field by field; fails the test if a counter went down.
 pub fn site_delta(before: &SiteCounters, after: &SiteCounters) -> SiteCounters {
-    let mut delta = SiteCounters::default();
-    for ((d, a), b) in site_words_mut(&mut delta)
-        .iter_mut()
-        .zip(site_words(after))
-        .zip(site_words(before))
-    {
-        *d = a - b;
+    for (index, (a, b)) in after.words().iter().zip(before.words()).enumerate() {
+        assert!(a >= b, "site counter word {index} went down: {b} -> {a}");
     }
-    delta
+    after.since(before)
 }
 
 /// A host's per-CPU counters merged as `vantage status` merges them.
 pub fn sum_host(per_cpu: &[HostCounters]) -> HostCounters {
-    sum_host_counters(per_cpu)
+    HostCounters::merge(per_cpu)
 }
 
 /// Bits set in a sketch (distinct items, while collisions are unlikely).

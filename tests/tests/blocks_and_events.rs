@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use sensor_common::{policy::BLOCK_ORIGIN_OPERATOR, DropReason, EventKind};
+use sensor_common::{DropReason, EventKind};
 use vantage::{
-    clock::monotonic_ns,
-    events::decode_event,
-    target::{BlockTarget, Cidr},
+    net::{BlockOrigin, BlockTarget, Cidr},
+    time::{Clock as _, SystemClock},
 };
 use vantage_tests::{
     harness::{Harness, XDP_DROP, XDP_PASS},
@@ -37,9 +36,12 @@ fn reply(src: &str, dst: &str, sport: u16, dport: u16) -> Vec<u8> {
 
 fn block(h: &mut Harness, target: &str, ttl: Duration) -> anyhow::Result<()> {
     let target: BlockTarget = target.parse()?;
-    h.datapath
-        .maps_mut()
-        .block_add(&target, ttl, BLOCK_ORIGIN_OPERATOR, monotonic_ns())?;
+    h.datapath.maps_mut().block_add(
+        &target,
+        ttl,
+        BlockOrigin::Operator,
+        SystemClock.monotonic_ns(),
+    )?;
     Ok(())
 }
 
@@ -73,7 +75,7 @@ fn blocked_host_is_dropped_both_ways() -> Result {
     assert_eq!(hits(&h, "203.0.113.7")?, 2);
     let host = h.known_host("10.0.0.5")?;
     assert_eq!(
-        (host.packets_out, host.packets_in),
+        (host.traffic.packets_out, host.traffic.packets_in),
         (2, 1),
         "dropped packets are still counted"
     );
@@ -196,7 +198,7 @@ fn blocks_lapse_at_their_expiry_without_anyone_removing_them() -> Result {
     assert_eq!(
         h.datapath
             .maps_mut()
-            .remove_expired_blocks(monotonic_ns())?,
+            .remove_expired_blocks(SystemClock.monotonic_ns())?,
         3
     );
     assert!(h.datapath.maps().blocks()?.is_empty());
@@ -210,7 +212,9 @@ fn allowlisted_address_is_never_dropped() -> Result {
     block(&mut h, "203.0.113.0/24", HOUR)?;
     block(&mut h, "tcp/10.0.0.5:*/203.0.113.7:443", HOUR)?;
     let allowed: Cidr = "203.0.113.7".parse()?;
-    h.datapath.maps_mut().allow_add(&allowed, monotonic_ns())?;
+    h.datapath
+        .maps_mut()
+        .allow_add(&allowed, SystemClock.monotonic_ns())?;
     let (verdict, delta) = h.run_delta(&syn("10.0.0.5", "203.0.113.7", 40000, 443))?;
     assert_eq!(verdict, XDP_PASS);
     assert_eq!((delta.allowlisted, delta.dropped), (1, [0; 4]));
@@ -266,9 +270,7 @@ fn events_report_connections_and_dns_names() -> Result {
     )?;
     h.run(&reply("203.0.113.7", "10.0.0.5", 443, 40000))?;
     let mut events = Vec::new();
-    while let Some(record) = ring.next() {
-        events.push(decode_event(&record)?);
-    }
+    assert_eq!(ring.drain_into(&mut events), 0, "undecodable records");
     assert_eq!(
         events.len(),
         3,
@@ -315,8 +317,12 @@ fn long_dns_names_are_cut_and_flagged() -> Result {
             .dns_query(9, &long_name)
             .build(),
     )?;
-    let record = ring.next().ok_or_else(|| anyhow::anyhow!("no event"))?;
-    let event = decode_event(&record)?;
+    let mut events = Vec::new();
+    assert_eq!(ring.drain_into(&mut events), 0, "undecodable records");
+    let event = events
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no event"))?;
     assert!(event.qname_truncated);
     let name = event.qname.unwrap_or_default();
     assert!(
@@ -354,7 +360,12 @@ fn events_carry_the_verdict() -> Result {
         h.run(&syn("10.0.0.5", "203.0.113.66", 40000, 443))?,
         XDP_DROP
     );
-    let event = decode_event(&ring.next().ok_or_else(|| anyhow::anyhow!("no event"))?)?;
+    let mut events = Vec::new();
+    assert_eq!(ring.drain_into(&mut events), 0, "undecodable records");
+    let event = events
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no event"))?;
     assert!(
         event.dropped,
         "a blocked attempt is still reported, marked dropped"
@@ -382,7 +393,7 @@ fn policy_changes_apply_to_addresses_already_seen() -> Result {
         let allowed: Cidr = "203.0.113.7".parse()?;
         match change {
             "block host" => block(&mut h, "203.0.113.7", HOUR)?,
-            "allow" => maps.allow_add(&allowed, monotonic_ns())?,
+            "allow" => maps.allow_add(&allowed, SystemClock.monotonic_ns())?,
             "unallow" => assert!(maps.allow_del(&allowed)?),
             "unblock" => assert!(maps.block_del(&"203.0.113.7".parse()?)?),
             "block prefix" => block(&mut h, "203.0.113.0/28", HOUR)?,

@@ -64,9 +64,9 @@ fn spoofed_flood_stays_within_the_host_table() -> anyhow::Result<()> {
     assert!(evicted >= delta.hosts_created - u64::from(CAPACITY));
     let host = h.known_host("10.0.0.5")?;
     assert_eq!(
-        host.packets_out, real_sent,
+        host.traffic.packets_out, real_sent,
         "the real host's counters are exact"
     );
-    assert_eq!(host.bytes_out, real_sent * real.len() as u64);
+    assert_eq!(host.traffic.bytes_out, real_sent * real.len() as u64);
     Ok(())
 }

@@ -66,10 +66,21 @@ fn tcp_syn_from_a_protected_host() -> Result {
     assert_eq!(delta, want);
     let host = h.known_host("10.0.0.5")?;
     assert_eq!(
-        (host.packets_out, host.bytes_out, host.tcp_syn_out),
+        (
+            host.traffic.packets_out,
+            host.traffic.bytes_out,
+            host.traffic.tcp_syn_out
+        ),
         (1, 54, 1)
     );
-    assert_eq!((host.packets_in, host.udp_out, host.icmp_out), (0, 0, 0));
+    assert_eq!(
+        (
+            host.traffic.packets_in,
+            host.traffic.udp_out,
+            host.traffic.icmp_out
+        ),
+        (0, 0, 0)
+    );
     assert_eq!(host.mac, CLIENT_MAC);
     assert_eq!(
         (
@@ -114,14 +125,14 @@ fn tcp_synack_and_rst_to_a_protected_host() -> Result {
     let host = h.known_host("10.0.0.5")?;
     assert_eq!(
         (
-            host.packets_in,
-            host.bytes_in,
-            host.tcp_synack_in,
-            host.tcp_rst_in
+            host.traffic.packets_in,
+            host.traffic.bytes_in,
+            host.traffic.tcp_synack_in,
+            host.traffic.tcp_rst_in
         ),
         (2, 108, 1, 1)
     );
-    assert_eq!(host.packets_out, 0);
+    assert_eq!(host.traffic.packets_out, 0);
     assert_eq!(host.mac, [0; 6], "a host that sent nothing has no MAC yet");
     Ok(())
 }
@@ -157,10 +168,10 @@ fn dns_query_and_answer() -> Result {
     let host = h.known_host("10.0.0.5")?;
     assert_eq!(
         (
-            host.dns_queries_out,
-            host.dns_answers_in,
-            host.udp_out,
-            host.udp_in
+            host.traffic.dns_queries_out,
+            host.traffic.dns_answers_in,
+            host.traffic.udp_out,
+            host.traffic.udp_in
         ),
         (1, 1, 1, 1)
     );
@@ -193,8 +204,8 @@ fn icmp_and_icmpv6_echo() -> Result {
     want.icmp = 1;
     want.hosts_created = 1;
     assert_eq!(delta, want);
-    assert_eq!(h.known_host("10.0.0.5")?.icmp_out, 1);
-    assert_eq!(h.known_host("fd00::5")?.icmp_out, 1);
+    assert_eq!(h.known_host("10.0.0.5")?.traffic.icmp_out, 1);
+    assert_eq!(h.known_host("fd00::5")?.traffic.icmp_out, 1);
     Ok(())
 }
 
@@ -209,7 +220,7 @@ fn ipv6_tcp_syn() -> Result {
     assert_eq!(verdict, XDP_PASS);
     let want = outbound_syn(74, true, true);
     assert_eq!(delta, want);
-    assert_eq!(h.known_host("fd00::5")?.tcp_syn_out, 1);
+    assert_eq!(h.known_host("fd00::5")?.traffic.tcp_syn_out, 1);
     Ok(())
 }
 
@@ -298,7 +309,7 @@ fn ipv4_options_and_fragments() -> Result {
     want.fragments = 1;
     assert_eq!(delta, want, "a later fragment's bytes are not a TCP header");
     let host = h.known_host("10.0.0.5")?;
-    assert_eq!((host.packets_out, host.tcp_syn_out), (3, 2));
+    assert_eq!((host.traffic.packets_out, host.traffic.tcp_syn_out), (3, 2));
     Ok(())
 }
 
@@ -396,13 +407,16 @@ fn lateral_and_remote_to_remote_traffic() -> Result {
     let dst = h.known_host("10.0.0.6")?;
     assert_eq!(
         (
-            src.lateral_packets_out,
-            src.lateral_bytes_out,
-            src.packets_out
+            src.traffic.lateral_packets_out,
+            src.traffic.lateral_bytes_out,
+            src.traffic.packets_out
         ),
         (1, 54, 1)
     );
-    assert_eq!((dst.lateral_packets_in, dst.packets_in), (1, 1));
+    assert_eq!(
+        (dst.traffic.lateral_packets_in, dst.traffic.packets_in),
+        (1, 1)
+    );
 
     let transit = Frame::client()
         .ipv4("198.51.100.1", "203.0.113.7")
@@ -698,7 +712,7 @@ fn changing_the_protected_networks_takes_effect_at_once() -> Result {
     let (_, delta) = h.run_delta(&frame)?;
     assert_eq!(delta.class_packets[C::LocalToRemote as usize], 1);
     // Both addresses are now in the locality cache; the generation bump must retire them.
-    let nets: Vec<vantage::target::Cidr> = vec!["203.0.113.0/24".parse()?];
+    let nets: Vec<vantage::net::Cidr> = vec!["203.0.113.0/24".parse()?];
     h.datapath.maps_mut().set_local_nets(&nets)?;
     let (_, delta) = h.run_delta(&frame)?;
     assert_eq!(
@@ -706,9 +720,9 @@ fn changing_the_protected_networks_takes_effect_at_once() -> Result {
         1,
         "{delta:?}"
     );
-    assert_eq!(h.known_host("203.0.113.53")?.packets_in, 1);
+    assert_eq!(h.known_host("203.0.113.53")?.traffic.packets_in, 1);
     assert_eq!(
-        h.known_host("10.0.0.5")?.packets_out,
+        h.known_host("10.0.0.5")?.traffic.packets_out,
         1,
         "no longer counted as protected"
     );

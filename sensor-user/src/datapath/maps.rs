@@ -21,7 +21,7 @@ use sensor_common::{
 };
 
 use super::{pinned_map, DatapathError, PinLayout};
-use crate::target::{addr16, BlockTarget, Cidr, FlowSpec};
+use crate::net::{addr16, BlockOrigin, BlockTarget, Cidr, FlowSpec};
 
 /// One protected host: its key and each CPU's counters.
 #[derive(Clone, Debug)]
@@ -265,7 +265,7 @@ impl SensorMaps {
         &mut self,
         target: &BlockTarget,
         ttl: Duration,
-        origin: u32,
+        origin: BlockOrigin,
         now_ns: u64,
     ) -> Result<BlockEntry, DatapathError> {
         let ttl_ns = u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX);
@@ -273,7 +273,7 @@ impl SensorMaps {
             expires_at_ns: now_ns.saturating_add(ttl_ns),
             created_at_ns: now_ns,
             hits: 0,
-            origin,
+            origin: origin as u32,
             _pad: 0,
         };
         match target {
@@ -321,7 +321,7 @@ impl SensorMaps {
         for item in self.block_hosts.iter() {
             let (key, entry) = item.map_err(map_error(MAP_BLOCK_HOSTS))?;
             records.push(BlockRecord {
-                target: BlockTarget::Host(crate::target::ip_from_addr16(&key.addr)),
+                target: BlockTarget::Host(crate::net::ip_from_addr16(&key.addr)),
                 entry,
             });
         }

@@ -1,18 +1,24 @@
 //! The kernel side of the agent: loading the XDP object, pinning its maps and
 //! links under bpffs so they outlive the agent, attaching to interfaces, and
-//! typed access to the maps. This is the only module that uses aya.
+//! typed access to the maps, reading them into plain samples, and the
+//! stream of decoded events. This is the only module that uses aya or reads
+//! the kernel's structs; everything it hands out is plain data.
 
 mod bpffs;
+pub mod events;
 mod maps;
+pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 
+pub use crate::config::AttachMode;
 use aya::{
     maps::{Map, MapData, RingBuf},
     programs::{links::FdLink, links::PinnedLink, Xdp, XdpMode},
     Ebpf, EbpfLoader,
 };
 pub use bpffs::{ensure_bpffs, BpffsError};
+pub use events::{decode_event, EventDecodeError, EventReader, EventStream};
 pub use maps::{BlockRecord, HostRecord, SensorMaps};
 use sensor_common::{ALL_MAPS, MAP_EVENTS, MAP_HOSTS, PROGRAM_REFERENCE, PROGRAM_SENSOR};
 
@@ -20,8 +26,11 @@ use sensor_common::{ALL_MAPS, MAP_EVENTS, MAP_HOSTS, PROGRAM_REFERENCE, PROGRAM_
 pub static SENSOR_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/sensor"));
 
 /// How the program was attached to an interface.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AttachedMode {
     /// Native XDP in the driver.
     Driver,
@@ -29,15 +38,6 @@ pub enum AttachedMode {
     Generic,
     /// An earlier agent's attachment, taken over with an atomic program swap.
     Replaced,
-}
-
-/// What the operator asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AttachRequest {
-    /// Driver mode, falling back to generic with a warning.
-    Auto,
-    Driver,
-    Generic,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,7 +147,7 @@ pub struct LoadOptions {
 pub struct Datapath {
     ebpf: Ebpf,
     maps: SensorMaps,
-    events: Option<RingBuf<MapData>>,
+    events: Option<EventReader>,
     pins: Option<PinLayout>,
 }
 
@@ -176,10 +176,12 @@ impl Datapath {
         }
         let maps = SensorMaps::from_ebpf(&mut ebpf)?;
         let events = match ebpf.take_map(MAP_EVENTS) {
-            Some(map) => Some(RingBuf::try_from(map).map_err(|source| DatapathError::Map {
-                name: MAP_EVENTS,
-                source,
-            })?),
+            Some(map) => Some(EventReader::new(RingBuf::try_from(map).map_err(
+                |source| DatapathError::Map {
+                    name: MAP_EVENTS,
+                    source,
+                },
+            )?)),
             None => return Err(DatapathError::MissingMap(MAP_EVENTS)),
         };
         Ok(Datapath {
@@ -199,8 +201,13 @@ impl Datapath {
     }
 
     /// Hands the events ring buffer to its consumer (once).
-    pub fn take_events(&mut self) -> Option<RingBuf<MapData>> {
+    pub fn take_events(&mut self) -> Option<EventReader> {
         self.events.take()
+    }
+
+    /// Reads the counter maps now.
+    pub fn snapshot(&self) -> Result<crate::sample::Reading, DatapathError> {
+        snapshot::read(&self.maps)
     }
 
     /// The sensor program, for `BPF_PROG_TEST_RUN`.
@@ -219,7 +226,7 @@ impl Datapath {
     pub fn attach(
         &mut self,
         iface: &str,
-        request: AttachRequest,
+        request: AttachMode,
     ) -> Result<AttachedMode, DatapathError> {
         let pins = self.pins.clone();
         let program = self.sensor_program()?;
@@ -232,15 +239,15 @@ impl Datapath {
             }
         }
         let (link_id, mode) = match request {
-            AttachRequest::Driver => (
+            AttachMode::Driver => (
                 attach_in(program, iface, XdpMode::Driver)?,
                 AttachedMode::Driver,
             ),
-            AttachRequest::Generic => (
+            AttachMode::Generic => (
                 attach_in(program, iface, XdpMode::Skb)?,
                 AttachedMode::Generic,
             ),
-            AttachRequest::Auto => match attach_in(program, iface, XdpMode::Driver) {
+            AttachMode::Auto => match attach_in(program, iface, XdpMode::Driver) {
                 Ok(id) => (id, AttachedMode::Driver),
                 Err(driver_error) => {
                     log::warn!(

@@ -8,11 +8,12 @@ use std::{process::Command, time::Duration};
 
 use anyhow::{bail, Context as _};
 use aya::programs::{TestRun as _, TestRunOptions};
-use sensor_common::{policy::BLOCK_ORIGIN_OPERATOR, v4_mapped, HostCounters};
+use sensor_common::{v4_mapped, HostCounters, HostTraffic};
 use vantage::{
-    clock::monotonic_ns,
     config::default_local_nets,
     datapath::{Datapath, LoadOptions},
+    net::BlockOrigin,
+    time::{Clock as _, SystemClock},
 };
 use vantage_tests::{
     harness::require_root,
@@ -167,12 +168,15 @@ fn load(hosts: u32) -> anyhow::Result<Datapath> {
     let maps = datapath.maps_mut();
     maps.set_local_nets(&default_local_nets())?;
     maps.set_events(true, 2000, 4000)?;
-    let now = monotonic_ns();
+    let now = SystemClock.monotonic_ns();
     for i in 0..hosts {
         // 10.0.0.1 (the measured host) is the first of them.
         let n = i + 1;
         let counters = HostCounters {
-            packets_out: 1,
+            traffic: HostTraffic {
+                packets_out: 1,
+                ..HostTraffic::default()
+            },
             first_seen_ns: now,
             last_seen_ns: now,
             ..HostCounters::default()
@@ -279,8 +283,8 @@ fn main() -> anyhow::Result<()> {
         datapath.maps_mut().block_add(
             &target,
             Duration::from_secs(3600),
-            BLOCK_ORIGIN_OPERATOR,
-            monotonic_ns(),
+            BlockOrigin::Operator,
+            SystemClock.monotonic_ns(),
         )?;
         let (ns, reference, verdict) = measure(&mut datapath, &blocked_frame(), &options)?;
         println!(

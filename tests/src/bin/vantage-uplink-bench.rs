@@ -9,6 +9,7 @@ use std::{
     fs::OpenOptions,
     io::Write as _,
     path::Path,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -16,9 +17,10 @@ use anyhow::Context as _;
 use ring::signature::{Ed25519KeyPair, KeyPair as _, UnparsedPublicKey, ED25519};
 use tokio_util::sync::CancellationToken;
 use vantage::{
-    sendlog::SendLog,
-    spool::Spool,
-    uplink::{self, tls::pinned_client_config, Outgoing, Shared, UplinkOptions},
+    time::{Clock, SystemClock},
+    uplink::{
+        self, sendlog::SendLog, spool::Spool, tls::pinned_client_config, writer, UplinkOptions,
+    },
 };
 use vantage_protocol::{
     message::bounded, Addr, Alert, AlertKind, Envelope, KeyPin, Message, Sealer, SensorKey,
@@ -133,13 +135,14 @@ fn end_to_end(n: u32, batch: usize) -> anyhow::Result<()> {
     ])?;
     let floor = fsync_floor(&sensor_dir, 500)?;
 
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (mut spool, _) = Spool::open(&sensor_dir, 1 << 30)?;
     let (epoch, chain) = spool.begin_epoch()?;
-    let shared = Shared::new(Outgoing {
-        sealer: Sealer::new(key, epoch, 1, chain.hash),
+    let (handle, writer) = writer::start(
         spool,
-        log: SendLog::open(&sensor_dir),
-    });
+        Sealer::new(key, epoch, 1, chain.hash),
+        SendLog::open(&sensor_dir, clock.clone()),
+    )?;
     let pin = KeyPin::parse(&fleet.pin).context("pin")?;
     let options = UplinkOptions {
         collector: collector.addr.to_string(),
@@ -153,15 +156,20 @@ fn end_to_end(n: u32, batch: usize) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let shutdown = CancellationToken::new();
-    runtime.spawn(uplink::run(options, shared.clone(), shutdown.clone()));
+    runtime.spawn(uplink::run(
+        options,
+        handle.clone(),
+        clock,
+        shutdown.clone(),
+    ));
     let messages: Vec<Message> = (0..n).map(alert).collect();
     let start = Instant::now();
     for chunk in messages.chunks(batch) {
-        shared.commit(chunk)?;
+        handle.commit_blocking(chunk.to_vec())?;
     }
     let committed = start.elapsed();
     let deadline = Instant::now() + Duration::from_secs(300);
-    while shared.lock().spool.pending_len() > 0 {
+    while handle.view().status().pending > 0 {
         anyhow::ensure!(
             Instant::now() < deadline,
             "acks did not arrive within 300 s"
@@ -171,6 +179,8 @@ fn end_to_end(n: u32, batch: usize) -> anyhow::Result<()> {
     let elapsed = start.elapsed();
     shutdown.cancel();
     drop(runtime);
+    drop(handle);
+    writer.join();
     let stored: serde_json::Value = serde_json::from_str(&fleet.fleet(&["sensors", "--json"])?)?;
     let high = stored["sensors"][0]["alerts"]["high"].as_u64().unwrap_or(0);
     anyhow::ensure!(

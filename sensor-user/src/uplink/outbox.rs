@@ -11,19 +11,21 @@ use std::{
     os::unix::fs::OpenOptionsExt as _,
     path::{Path, PathBuf},
     sync::atomic::{AtomicU32, Ordering},
-    time::{SystemTime, UNIX_EPOCH},
+    time::UNIX_EPOCH,
 };
 
 use serde::{Deserialize, Serialize};
 use vantage_protocol::{message::bounded, Alert, AlertKind, Severity};
+
+use crate::time::Clock;
 
 pub const OUTBOX_DIR: &str = "outbox";
 
 /// An alert waiting to be signed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertRequest {
-    pub severity: String,
-    pub kind: String,
+    pub severity: Severity,
+    pub kind: AlertKind,
     pub host: IpAddr,
     pub peer: Option<IpAddr>,
     pub port: u16,
@@ -31,33 +33,26 @@ pub struct AlertRequest {
     pub detail: String,
 }
 
+/// A file in the outbox that is not an alert request (it is moved aside).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RequestError {
-    #[error("severity {0:?} is not one of info, low, medium, high, critical")]
-    Severity(String),
-    #[error("kind {0:?} is not a known alert kind")]
-    Kind(String),
     #[error("not an alert request: {0}")]
     Parse(String),
 }
 
 impl AlertRequest {
-    /// Checks the names and builds the signed-to-be alert, raised at `now`.
-    pub fn to_alert(&self, now_unix: u64) -> Result<Alert, RequestError> {
-        let severity = Severity::from_name(&self.severity)
-            .ok_or_else(|| RequestError::Severity(self.severity.clone()))?;
-        let kind = AlertKind::from_name(&self.kind)
-            .ok_or_else(|| RequestError::Kind(self.kind.clone()))?;
-        Ok(Alert {
+    /// The alert to sign, raised at `now_unix` (seconds).
+    pub fn to_alert(&self, now_unix: u64) -> Alert {
+        Alert {
             at: now_unix,
-            severity,
-            kind,
+            severity: self.severity,
+            kind: self.kind,
             host: self.host.into(),
             peer: self.peer.map(Into::into),
             port: self.port,
             count: self.count,
             detail: bounded(&self.detail),
-        })
+        }
     }
 }
 
@@ -65,10 +60,11 @@ static SUBMITTED: AtomicU32 = AtomicU32::new(0);
 
 /// Writes a request durably (temporary file, sync, rename, sync directory)
 /// and returns its path; the agent deletes it once the alert is committed.
-pub fn submit(spool_dir: &Path, request: &AlertRequest) -> io::Result<PathBuf> {
+pub fn submit(spool_dir: &Path, request: &AlertRequest, clock: &dyn Clock) -> io::Result<PathBuf> {
     let dir = spool_dir.join(OUTBOX_DIR);
     fs::create_dir_all(&dir)?;
-    let nanos = SystemTime::now()
+    let nanos = clock
+        .now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let name = format!(

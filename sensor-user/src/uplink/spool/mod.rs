@@ -2,13 +2,7 @@
 //! disk before it counts as sent, and stays until the collector acknowledges
 //! it. A power cut or `kill -9` loses nothing committed.
 //!
-//! File format: the magic `VSPOOL1\n`, then records of
-//! `[u32 length][u32 CRC-32 of body][body]` (little endian). Bodies start with
-//! a type byte: a message (rank, epoch, sequence, chain hash, envelope), an
-//! ack, an eviction, the start of a boot epoch, and a snapshot of the chain
-//! position and counters written when the file is compacted.
-//!
-//! Recovery reads records until the first one that is short, fails its CRC or
+//! The file format is in [`record`]; recovery, in [`recover`], reads records until the first one that is short, fails its CRC or
 //! has an unknown type; everything from there on is a torn tail, which is cut
 //! off, counted and reported. Only a record that was never fully synced can be
 //! torn, so nothing committed is lost that way.
@@ -18,41 +12,39 @@
 //! message never displaces one of a higher rank (it is refused instead).
 //! Heartbeats and critical alerts share the highest rank.
 
+mod record;
+mod recover;
+
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
     fs::{self, File, OpenOptions},
-    io::{self, Read as _, Seek as _, SeekFrom, Write as _},
+    io::{self, Seek as _, SeekFrom, Write as _},
     path::{Path, PathBuf},
 };
 
+use record::{
+    encode_record, message_body, position_body, snapshot_body, FILE_NAME, MAGIC, TYPE_ACK,
+    TYPE_EPOCH, TYPE_EVICT,
+};
 use vantage_protocol::{ChainHash, Message, Sealed, Severity};
 
-const MAGIC: &[u8; 8] = b"VSPOOL1\n";
-const FILE_NAME: &str = "spool";
-const RECORD_HEADER: usize = 8;
-/// Longest record body accepted at recovery.
-const MAX_BODY: usize = 1 + 1 + 4 + 8 + 16 + vantage_protocol::MAX_ENVELOPE_LEN;
-
-const TYPE_MESSAGE: u8 = 1;
-const TYPE_ACK: u8 = 2;
-const TYPE_EVICT: u8 = 3;
-const TYPE_EPOCH: u8 = 4;
-const TYPE_SNAPSHOT: u8 = 5;
-
 /// Eviction rank: lower ranks are evicted first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, strum::IntoStaticStr, strum::FromRepr,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Rank {
     Info = 0,
     Low = 1,
     Medium = 2,
     High = 3,
     /// Critical alerts, heartbeats and enrolments.
+    #[strum(serialize = "critical_or_heartbeat")]
     Keep = 4,
 }
 
 impl Rank {
-    pub const ALL: [Rank; 5] = [Rank::Info, Rank::Low, Rank::Medium, Rank::High, Rank::Keep];
-
     pub fn of(message: &Message) -> Rank {
         match message {
             Message::Alert(alert) => match alert.severity {
@@ -66,18 +58,9 @@ impl Rank {
         }
     }
 
-    fn from_byte(byte: u8) -> Option<Rank> {
-        Rank::ALL.get(usize::from(byte)).copied()
-    }
-
+    /// The rank's stable name, as logs and counters show it.
     pub fn name(self) -> &'static str {
-        match self {
-            Rank::Info => "info",
-            Rank::Low => "low",
-            Rank::Medium => "medium",
-            Rank::High => "high",
-            Rank::Keep => "critical_or_heartbeat",
-        }
+        self.into()
     }
 }
 
@@ -174,208 +157,7 @@ impl std::fmt::Debug for Spool {
     }
 }
 
-fn crc(body: &[u8]) -> u32 {
-    crc32fast::hash(body)
-}
-
-fn encode_record(out: &mut Vec<u8>, body: &[u8]) {
-    let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&crc(body).to_le_bytes());
-    out.extend_from_slice(body);
-}
-
-fn position_body(kind: u8, epoch: u32, seq: u64) -> Vec<u8> {
-    let mut body = Vec::with_capacity(13);
-    body.push(kind);
-    body.extend_from_slice(&epoch.to_le_bytes());
-    body.extend_from_slice(&seq.to_le_bytes());
-    body
-}
-
-fn message_body(pending: &Pending) -> Vec<u8> {
-    let mut body = Vec::with_capacity(30 + pending.bytes.len());
-    body.push(TYPE_MESSAGE);
-    body.push(pending.rank as u8);
-    body.extend_from_slice(&pending.epoch.to_le_bytes());
-    body.extend_from_slice(&pending.seq.to_le_bytes());
-    body.extend_from_slice(&pending.hash);
-    body.extend_from_slice(&pending.bytes);
-    body
-}
-
-fn snapshot_body(chain: ChainPosition, epoch: u32, counters: &SpoolCounters) -> Vec<u8> {
-    let mut body = vec![TYPE_SNAPSHOT];
-    body.extend_from_slice(&epoch.to_le_bytes());
-    body.extend_from_slice(&chain.epoch.to_le_bytes());
-    body.extend_from_slice(&chain.seq.to_le_bytes());
-    body.extend_from_slice(&chain.hash);
-    for evicted in counters.evicted {
-        body.extend_from_slice(&evicted.to_le_bytes());
-    }
-    body.extend_from_slice(&counters.torn_records.to_le_bytes());
-    body.extend_from_slice(&counters.torn_bytes.to_le_bytes());
-    body
-}
-
-/// A little-endian reader over a record body.
-struct Fields<'a>(&'a [u8]);
-
-impl Fields<'_> {
-    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let (head, rest) = self.0.split_at_checked(N)?;
-        self.0 = rest;
-        head.try_into().ok()
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take::<4>().map(u32::from_le_bytes)
-    }
-    fn u64(&mut self) -> Option<u64> {
-        self.take::<8>().map(u64::from_le_bytes)
-    }
-}
-
 impl Spool {
-    /// Opens or creates `dir/spool`, recovering from a torn tail.
-    pub fn open(dir: &Path, max_bytes: u64) -> Result<(Spool, Recovery), SpoolError> {
-        let path = dir.join(FILE_NAME);
-        let io = |source| SpoolError::Io {
-            path: path.clone(),
-            source,
-        };
-        fs::create_dir_all(dir).map_err(io)?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io)?;
-        let mut contents = Vec::new();
-        file.read_to_end(&mut contents).map_err(io)?;
-        let mut spool = Spool {
-            path: path.clone(),
-            file,
-            file_len: 0,
-            max_bytes,
-            pending: BTreeMap::new(),
-            by_position: HashMap::new(),
-            by_rank: Default::default(),
-            pending_bytes: 0,
-            next_order: 0,
-            chain: ChainPosition::default(),
-            epoch: 0,
-            counters: SpoolCounters::default(),
-        };
-        let mut recovery = Recovery::default();
-        if contents.len() < MAGIC.len() {
-            if !MAGIC.starts_with(&contents) {
-                return Err(SpoolError::NotASpool { path });
-            }
-            // New, or torn while being created: nothing was ever committed in it.
-            if !contents.is_empty() {
-                recovery.torn_records = 1;
-                recovery.torn_bytes = contents.len() as u64;
-            }
-            spool.file.set_len(0).map_err(io)?;
-            spool.file.seek(SeekFrom::Start(0)).map_err(io)?;
-            spool.file.write_all(MAGIC).map_err(io)?;
-            spool.file.sync_all().map_err(io)?;
-            sync_dir(dir).map_err(io)?;
-            contents = MAGIC.to_vec();
-        } else if &contents[..MAGIC.len()] != MAGIC {
-            return Err(SpoolError::NotASpool { path });
-        }
-        let mut offset = MAGIC.len();
-        while offset < contents.len() {
-            match spool.replay_record(&contents[offset..]) {
-                Some(used) => offset += used,
-                None => break,
-            }
-        }
-        if offset < contents.len() {
-            recovery.torn_records = 1;
-            recovery.torn_bytes = (contents.len() - offset) as u64;
-            spool.file.set_len(offset as u64).map_err(io)?;
-            spool.file.sync_all().map_err(io)?;
-        }
-        spool.counters.torn_records += recovery.torn_records;
-        spool.counters.torn_bytes += recovery.torn_bytes;
-        spool.file_len = offset as u64;
-        spool
-            .file
-            .seek(SeekFrom::Start(spool.file_len))
-            .map_err(io)?;
-        recovery.pending = spool.pending.len();
-        if recovery.torn_records > 0 {
-            // Make the new totals durable at once.
-            spool.compact()?;
-        }
-        Ok((spool, recovery))
-    }
-
-    /// Applies one record; `None` when it is torn or unreadable.
-    fn replay_record(&mut self, input: &[u8]) -> Option<usize> {
-        let mut header = Fields(input);
-        let len = usize::try_from(header.u32()?).ok()?;
-        let checksum = header.u32()?;
-        if len == 0 || len > MAX_BODY {
-            return None;
-        }
-        let body = header.0.get(..len)?;
-        if crc(body) != checksum {
-            return None;
-        }
-        let mut fields = Fields(&body[1..]);
-        match body[0] {
-            TYPE_MESSAGE => {
-                let rank = Rank::from_byte(fields.take::<1>()?[0])?;
-                let epoch = fields.u32()?;
-                let seq = fields.u64()?;
-                let hash = fields.take::<16>()?;
-                let pending = Pending {
-                    epoch,
-                    seq,
-                    rank,
-                    hash,
-                    bytes: fields.0.to_vec(),
-                };
-                self.chain = ChainPosition { epoch, seq, hash };
-                self.insert_pending(pending);
-            }
-            TYPE_ACK => {
-                let (epoch, seq) = (fields.u32()?, fields.u64()?);
-                self.remove_pending(epoch, seq);
-            }
-            TYPE_EVICT => {
-                let (epoch, seq) = (fields.u32()?, fields.u64()?);
-                if let Some(gone) = self.remove_pending(epoch, seq) {
-                    self.counters.evicted[gone.rank as usize] += 1;
-                } else {
-                    // A refused new message: it never became pending.
-                    let rank = Rank::from_byte(fields.take::<1>()?[0])?;
-                    self.counters.evicted[rank as usize] += 1;
-                }
-            }
-            TYPE_EPOCH => self.epoch = fields.u32()?,
-            TYPE_SNAPSHOT => {
-                self.epoch = fields.u32()?;
-                self.chain = ChainPosition {
-                    epoch: fields.u32()?,
-                    seq: fields.u64()?,
-                    hash: fields.take::<16>()?,
-                };
-                for evicted in &mut self.counters.evicted {
-                    *evicted = fields.u64()?;
-                }
-                self.counters.torn_records = fields.u64()?;
-                self.counters.torn_bytes = fields.u64()?;
-            }
-            _ => return None,
-        }
-        Some(RECORD_HEADER + len)
-    }
-
     fn insert_pending(&mut self, pending: Pending) {
         let order = self.next_order;
         self.next_order += 1;

@@ -1,8 +1,10 @@
-//! Command-line interface of the `vantage` binary.
+//! The `vantage` command line: every subcommand and its arguments (clap).
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use vantage::config::AttachMode;
+use vantage_protocol::{AlertKind, Severity};
 
 /// Vantage edge sensor: XDP traffic accounting, blocks with expiry, and a view of what it sees.
 #[derive(Debug, Parser)]
@@ -84,18 +86,10 @@ pub struct RunArgs {
     pub local_nets: Vec<String>,
     /// XDP attach mode.
     #[arg(long, value_enum)]
-    pub attach_mode: Option<AttachModeArg>,
+    pub attach_mode: Option<AttachMode>,
     /// Capacity of the per-host table (entries).
     #[arg(long, value_name = "N")]
     pub host_capacity: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum AttachModeArg {
-    /// Driver mode, falling back to generic with a warning.
-    Auto,
-    Driver,
-    Generic,
 }
 
 #[derive(Debug, Args)]
@@ -165,11 +159,11 @@ pub struct AlertArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// info, low, medium, high or critical.
-    #[arg(long, default_value = "info")]
-    pub severity: String,
+    #[arg(long, default_value = "info", value_parser = severity)]
+    pub severity: Severity,
     /// test, port_scan, host_sweep, new_peer, dns_anomaly, volume_spike, block_hit, visibility.
-    #[arg(long, default_value = "test")]
-    pub kind: String,
+    #[arg(long, default_value = "test", value_parser = alert_kind)]
+    pub kind: AlertKind,
     /// The protected host concerned.
     #[arg(long, default_value = "0.0.0.0")]
     pub host: std::net::IpAddr,
@@ -200,4 +194,24 @@ pub struct LogArgs {
     /// Only entries of this event (committed, sent, acked, evicted, ...).
     #[arg(long)]
     pub event: Option<String>,
+}
+
+/// `--severity`: one of the protocol's severity names.
+fn severity(text: &str) -> Result<Severity, String> {
+    one_of(text, Severity::ALL, Severity::name)
+}
+
+/// `--kind`: one of the protocol's alert kind names.
+fn alert_kind(text: &str) -> Result<AlertKind, String> {
+    one_of(text, AlertKind::ALL, AlertKind::name)
+}
+
+fn one_of<T: Copy>(text: &str, all: &[T], name: fn(T) -> &'static str) -> Result<T, String> {
+    all.iter()
+        .copied()
+        .find(|v| name(*v) == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|v| name(*v)).collect();
+            format!("expected one of {}", names.join(", "))
+        })
 }

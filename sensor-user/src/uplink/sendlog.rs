@@ -8,9 +8,12 @@ use std::{
     fs::{self, File, OpenOptions},
     io::{self, BufRead as _, BufReader, Write as _},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use serde::{Deserialize, Serialize};
+
+use crate::time::{unix_seconds, Clock};
 
 pub const LOG_FILE: &str = "uplink.log";
 const ROTATE_AT: u64 = 8 * 1024 * 1024;
@@ -43,10 +46,9 @@ pub struct LogEntry {
 }
 
 impl LogEntry {
-    /// An entry for `event`, stamped now.
-    pub fn now(event: &str) -> LogEntry {
+    /// An entry for `event`; [`SendLog::write`] stamps it with the time.
+    pub fn event(event: &str) -> LogEntry {
         LogEntry {
-            at: crate::clock::unix_seconds(std::time::SystemTime::now()),
             event: event.to_owned(),
             ..LogEntry::default()
         }
@@ -56,6 +58,7 @@ impl LogEntry {
 /// Appends entries; a failure to log is reported once and never stops the uplink.
 #[derive(Debug)]
 pub struct SendLog {
+    clock: Arc<dyn Clock>,
     path: PathBuf,
     file: Option<File>,
     len: u64,
@@ -63,7 +66,8 @@ pub struct SendLog {
 }
 
 impl SendLog {
-    pub fn open(dir: &Path) -> SendLog {
+    /// Opens (creates) `dir/uplink.log` for appending; entries are stamped on `clock`.
+    pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> SendLog {
         let path = dir.join(LOG_FILE);
         let file = OpenOptions::new().create(true).append(true).open(&path);
         let len = fs::metadata(&path).map_or(0, |m| m.len());
@@ -78,6 +82,7 @@ impl SendLog {
             }
         };
         SendLog {
+            clock,
             path,
             file,
             len,
@@ -85,9 +90,20 @@ impl SendLog {
         }
     }
 
+    /// Appends `entry`, stamped now unless it carries a time.
     pub fn write(&mut self, entry: &LogEntry) {
         let Some(file) = self.file.as_mut() else {
             return;
+        };
+        let stamped;
+        let entry = if entry.at == 0.0 {
+            stamped = LogEntry {
+                at: unix_seconds(self.clock.now()),
+                ..entry.clone()
+            };
+            &stamped
+        } else {
+            entry
         };
         let mut line = serde_json::to_string(entry).unwrap_or_default();
         line.push('\n');

@@ -2,27 +2,31 @@
 //! `enrolment-request`, `alert` and `log`, and the `[uplink]` settings the
 //! agent runs with.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use vantage::{
-    agent::AgentUplink,
-    cli::{AlertArgs, LogArgs},
     config::Config,
-    outbox::{self, AlertRequest},
-    sendlog,
-    uplink::{tls::pinned_client_config, UplinkOptions},
+    time::{Clock as _, SystemClock},
+    uplink::{
+        outbox::{self, AlertRequest},
+        sendlog,
+        tls::pinned_client_config,
+        UplinkOptions, UplinkSettings,
+    },
 };
+
+use super::args::{AlertArgs, LogArgs};
 use vantage_protocol::{message::bounded, Enrolment, KeyPin, Message, Sealer, SensorKey};
 
 /// The agent's uplink settings, or `None` when `[uplink] collector` is empty.
-pub fn agent_uplink(config: &Config) -> anyhow::Result<Option<AgentUplink>> {
+pub(super) fn uplink_settings(config: &Config) -> anyhow::Result<Option<UplinkSettings>> {
     let u = &config.uplink;
     if !u.enabled() {
         return Ok(None);
     }
     let pin = KeyPin::parse(&u.pin).context("uplink.pin")?;
-    Ok(Some(AgentUplink {
+    Ok(Some(UplinkSettings {
         connection: UplinkOptions {
             collector: u.collector.clone(),
             server_name: u.server_name.clone(),
@@ -37,7 +41,7 @@ pub fn agent_uplink(config: &Config) -> anyhow::Result<Option<AgentUplink>> {
     }))
 }
 
-pub fn keygen(out: &std::path::Path) -> anyhow::Result<()> {
+pub(super) fn keygen(out: &std::path::Path) -> anyhow::Result<()> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -56,7 +60,7 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-pub fn enrolment_request(
+pub(super) fn enrolment_request(
     key_path: &std::path::Path,
     site: &str,
     name: Option<&str>,
@@ -87,22 +91,21 @@ pub fn enrolment_request(
     Ok(())
 }
 
-pub fn alert(args: &AlertArgs, config: &Config) -> anyhow::Result<()> {
+pub(super) fn alert(args: &AlertArgs, config: &Config) -> anyhow::Result<()> {
     if !config.uplink.enabled() {
         bail!("no uplink is configured ([uplink] collector is empty), so nothing would send the alert");
     }
     let request = AlertRequest {
-        severity: args.severity.clone(),
-        kind: args.kind.clone(),
+        severity: args.severity,
+        kind: args.kind,
         host: args.host,
         peer: args.peer,
         port: args.port,
         count: args.count,
         detail: args.detail.clone(),
     };
-    // Refuse bad names here rather than in the agent.
-    request.to_alert(0)?;
-    let path = outbox::submit(&config.uplink.spool_dir, &request).with_context(|| {
+    let clock = SystemClock;
+    let path = outbox::submit(&config.uplink.spool_dir, &request, &clock).with_context(|| {
         format!(
             "writing to the outbox in {}",
             config.uplink.spool_dir.display()
@@ -112,9 +115,9 @@ pub fn alert(args: &AlertArgs, config: &Config) -> anyhow::Result<()> {
         println!("queued {}", path.display());
         return Ok(());
     }
-    let deadline = Instant::now() + Duration::from_secs(args.wait);
+    let deadline = clock.monotonic_ns() + args.wait.saturating_mul(1_000_000_000);
     while path.exists() {
-        if Instant::now() > deadline {
+        if clock.monotonic_ns() > deadline {
             bail!(
                 "the agent did not take the alert within {} s (is `vantage run` running?); it stays queued in {}",
                 args.wait,
@@ -130,7 +133,7 @@ pub fn alert(args: &AlertArgs, config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn show_log(args: &LogArgs, config: &Config) -> anyhow::Result<()> {
+pub(super) fn show_log(args: &LogArgs, config: &Config) -> anyhow::Result<()> {
     let dir = &config.uplink.spool_dir;
     let mut entries = sendlog::read_log(dir)
         .with_context(|| format!("reading the uplink log in {}", dir.display()))?;

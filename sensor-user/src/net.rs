@@ -1,18 +1,18 @@
-//! What a block or allowlist entry refers to (hosts, prefixes, flows) and
-//! how long it lasts (`30s`, `10m`, `1h30m`), parsed from and printed as the
-//! text operators type.
+//! Addresses as the agent speaks of them: prefixes ([`Cidr`]), flows
+//! ([`FlowSpec`]) and block targets ([`BlockTarget`]), parsed from and printed
+//! as the text operators type, and converted to and from the 16-byte keys
+//! of the kernel maps (IPv4 stored IPv4-mapped).
 
 use std::{
     fmt,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     str::FromStr,
-    time::Duration,
 };
 
 use sensor_common::{v4_mapped, v4_unmapped, Addr16, FlowKey, V4_MAPPED_PREFIX_BITS};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TargetError {
+pub enum NetError {
     #[error("invalid address {input:?}")]
     Address { input: String },
     #[error("invalid prefix length in {input:?}: {max} at most")]
@@ -21,8 +21,6 @@ pub enum TargetError {
     HostBits { input: String, canonical: String },
     #[error("invalid flow {input:?}: {reason} (expected PROTO/SRC:PORT/DST:PORT, e.g. tcp/10.0.0.5:*/203.0.113.7:443)")]
     Flow { input: String, reason: &'static str },
-    #[error("invalid duration {input:?}: {reason} (examples: 30s, 10m, 2h, 1d, 1h30m)")]
-    Duration { input: String, reason: &'static str },
 }
 
 /// An IPv4 or IPv6 prefix. A bare address is a /32 or /128.
@@ -104,15 +102,15 @@ impl Cidr {
 }
 
 impl FromStr for Cidr {
-    type Err = TargetError;
+    type Err = NetError;
 
-    fn from_str(input: &str) -> Result<Cidr, TargetError> {
+    fn from_str(input: &str) -> Result<Cidr, NetError> {
         let text = input.trim();
         let (addr_text, len_text) = match text.split_once('/') {
             Some((a, l)) => (a, Some(l)),
             None => (text, None),
         };
-        let addr: IpAddr = addr_text.parse().map_err(|_| TargetError::Address {
+        let addr: IpAddr = addr_text.parse().map_err(|_| NetError::Address {
             input: input.to_owned(),
         })?;
         let max = max_len(&addr);
@@ -121,7 +119,7 @@ impl FromStr for Cidr {
             Some(l) => match l.parse::<u8>() {
                 Ok(n) if n <= max => n,
                 _ => {
-                    return Err(TargetError::PrefixLength {
+                    return Err(NetError::PrefixLength {
                         input: input.to_owned(),
                         max,
                     })
@@ -130,7 +128,7 @@ impl FromStr for Cidr {
         };
         let network = mask_bits(addr, prefix_len);
         if network != addr {
-            return Err(TargetError::HostBits {
+            return Err(NetError::HostBits {
                 input: input.to_owned(),
                 canonical: format!("{network}/{prefix_len}"),
             });
@@ -221,8 +219,8 @@ fn protocol_name(protocol: u8) -> String {
 }
 
 /// Splits `addr:port`, with IPv6 in brackets (`[fd00::1]:443`).
-fn split_endpoint<'a>(text: &'a str, input: &str) -> Result<(IpAddr, &'a str), TargetError> {
-    let bad = |reason| TargetError::Flow {
+fn split_endpoint<'a>(text: &'a str, input: &str) -> Result<(IpAddr, &'a str), NetError> {
+    let bad = |reason| NetError::Flow {
         input: input.to_owned(),
         reason,
     };
@@ -242,10 +240,10 @@ fn split_endpoint<'a>(text: &'a str, input: &str) -> Result<(IpAddr, &'a str), T
 }
 
 impl FromStr for FlowSpec {
-    type Err = TargetError;
+    type Err = NetError;
 
-    fn from_str(input: &str) -> Result<FlowSpec, TargetError> {
-        let bad = |reason| TargetError::Flow {
+    fn from_str(input: &str) -> Result<FlowSpec, NetError> {
+        let bad = |reason| NetError::Flow {
             input: input.to_owned(),
             reason,
         };
@@ -312,17 +310,43 @@ impl fmt::Display for FlowSpec {
 }
 
 /// What a block applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum BlockTarget {
     Host(IpAddr),
     Prefix(Cidr),
     Flow(FlowSpec),
 }
 
-impl FromStr for BlockTarget {
-    type Err = TargetError;
+impl BlockTarget {
+    /// `host`, `prefix` or `flow`.
+    pub fn kind(&self) -> &'static str {
+        self.into()
+    }
+}
 
-    fn from_str(input: &str) -> Result<BlockTarget, TargetError> {
+/// Who made a block, as the kernel's block entries record it.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::FromRepr)]
+#[strum(serialize_all = "snake_case")]
+pub enum BlockOrigin {
+    /// By hand, with `vantage block add`.
+    Operator = sensor_common::policy::BLOCK_ORIGIN_OPERATOR,
+    /// By the agent's response policy.
+    Policy = sensor_common::policy::BLOCK_ORIGIN_POLICY,
+}
+
+impl BlockOrigin {
+    /// The name of a stored origin value (`unknown` for values this build does not know).
+    pub fn name_of(value: u32) -> &'static str {
+        BlockOrigin::from_repr(value).map_or("unknown", <&str>::from)
+    }
+}
+
+impl FromStr for BlockTarget {
+    type Err = NetError;
+
+    fn from_str(input: &str) -> Result<BlockTarget, NetError> {
         let text = input.trim();
         if text.matches('/').count() >= 2 {
             return Ok(BlockTarget::Flow(text.parse()?));
@@ -343,94 +367,6 @@ impl fmt::Display for BlockTarget {
             BlockTarget::Prefix(net) => write!(f, "{net}"),
             BlockTarget::Flow(flow) => write!(f, "{flow}"),
         }
-    }
-}
-
-/// Parses `30s`, `10m`, `2h`, `1d`, `1h30m` or plain seconds (`90`).
-pub fn parse_duration(input: &str) -> Result<Duration, TargetError> {
-    let bad = |reason| TargetError::Duration {
-        input: input.to_owned(),
-        reason,
-    };
-    let text = input.trim();
-    if text.is_empty() {
-        return Err(bad("empty"));
-    }
-    if let Ok(seconds) = text.parse::<u64>() {
-        return if seconds == 0 {
-            Err(bad("must be longer than zero"))
-        } else {
-            Ok(Duration::from_secs(seconds))
-        };
-    }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    for ch in text.chars() {
-        if ch.is_ascii_digit() {
-            number.push(ch);
-            continue;
-        }
-        let unit = match ch {
-            's' => 1,
-            'm' => 60,
-            'h' => 3_600,
-            'd' => 86_400,
-            '-' => return Err(bad("must not be negative")),
-            _ => return Err(bad("unknown unit (use s, m, h, d)")),
-        };
-        if number.is_empty() {
-            return Err(bad("a unit needs a number before it"));
-        }
-        let value: u64 = number.parse().map_err(|_| bad("number too large"))?;
-        total = value
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or(bad("too long"))?;
-        number.clear();
-    }
-    if !number.is_empty() {
-        return Err(bad("a number needs a unit after it"));
-    }
-    if total == 0 {
-        return Err(bad("must be longer than zero"));
-    }
-    Ok(Duration::from_secs(total))
-}
-
-/// Prints a duration compactly (`1h30m`, `45s`, `2d3h`), to the second.
-pub fn format_duration(duration: Duration) -> String {
-    let mut seconds = duration.as_secs();
-    if seconds == 0 {
-        return "0s".to_owned();
-    }
-    let mut out = String::new();
-    for (unit, name) in [(86_400, 'd'), (3_600, 'h'), (60, 'm'), (1, 's')] {
-        if seconds >= unit {
-            out.push_str(&format!("{}{name}", seconds / unit));
-            seconds %= unit;
-        }
-    }
-    out
-}
-
-/// A duration read from a config file as text (`"10m"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
-
-impl<'de> serde::Deserialize<'de> for HumanDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<HumanDuration, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse_duration(&text)
-            .map(HumanDuration)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-impl serde::Serialize for HumanDuration {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&format_duration(self.0))
     }
 }
 
@@ -464,22 +400,22 @@ mod tests {
     fn cidr_rejects_host_bits_and_bad_lengths() {
         assert_eq!(
             "10.0.0.1/8".parse::<Cidr>(),
-            Err(TargetError::HostBits {
+            Err(NetError::HostBits {
                 input: "10.0.0.1/8".into(),
                 canonical: "10.0.0.0/8".into()
             })
         );
         assert!(matches!(
             "10.0.0.0/33".parse::<Cidr>(),
-            Err(TargetError::PrefixLength { max: 32, .. })
+            Err(NetError::PrefixLength { max: 32, .. })
         ));
         assert!(matches!(
             "fd00::/129".parse::<Cidr>(),
-            Err(TargetError::PrefixLength { max: 128, .. })
+            Err(NetError::PrefixLength { max: 128, .. })
         ));
         assert!(matches!(
             "10.0.0/8".parse::<Cidr>(),
-            Err(TargetError::Address { .. })
+            Err(NetError::Address { .. })
         ));
     }
 
@@ -532,7 +468,7 @@ mod tests {
             "tcp/[fd00::1:40000/[fd00::2]:1",
         ] {
             assert!(
-                matches!(text.parse::<BlockTarget>(), Err(TargetError::Flow { .. })),
+                matches!(text.parse::<BlockTarget>(), Err(NetError::Flow { .. })),
                 "{text}"
             );
         }
@@ -546,32 +482,5 @@ mod tests {
         assert_eq!(key.dst_port, 443);
         assert_eq!(key.protocol, 6);
         assert_eq!(FlowSpec::from_key(&key), flow);
-    }
-
-    #[test]
-    fn durations_parse_and_print() {
-        assert_eq!(ok(parse_duration("30s")), Duration::from_secs(30));
-        assert_eq!(ok(parse_duration("10m")), Duration::from_secs(600));
-        assert_eq!(ok(parse_duration("1h30m")), Duration::from_secs(5400));
-        assert_eq!(ok(parse_duration("1d")), Duration::from_secs(86_400));
-        assert_eq!(ok(parse_duration("90")), Duration::from_secs(90));
-        for bad in [
-            "",
-            "0",
-            "0s",
-            "-5m",
-            "5x",
-            "m",
-            "5",
-            "99999999999999999999d",
-        ] {
-            if bad == "5" {
-                continue;
-            }
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
-        assert_eq!(format_duration(Duration::from_secs(183_600)), "2d3h");
-        assert_eq!(format_duration(Duration::from_secs(45)), "45s");
     }
 }

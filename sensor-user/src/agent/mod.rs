@@ -1,0 +1,344 @@
+//! `vantage run`, the daemon: source -> pipeline -> sinks. Each tick it
+//! reads the counter maps and the events drained meanwhile into an
+//! [`Interval`](crate::sample::Interval), steps the [`Pipeline`], and applies
+//! what comes out: the state file, heartbeats and alerts into the spool.
+//! Expired blocks are swept and hand-raised alerts picked up on their own
+//! timers.
+//!
+//! Loading and attaching the program are fatal; every later failure (a full
+//! disk under the state file, a spool write, a map read) is a fault: logged,
+//! counted, retried on the next tick, and reported in the state file and in
+//! heartbeats (see [`faults`]).
+//!
+//! On SIGINT/SIGTERM the agent exits but leaves the program attached and its
+//! maps pinned: counting goes on and blocks keep being enforced until they
+//! expire. The next agent takes the attachment over; `vantage unload`
+//! removes it.
+
+pub mod capabilities;
+pub mod faults;
+mod outbox;
+pub mod state_file;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use tokio_util::sync::CancellationToken;
+use vantage_protocol::{DatapathState, Message};
+
+use crate::{
+    config::AttachMode,
+    datapath::{AttachedMode, Datapath, DatapathError, EventStream, LoadOptions, PinLayout},
+    net::Cidr,
+    pipeline::{Pipeline, PipelineOptions},
+    report::{
+        agent_state::{AgentState, InterfaceState},
+        heartbeat::{self, HealthFigures},
+    },
+    sample::{Event, Interval, Sampler},
+    time::{unix_seconds, unix_secs, Clock},
+    uplink::{self, RunningUplink, UplinkSettings},
+};
+use faults::{FaultKind, Faults};
+
+/// How often expired blocks are deleted (the kernel already ignores them).
+const BLOCK_SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the outbox of hand-raised alerts is checked.
+const OUTBOX_INTERVAL: Duration = Duration::from_millis(200);
+/// Events held between two ticks at most; more are counted and dropped.
+const MAX_EVENTS_PER_TICK: usize = 100_000;
+
+/// Everything `run` needs, resolved from the config file and the command line.
+#[derive(Clone, Debug)]
+pub struct AgentOptions {
+    pub interfaces: Vec<String>,
+    pub local_nets: Vec<Cidr>,
+    pub allow: Vec<Cidr>,
+    pub attach: AttachMode,
+    pub pins: PinLayout,
+    pub state_dir: PathBuf,
+    pub host_capacity: u32,
+    pub events_enabled: bool,
+    pub event_rate_per_cpu: u32,
+    pub event_burst: u32,
+    /// How often the maps are sampled and the state file refreshed.
+    pub status_interval: Duration,
+    /// `None`: no uplink, no spool, no heartbeats.
+    pub uplink: Option<UplinkSettings>,
+}
+
+/// Why the agent could not start. Nothing after start-up ends it.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("no interface to attach to: give --iface or set sensor.interfaces")]
+    NoInterfaces,
+    #[error(transparent)]
+    Datapath(#[from] DatapathError),
+    #[error("watching the events ring buffer: {0}")]
+    Events(#[source] std::io::Error),
+    #[error(transparent)]
+    Uplink(#[from] uplink::StartError),
+}
+
+/// The agent between ticks.
+struct Agent {
+    options: AgentOptions,
+    clock: Arc<dyn Clock>,
+    datapath: Datapath,
+    sampler: Sampler,
+    pipeline: Pipeline,
+    faults: Faults,
+    state: AgentState,
+    /// Events drained since the last tick.
+    events: Vec<Event>,
+    events_overflow: u64,
+    uplink: Option<RunningUplink>,
+    /// Ack-record failures already counted as faults.
+    ack_failures_seen: u64,
+}
+
+/// Runs the agent until `shutdown` is cancelled.
+pub async fn run(
+    options: AgentOptions,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> Result<(), AgentError> {
+    if options.interfaces.is_empty() {
+        return Err(AgentError::NoInterfaces);
+    }
+    let mut datapath = Datapath::load(&LoadOptions {
+        pins: Some(options.pins.clone()),
+        host_capacity: options.host_capacity,
+    })?;
+    configure(&mut datapath, &options, clock.as_ref())?;
+    let mut interfaces = Vec::new();
+    for iface in &options.interfaces {
+        let mode = datapath.attach(iface, options.attach)?;
+        let mode: &'static str = mode.into();
+        log::info!("attached to {iface} ({mode})");
+        interfaces.push(InterfaceState {
+            name: iface.clone(),
+            mode: mode.to_owned(),
+        });
+    }
+    let uplink = match &options.uplink {
+        Some(settings) => Some(uplink::start(settings, clock.clone(), &shutdown)?),
+        None => None,
+    };
+    capabilities::drop_after_attach();
+    let mut events = datapath
+        .take_events()
+        .ok_or_else(|| {
+            AgentError::Events(std::io::Error::other("events ring buffer already taken"))
+        })?
+        .into_stream()
+        .map_err(AgentError::Events)?;
+
+    let now = clock.now();
+    let sampler = Sampler::starting_from(&datapath.snapshot()?, now);
+    let pipeline = Pipeline::new(
+        PipelineOptions {
+            heartbeat_interval: options.uplink.as_ref().map(|u| u.heartbeat_interval),
+        },
+        now,
+    );
+    let tick_every = match &options.uplink {
+        Some(settings) => options.status_interval.min(settings.heartbeat_interval),
+        None => options.status_interval,
+    };
+    let mut agent = Agent {
+        state: AgentState {
+            running: true,
+            pid: std::process::id(),
+            started_at: unix_seconds(now),
+            updated_at: unix_seconds(now),
+            interfaces,
+            ..AgentState::default()
+        },
+        options,
+        clock,
+        datapath,
+        sampler,
+        pipeline,
+        faults: Faults::default(),
+        events: Vec::new(),
+        events_overflow: 0,
+        uplink,
+        ack_failures_seen: 0,
+    };
+    let mut tick = tokio::time::interval(tick_every);
+    let mut sweep = tokio::time::interval(BLOCK_SWEEP_INTERVAL);
+    let mut outbox_tick = tokio::time::interval(OUTBOX_INTERVAL);
+    for timer in [&mut tick, &mut sweep, &mut outbox_tick] {
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = agent.drain_events(&mut events) => {}
+            _ = tick.tick() => agent.tick().await,
+            _ = sweep.tick() => agent.sweep_blocks(),
+            _ = outbox_tick.tick(), if agent.uplink.is_some() => agent.drain_outbox().await,
+        }
+    }
+    state_file::remove_state(&agent.options.state_dir);
+    log::info!(
+        "stopping; the XDP program stays attached and blocks stay enforced until they expire (`vantage unload` removes it)"
+    );
+    if let Some(uplink) = agent.uplink.take() {
+        drop(uplink.spool);
+        // Let the writer finish what is queued (acks, log lines) off the runtime.
+        let _ = tokio::task::spawn_blocking(move || uplink.writer.join()).await;
+    }
+    Ok(())
+}
+
+/// Writes protected prefixes, the configured allowlist and event limits into the maps.
+fn configure(
+    datapath: &mut Datapath,
+    options: &AgentOptions,
+    clock: &dyn Clock,
+) -> Result<(), DatapathError> {
+    let maps = datapath.maps_mut();
+    maps.set_local_nets(&options.local_nets)?;
+    let now = clock.monotonic_ns();
+    for net in &options.allow {
+        maps.allow_add(net, now)?;
+    }
+    maps.set_events(
+        options.events_enabled,
+        options.event_rate_per_cpu,
+        options.event_burst,
+    )
+}
+
+impl Agent {
+    /// Waits for events and keeps them for the next tick.
+    async fn drain_events(&mut self, stream: &mut EventStream) {
+        let before = self.events.len();
+        match stream.next_batch(&mut self.events).await {
+            Ok(undecodable) => {
+                self.faults.succeeded(FaultKind::Events);
+                self.pipeline.count_undecodable(undecodable);
+            }
+            Err(error) => {
+                self.faults
+                    .failed(FaultKind::Events, &error, self.clock.now());
+                // Do not spin on a broken descriptor.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        if self.events.len() > MAX_EVENTS_PER_TICK {
+            let excess = self.events.len() - MAX_EVENTS_PER_TICK;
+            self.events.truncate(MAX_EVENTS_PER_TICK.max(before));
+            self.events_overflow += excess as u64;
+        }
+    }
+
+    /// One step: sample, run the pipeline, apply its outputs, publish state.
+    async fn tick(&mut self) {
+        let now = self.clock.now();
+        let reading = self.datapath.snapshot();
+        if let Some(reading) = self.faults.check(FaultKind::Snapshot, reading, now) {
+            let events = std::mem::take(&mut self.events);
+            let interval = self
+                .sampler
+                .next(reading, events, now, self.clock.monotonic_ns());
+            let outputs = self.pipeline.step(&interval, now);
+            if outputs.heartbeat_due {
+                let beat = heartbeat::build(outputs.visibility, &self.health(&interval, now));
+                self.commit(vec![Message::Heartbeat(beat)]).await;
+            }
+        }
+        self.note_ack_failures(now);
+        self.publish(now).await;
+    }
+
+    fn health(&self, interval: &Interval, now: std::time::SystemTime) -> HealthFigures {
+        let spool = self
+            .uplink
+            .as_ref()
+            .map(|u| u.spool.view().status())
+            .unwrap_or_default();
+        let site = &interval.site.totals;
+        let all_generic = self
+            .state
+            .interfaces
+            .iter()
+            .all(|i| i.mode == <&str>::from(AttachedMode::Generic));
+        HealthFigures {
+            now_unix: unix_secs(now),
+            uptime_secs: self.pipeline.uptime_secs(now),
+            interval_secs: self.options.uplink.as_ref().map_or(0, |u| {
+                u32::try_from(u.heartbeat_interval.as_secs()).unwrap_or(u32::MAX)
+            }),
+            datapath: if all_generic {
+                DatapathState::Generic
+            } else {
+                DatapathState::Driver
+            },
+            interfaces: u8::try_from(self.state.interfaces.len()).unwrap_or(u8::MAX),
+            spool_pending: u32::try_from(spool.pending).unwrap_or(u32::MAX),
+            spool_evicted: spool.counters.evicted_total(),
+            spool_torn: spool.counters.torn_records,
+            events_lost: site.events_rate_limited + site.events_ring_full,
+            malformed: site.malformed.iter().sum(),
+            faults: self.faults.total(),
+            failing: self.faults.failing_bits(),
+        }
+    }
+
+    /// Commits messages to the spool; a failure is a spool fault.
+    async fn commit(&mut self, messages: Vec<Message>) -> bool {
+        let Some(uplink) = &self.uplink else {
+            return false;
+        };
+        let result = uplink.spool.commit(messages).await;
+        self.faults
+            .check(FaultKind::Spool, result, self.clock.now())
+            .is_some()
+    }
+
+    /// Ack records the writer failed to append count as spool faults.
+    fn note_ack_failures(&mut self, now: std::time::SystemTime) {
+        let Some(uplink) = &self.uplink else {
+            return;
+        };
+        let failures = uplink.spool.view().status().ack_failures;
+        for _ in self.ack_failures_seen..failures {
+            self.faults
+                .failed(FaultKind::Spool, &"an ack record could not be written", now);
+        }
+        self.ack_failures_seen = failures;
+    }
+
+    /// Writes the state file off the runtime thread.
+    async fn publish(&mut self, now: std::time::SystemTime) {
+        self.state.updated_at = unix_seconds(now);
+        self.state.events = self.pipeline.event_totals();
+        self.state.events.overflow = self.events_overflow;
+        self.state.recent_events = self.pipeline.recent_events().cloned().collect();
+        self.state.faults = self.faults.report();
+        let dir = self.options.state_dir.clone();
+        let state = self.state.clone();
+        let written = tokio::task::spawn_blocking(move || state_file::write_state(&dir, &state))
+            .await
+            .map_err(|join| join.to_string())
+            .and_then(|result| result.map_err(|e| e.to_string()));
+        self.faults.check(FaultKind::StateFile, written, now);
+    }
+
+    fn sweep_blocks(&mut self) {
+        let removed = self
+            .datapath
+            .maps_mut()
+            .remove_expired_blocks(self.clock.monotonic_ns());
+        if let Some(removed) = self
+            .faults
+            .check(FaultKind::BlockSweep, removed, self.clock.now())
+        {
+            if removed > 0 {
+                log::info!("removed {removed} expired block(s)");
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! `vantage block`, `vantage allow` and `vantage unload`: the operator's
+//! hands on the pinned policy maps.
+
+use std::{path::Path, time::Duration};
+
+use anyhow::bail;
+use vantage::{
+    config::duration::{format_duration, parse_duration},
+    datapath::{self, BlockRecord, PinLayout},
+    net::{BlockOrigin, BlockTarget, Cidr},
+    time::{Clock as _, SystemClock},
+};
+
+use super::{
+    args::{AllowCommand, BlockCommand, CommonArgs},
+    load_config, open_maps,
+};
+
+pub(super) fn block(command: BlockCommand) -> anyhow::Result<()> {
+    match command {
+        BlockCommand::Add {
+            target,
+            ttl,
+            common,
+        } => {
+            let config = load_config(&common)?;
+            let target: BlockTarget = target.parse()?;
+            let ttl = match ttl {
+                Some(text) => parse_duration(&text)?,
+                None => config.blocks.default_ttl.0,
+            };
+            let max_ttl = config.blocks.max_ttl.0;
+            if ttl > max_ttl {
+                bail!(
+                    "--ttl {} is longer than blocks.max_ttl ({})",
+                    format_duration(ttl),
+                    format_duration(max_ttl)
+                );
+            }
+            let mut maps = open_maps(&config)?;
+            maps.block_add(
+                &target,
+                ttl,
+                BlockOrigin::Operator,
+                SystemClock.monotonic_ns(),
+            )?;
+            println!("blocked {target} for {}", format_duration(ttl));
+            Ok(())
+        }
+        BlockCommand::Del { target, common } => {
+            let config = load_config(&common)?;
+            let target: BlockTarget = target.parse()?;
+            if open_maps(&config)?.block_del(&target)? {
+                println!("unblocked {target}");
+                Ok(())
+            } else {
+                bail!("no block on {target}")
+            }
+        }
+        BlockCommand::List { json, common } => {
+            let config = load_config(&common)?;
+            let now = SystemClock.monotonic_ns();
+            let mut records = open_maps(&config)?.blocks()?;
+            records.sort_by_key(|r| r.entry.expires_at_ns);
+            if json {
+                let rows: Vec<serde_json::Value> =
+                    records.iter().map(|r| block_json(r, now)).collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(());
+            }
+            if records.is_empty() {
+                println!("no blocks");
+                return Ok(());
+            }
+            println!(
+                "{:<48} {:<7} {:<9} {:>12} {:>10}",
+                "target", "kind", "origin", "expires in", "hits"
+            );
+            for record in &records {
+                let remaining =
+                    Duration::from_nanos(record.entry.expires_at_ns.saturating_sub(now));
+                let expires = if remaining.is_zero() {
+                    "expired".to_owned()
+                } else {
+                    format_duration(Duration::from_secs(remaining.as_secs().max(1)))
+                };
+                println!(
+                    "{:<48} {:<7} {:<9} {:>12} {:>10}",
+                    record.target.to_string(),
+                    record.target.kind(),
+                    BlockOrigin::name_of(record.entry.origin),
+                    expires,
+                    record.entry.hits
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One block in `vantage block list --json`.
+fn block_json(record: &BlockRecord, now: u64) -> serde_json::Value {
+    let remaining = record.entry.expires_at_ns.saturating_sub(now);
+    serde_json::json!({
+        "target": record.target.to_string(),
+        "kind": record.target.kind(),
+        "origin": BlockOrigin::name_of(record.entry.origin),
+        "expires_in_secs": remaining.div_ceil(1_000_000_000),
+        "active": remaining > 0,
+        "hits": record.entry.hits,
+    })
+}
+
+pub(super) fn allow(command: AllowCommand) -> anyhow::Result<()> {
+    match command {
+        AllowCommand::Add { net, common } => {
+            let config = load_config(&common)?;
+            let net: Cidr = net.parse()?;
+            open_maps(&config)?.allow_add(&net, SystemClock.monotonic_ns())?;
+            println!("allowlisted {net}");
+            Ok(())
+        }
+        AllowCommand::Del { net, common } => {
+            let config = load_config(&common)?;
+            let net: Cidr = net.parse()?;
+            if open_maps(&config)?.allow_del(&net)? {
+                println!("removed {net} from the allowlist");
+                Ok(())
+            } else {
+                bail!("{net} is not on the allowlist")
+            }
+        }
+        AllowCommand::List { json, common } => {
+            let config = load_config(&common)?;
+            let list = open_maps(&config)?.allow_list()?;
+            if json {
+                let rows: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|(net, entry)| serde_json::json!({ "net": net.to_string(), "hits": entry.hits }))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if list.is_empty() {
+                println!("allowlist is empty");
+            } else {
+                for (net, entry) in list {
+                    println!("{:<44} {:>10} hits", net.to_string(), entry.hits);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn unload(common: &CommonArgs) -> anyhow::Result<()> {
+    let config = load_config(common)?;
+    let pins = PinLayout::new(&config.sensor.pin_dir);
+    if !Path::new(pins.root()).exists() {
+        bail!("nothing pinned at {}", pins.root().display());
+    }
+    let removed = datapath::unload(&pins)?;
+    println!(
+        "removed {} pin(s) under {}; the XDP program is detached",
+        removed.len(),
+        pins.root().display()
+    );
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! What the running agent says about itself in its state file
+//! (`<state_dir>/agent.json`), read by `vantage status`: its interfaces, the
+//! events it drained, and the faults it survived. Types only; the agent
+//! writes the file (`agent::state_file`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One attached interface.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceState {
+    pub name: String,
+    /// `driver`, `generic` or `replaced` (taken over from an earlier agent).
+    pub mode: String,
+}
+
+/// Events drained from the kernel, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventTotals {
+    pub tcp_syn: u64,
+    pub udp_new_peer: u64,
+    pub dns_query: u64,
+    /// Records the agent could not decode (wrong size or unknown kind).
+    pub undecodable: u64,
+    /// Events dropped because more arrived between two ticks than the agent holds.
+    #[serde(default)]
+    pub overflow: u64,
+}
+
+/// One recent event, for people.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecentEvent {
+    /// Unix seconds.
+    pub at: f64,
+    pub kind: String,
+    pub src: String,
+    pub dst: String,
+    pub protocol: u8,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// The DNS query name, for `dns_query` events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qname: Option<String>,
+    pub dropped: bool,
+}
+
+/// A kind of transient fault the agent survived, and how it stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultState {
+    /// Failures since the agent started.
+    pub count: u64,
+    /// True while the last attempt failed; false once it succeeded again.
+    pub failing: bool,
+    /// The latest failure's message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Unix seconds of the latest failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<u64>,
+}
+
+/// What the agent reports about itself.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentState {
+    /// False when no agent is running (or its state file is stale).
+    pub running: bool,
+    pub pid: u32,
+    /// Unix seconds.
+    pub started_at: f64,
+    pub updated_at: f64,
+    pub interfaces: Vec<InterfaceState>,
+    pub events: EventTotals,
+    /// Newest last.
+    pub recent_events: Vec<RecentEvent>,
+    /// Faults by kind (`state_file`, `spool`, `events`, `snapshot`,
+    /// `block_sweep`, `outbox`); only kinds that happened appear.
+    #[serde(default)]
+    pub faults: BTreeMap<String, FaultState>,
+    /// Set by `vantage status` when the agent's process is alive but its
+    /// state file has not been refreshed: the file is what it last managed to write.
+    #[serde(default)]
+    pub stale: bool,
+}
