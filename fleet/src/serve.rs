@@ -21,7 +21,7 @@ use vantage_protocol::{frame, Ack, AckOutcome, RejectReason, MAX_ENVELOPE_LEN};
 
 use crate::{
     ingest,
-    store::{Store, StoreError},
+    store::{SqliteStore, StoreError},
     tls::{self, TlsError},
 };
 
@@ -68,7 +68,7 @@ struct Job {
 
 /// Stores one batch in one transaction; on any storage failure every
 /// envelope of the batch is answered "unavailable" and nothing is kept.
-fn commit_batch(store: &mut Store, batch: &[Vec<u8>], now: f64) -> Vec<Ack> {
+fn commit_batch(store: &mut SqliteStore, batch: &[Vec<u8>], now: f64) -> Vec<Ack> {
     let unavailable = |wire: &Vec<u8>| {
         let (epoch, seq) = vantage_protocol::Envelope::decode(wire)
             .map(|envelope| (envelope.epoch, envelope.seq))
@@ -80,15 +80,12 @@ fn commit_batch(store: &mut Store, batch: &[Vec<u8>], now: f64) -> Vec<Ack> {
         }
     };
     let mut attempt = || -> Result<Vec<Ack>, StoreError> {
-        let tx = store.transaction()?;
+        let mut ledger = store.begin()?;
         let mut acks = Vec::with_capacity(batch.len());
         for wire in batch {
-            acks.push(ingest::ingest(&tx, wire, now)?.ack);
+            acks.push(ingest::ingest(&mut ledger, wire, now)?.ack);
         }
-        tx.commit().map_err(|source| StoreError::Sqlite {
-            doing: "committing",
-            source,
-        })?;
+        ledger.commit()?;
         Ok(acks)
     };
     match attempt() {
@@ -100,7 +97,7 @@ fn commit_batch(store: &mut Store, batch: &[Vec<u8>], now: f64) -> Vec<Ack> {
     }
 }
 
-fn storage_loop(mut store: Store, jobs: mpsc::Receiver<Job>) {
+fn storage_loop(mut store: SqliteStore, jobs: mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -129,7 +126,7 @@ pub async fn serve(
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let acceptor = TlsAcceptor::from(tls::server_config(&options.tls_dir)?);
-    let store = Store::open(&options.db)?;
+    let store = SqliteStore::open(&options.db)?;
     let (jobs, job_queue) = mpsc::channel::<Job>();
     let storage = std::thread::Builder::new()
         .name("fleet-store".into())
