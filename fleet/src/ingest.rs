@@ -214,3 +214,6 @@ fn place<L: Ledger + ?Sized>(ledger: &L, envelope: &Envelope) -> Result<Placemen
         },
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,8 +11,11 @@
 //! - [`Queries`], what the fleet view, the alerts listing and the SIEM
 //!   exports read.
 //!
-//! [`SqliteStore`] implements both on a SQLite file.
+//! [`SqliteStore`] implements both on a SQLite file; tests of the ingest
+//! logic use an in-memory [`Ledger`] (`memory`, test builds only).
 
+#[cfg(test)]
+pub mod memory;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
