@@ -149,3 +149,6 @@ fn seq_from_column(value: i64) -> u64 {
 fn count_from_column(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests;
