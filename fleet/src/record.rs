@@ -72,13 +72,21 @@ pub struct AlertRecord {
     pub raised_at: u64,
     /// Unix seconds (fractional) when the collector stored it.
     pub received_at: f64,
+    /// How bad it is.
     pub severity: Severity,
+    /// What it is about.
     pub kind: AlertKind,
+    /// The protected host concerned.
     pub host: IpAddr,
+    /// The other end, when there is one.
     pub peer: Option<IpAddr>,
+    /// Destination port, 0 when none applies.
     pub port: u16,
+    /// How many times it was seen (packets, ports, peers: depends on `kind`).
     pub count: u32,
+    /// Free text from the sensor (at most 64 characters).
     pub detail: String,
+    /// How its envelope fits its sensor's chain.
     pub chain: ChainStatus,
     /// Chain hash of the envelope (32 hex digits).
     pub envelope_hash: String,
