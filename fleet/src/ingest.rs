@@ -2,102 +2,159 @@
 //! forged, a duplicate (resend or replay), a conflicting second version of a
 //! position, or genuine, and if genuine, how it fits the sensor's chain.
 //! Everything refused is counted; only verified envelopes are stored.
+//!
+//! This is pure logic over a [`Ledger`]: it never names a database. Whether
+//! a position is free is decided by the ledger's insert (insert-or-detect),
+//! not by a read before it, so collectors sharing one store agree on it.
 
-use std::net::IpAddr;
-
-use rusqlite::{params, Transaction};
 use vantage_protocol::{Ack, AckOutcome, Envelope, Message, RejectReason};
 
 use crate::{
     record::ChainStatus,
-    store::{self, Doing as _, StoreError},
+    store::{Gap, Insert, Ledger, NewEnvelope, StoreError, StoredLink},
 };
 
-/// Counter names in the `counters` table besides the reject reasons.
+/// Counter of envelopes that arrived again unchanged (resends, replays).
 pub const COUNTER_DUPLICATE: &str = "duplicate";
+/// Counter of stored envelopes whose `prev` contradicts their neighbours.
 pub const COUNTER_CHAIN_BROKEN: &str = "chain_broken";
+/// Counter of gaps opened (an envelope arrived with ones before it missing).
 pub const COUNTER_GAP: &str = "gap";
+/// Counter of envelopes that arrived after a later one of their epoch.
 pub const COUNTER_REORDERED: &str = "reordered";
 
 /// The result of one envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ingested {
+    /// The answer for the sensor.
     pub ack: Ack,
     /// Row id of the stored envelope, when it was stored.
     pub stored_id: Option<i64>,
+    /// How it fits its chain, when it was stored.
     pub chain: Option<ChainStatus>,
 }
 
-fn rejected(epoch: u32, seq: u64, reason: RejectReason) -> Ingested {
-    Ingested {
-        ack: Ack {
-            epoch,
-            seq,
-            outcome: AckOutcome::Rejected(reason),
-        },
-        stored_id: None,
-        chain: None,
+impl Ingested {
+    fn answer(epoch: u32, seq: u64, outcome: AckOutcome) -> Ingested {
+        Ingested {
+            ack: Ack {
+                epoch,
+                seq,
+                outcome,
+            },
+            stored_id: None,
+            chain: None,
+        }
     }
 }
 
-/// Verifies and stores one envelope inside `tx`.
-pub fn ingest(tx: &Transaction<'_>, wire: &[u8], now: f64) -> Result<Ingested, StoreError> {
+/// Where an envelope falls in its chain, and the gap it opens, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Placement {
+    status: ChainStatus,
+    /// First and last missing sequence numbers before it.
+    gap: Option<(u64, u64)>,
+}
+
+impl From<ChainStatus> for Placement {
+    fn from(status: ChainStatus) -> Placement {
+        Placement { status, gap: None }
+    }
+}
+
+/// Verifies `wire` and stores it through `ledger`, stamped `now` (unix
+/// seconds). Refusals are answers, not errors: an `Err` means the ledger
+/// failed, and the caller must not commit what this call wrote.
+pub fn ingest<L: Ledger + ?Sized>(
+    ledger: &mut L,
+    wire: &[u8],
+    now: f64,
+) -> Result<Ingested, StoreError> {
     let envelope = match Envelope::decode(wire) {
         Ok(envelope) => envelope,
         Err(error) => {
             log::warn!("refused a malformed envelope: {error}");
-            store::bump_counter(tx, RejectReason::Malformed.name(), "", now)?;
-            return Ok(rejected(0, 0, RejectReason::Malformed));
+            ledger.bump_counter(RejectReason::Malformed.name(), None, now)?;
+            return Ok(Ingested::answer(
+                0,
+                0,
+                AckOutcome::Rejected(RejectReason::Malformed),
+            ));
         }
     };
     let (sensor, epoch, seq) = (envelope.sensor, envelope.epoch, envelope.seq);
-    let sensor_text = sensor.to_string();
-    let refuse = |reason: RejectReason| -> Result<Ingested, StoreError> {
-        store::bump_counter(tx, reason.name(), &sensor_text, now)?;
-        Ok(rejected(epoch, seq, reason))
+    let refuse = |ledger: &mut L, reason: RejectReason| -> Result<Ingested, StoreError> {
+        ledger.bump_counter(reason.name(), Some(sensor), now)?;
+        Ok(Ingested::answer(epoch, seq, AckOutcome::Rejected(reason)))
     };
-    let Some(enrolled) = store::enrolled(tx, sensor)? else {
+    let Some(enrolled) = ledger.enrolled(sensor)? else {
         log::warn!("refused envelope {epoch}/{seq} from unknown sensor {sensor}");
-        return refuse(RejectReason::UnknownSensor);
+        return refuse(ledger, RejectReason::UnknownSensor);
     };
     if let Err(error) = envelope.verify(&enrolled.public_key) {
         log::warn!("refused envelope {epoch}/{seq} claiming sensor {sensor}: {error}");
-        return refuse(RejectReason::BadSignature);
-    }
-    let hash = envelope.hash();
-    if let Some(existing) = store::link_at(tx, sensor, epoch, seq)? {
-        if existing.hash == hash {
-            store::bump_counter(tx, COUNTER_DUPLICATE, &sensor_text, now)?;
-            return Ok(Ingested {
-                ack: Ack {
-                    epoch,
-                    seq,
-                    outcome: AckOutcome::Duplicate,
-                },
-                stored_id: None,
-                chain: None,
-            });
-        }
-        log::warn!("sensor {sensor} signed two different envelopes at {epoch}/{seq}");
-        return refuse(RejectReason::Conflict);
+        return refuse(ledger, RejectReason::BadSignature);
     }
     let message = match envelope.message() {
         Ok(message) => message,
         Err(error) => {
+            // A position already held is answered as the insert would have.
+            if let Some(existing) = ledger.link_at(sensor, epoch, seq)? {
+                return position_taken(ledger, &envelope, existing, now);
+            }
             log::warn!("sensor {sensor} signed an undecodable payload at {epoch}/{seq}: {error}");
-            return refuse(RejectReason::Malformed);
+            return refuse(ledger, RejectReason::Malformed);
         }
     };
-    let chain = chain_status(tx, &envelope, now)?;
-    match chain {
+    let placement = place(ledger, &envelope)?;
+    let inserted = ledger.insert_envelope(&NewEnvelope {
+        sensor,
+        epoch,
+        seq,
+        hash: envelope.hash(),
+        prev: envelope.prev,
+        kind: message.kind_name(),
+        chain: placement.status,
+        received_at: now,
+        wire: envelope.wire(),
+    })?;
+    let id = match inserted {
+        Insert::Stored { id } => id,
+        Insert::Taken => {
+            let existing =
+                ledger
+                    .link_at(sensor, epoch, seq)?
+                    .ok_or_else(|| StoreError::UnreadableLink {
+                        sensor: sensor.to_string(),
+                        epoch,
+                        seq,
+                    })?;
+            return position_taken(ledger, &envelope, existing, now);
+        }
+    };
+    match placement.status {
         ChainStatus::Broken => {
             log::warn!("sensor {sensor} envelope {epoch}/{seq} breaks its chain");
-            store::bump_counter(tx, COUNTER_CHAIN_BROKEN, &sensor_text, now)?;
+            ledger.bump_counter(COUNTER_CHAIN_BROKEN, Some(sensor), now)?;
         }
-        ChainStatus::Reordered => store::bump_counter(tx, COUNTER_REORDERED, &sensor_text, now)?,
-        _ => {}
+        ChainStatus::Reordered => ledger.bump_counter(COUNTER_REORDERED, Some(sensor), now)?,
+        ChainStatus::GapBefore | ChainStatus::Linked | ChainStatus::EpochStart => {}
     }
-    let id = insert(tx, &envelope, &message, chain, now)?;
+    if let Some((first_missing, last_missing)) = placement.gap {
+        ledger.insert_gap(&Gap {
+            sensor,
+            epoch,
+            first_missing,
+            last_missing,
+            detected_at: now,
+        })?;
+        ledger.bump_counter(COUNTER_GAP, Some(sensor), now)?;
+    }
+    match &message {
+        Message::Alert(alert) => ledger.insert_alert(id, alert)?,
+        Message::Heartbeat(beat) => ledger.insert_heartbeat(id, beat)?,
+        Message::Enrolment(_) => {}
+    }
     Ok(Ingested {
         ack: Ack {
             epoch,
@@ -105,116 +162,58 @@ pub fn ingest(tx: &Transaction<'_>, wire: &[u8], now: f64) -> Result<Ingested, S
             outcome: AckOutcome::Stored,
         },
         stored_id: Some(id),
-        chain: Some(chain),
+        chain: Some(placement.status),
     })
 }
 
-/// Places the envelope in its chain, recording a gap if it opens one.
-fn chain_status(
-    tx: &Transaction<'_>,
+/// The answer for a verified envelope whose position is already held:
+/// a duplicate if the stored one is the same envelope, else a conflict.
+fn position_taken<L: Ledger + ?Sized>(
+    ledger: &mut L,
     envelope: &Envelope,
+    existing: StoredLink,
     now: f64,
-) -> Result<ChainStatus, StoreError> {
+) -> Result<Ingested, StoreError> {
     let (sensor, epoch, seq) = (envelope.sensor, envelope.epoch, envelope.seq);
-    let hash = envelope.hash();
-    // A successor already stored must name this envelope as its predecessor.
-    if let Some(next) = store::link_at(tx, sensor, epoch, seq.wrapping_add(1))? {
-        if next.prev != hash {
-            return Ok(ChainStatus::Broken);
-        }
+    if existing.hash == envelope.hash() {
+        ledger.bump_counter(COUNTER_DUPLICATE, Some(sensor), now)?;
+        return Ok(Ingested::answer(epoch, seq, AckOutcome::Duplicate));
     }
-    let highest = store::max_seq(tx, sensor, epoch)?;
-    if seq <= 1 {
-        return Ok(ChainStatus::EpochStart);
-    }
-    match store::link_at(tx, sensor, epoch, seq - 1)? {
-        Some(before) if before.hash != envelope.prev => Ok(ChainStatus::Broken),
-        Some(_) if highest > seq => Ok(ChainStatus::Reordered),
-        Some(_) => Ok(ChainStatus::Linked),
-        None if highest > seq => Ok(ChainStatus::Reordered),
-        None => {
-            // Everything between the highest stored and this one is missing.
-            let first_missing = highest + 1;
-            tx.execute(
-                "INSERT INTO gaps (sensor, epoch, first_missing, last_missing, detected_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    sensor.to_string(),
-                    epoch,
-                    store::seq_param(first_missing),
-                    store::seq_param(seq - 1),
-                    now
-                ],
-            )
-            .doing("recording a gap")?;
-            store::bump_counter(tx, COUNTER_GAP, &sensor.to_string(), now)?;
-            Ok(ChainStatus::GapBefore)
-        }
-    }
+    log::warn!("sensor {sensor} signed two different envelopes at {epoch}/{seq}");
+    ledger.bump_counter(RejectReason::Conflict.name(), Some(sensor), now)?;
+    Ok(Ingested::answer(
+        epoch,
+        seq,
+        AckOutcome::Rejected(RejectReason::Conflict),
+    ))
 }
 
-fn insert(
-    tx: &Transaction<'_>,
-    envelope: &Envelope,
-    message: &Message,
-    chain: ChainStatus,
-    now: f64,
-) -> Result<i64, StoreError> {
-    tx.execute(
-        "INSERT INTO envelopes (sensor, epoch, seq, hash, prev, kind, chain, received_at, wire)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            envelope.sensor.to_string(),
-            envelope.epoch,
-            store::seq_param(envelope.seq),
-            &envelope.hash()[..],
-            &envelope.prev[..],
-            message.kind_name(),
-            chain.name(),
-            now,
-            envelope.wire(),
-        ],
-    )
-    .doing("storing an envelope")?;
-    let id = tx.last_insert_rowid();
-    match message {
-        Message::Alert(alert) => {
-            tx.execute(
-                "INSERT INTO alerts (envelope_id, raised_at, severity, kind, host, peer, port, count, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    id,
-                    store::seq_param(alert.at),
-                    alert.severity.name(),
-                    alert.kind.name(),
-                    IpAddr::from(alert.host).to_string(),
-                    alert.peer.map(|peer| IpAddr::from(peer).to_string()),
-                    alert.port,
-                    alert.count,
-                    alert.detail.as_str(),
-                ],
-            )
-            .doing("storing an alert")?;
+/// Places the envelope in its chain from what is stored around it. Only
+/// reads: the caller records the gap once the envelope is stored.
+fn place<L: Ledger + ?Sized>(ledger: &L, envelope: &Envelope) -> Result<Placement, StoreError> {
+    let (sensor, epoch, seq) = (envelope.sensor, envelope.epoch, envelope.seq);
+    // A successor already stored must name this envelope as its predecessor.
+    if let Some(next) = ledger.link_at(sensor, epoch, seq.wrapping_add(1))? {
+        if next.prev != envelope.hash() {
+            return Ok(ChainStatus::Broken.into());
         }
-        Message::Heartbeat(beat) => {
-            let health = serde_json::to_string(&beat.health).unwrap_or_default();
-            let visibility = serde_json::to_string(&beat.visibility).unwrap_or_default();
-            tx.execute(
-                "INSERT INTO heartbeats (envelope_id, sent_at, uptime_secs, interval_secs, verdict, health, visibility)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    id,
-                    store::seq_param(beat.at),
-                    beat.uptime_secs,
-                    beat.interval_secs,
-                    beat.visibility.verdict.name(),
-                    health,
-                    visibility,
-                ],
-            )
-            .doing("storing a heartbeat")?;
-        }
-        Message::Enrolment(_) => {}
     }
-    Ok(id)
+    let highest = ledger.max_seq(sensor, epoch)?;
+    if seq <= 1 {
+        return Ok(ChainStatus::EpochStart.into());
+    }
+    Ok(match ledger.link_at(sensor, epoch, seq - 1)? {
+        Some(before) if before.hash != envelope.prev => ChainStatus::Broken.into(),
+        Some(_) if highest > seq => ChainStatus::Reordered.into(),
+        Some(_) => ChainStatus::Linked.into(),
+        None if highest > seq => ChainStatus::Reordered.into(),
+        // Everything between the highest stored and this one is missing.
+        None => Placement {
+            status: ChainStatus::GapBefore,
+            gap: Some((highest.saturating_add(1), seq - 1)),
+        },
+    })
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,11 +1,12 @@
 //! What the collector stores and shows: one row per genuine alert, with where
-//! it sits in its sensor's chain. Plain data shared by storage, the CLI and
-//! the SIEM exports.
+//! it sits in its sensor's chain, a sensor's last heartbeat, and which alerts
+//! to list. Plain data shared by storage, the fleet view, the CLI and the SIEM
+//! exports.
 
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use vantage_protocol::{AlertKind, Severity};
+use vantage_protocol::{AlertKind, Health, Severity, Visibility};
 
 /// How an envelope fits its sensor's chain when it was stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +26,7 @@ pub enum ChainStatus {
 }
 
 impl ChainStatus {
+    /// The name stored in the database and shown in JSON (`linked`, ...).
     pub fn name(self) -> &'static str {
         match self {
             ChainStatus::Linked => "linked",
@@ -35,6 +37,7 @@ impl ChainStatus {
         }
     }
 
+    /// The status [`ChainStatus::name`] names, if any.
     pub fn from_name(name: &str) -> Option<ChainStatus> {
         [
             ChainStatus::Linked,
@@ -69,14 +72,54 @@ pub struct AlertRecord {
     pub raised_at: u64,
     /// Unix seconds (fractional) when the collector stored it.
     pub received_at: f64,
+    /// How bad it is.
     pub severity: Severity,
+    /// What it is about.
     pub kind: AlertKind,
+    /// The protected host concerned.
     pub host: IpAddr,
+    /// The other end, when there is one.
     pub peer: Option<IpAddr>,
+    /// Destination port, 0 when none applies.
     pub port: u16,
+    /// How many times it was seen (packets, ports, peers: depends on `kind`).
     pub count: u32,
+    /// Free text from the sensor (at most 64 characters).
     pub detail: String,
+    /// How its envelope fits its sensor's chain.
     pub chain: ChainStatus,
     /// Chain hash of the envelope (32 hex digits).
     pub envelope_hash: String,
+}
+
+/// The last heartbeat a sensor sent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LastHeartbeat {
+    /// Unix seconds when the collector stored it.
+    pub received_at: f64,
+    /// Unix seconds on the sensor's clock.
+    pub sent_at: u64,
+    /// Seconds since the agent started, as the sensor reported.
+    pub uptime_secs: u32,
+    /// Seconds within which the sensor promised its next heartbeat.
+    pub interval_secs: u32,
+    /// The sensor's health report (`None` if the stored one is unreadable).
+    pub health: Option<Health>,
+    /// What the sensor sees (`None` if the stored one is unreadable).
+    pub visibility: Option<Visibility>,
+}
+
+/// Which alerts to list.
+#[derive(Clone, Debug, Default)]
+pub struct AlertFilter {
+    /// Only rows with an id above this (for incremental exports).
+    pub after_id: i64,
+    /// Only this sensor (16 hex digits).
+    pub sensor: Option<String>,
+    /// Only this severity or worse.
+    pub min_severity: Option<Severity>,
+    /// Include envelopes flagged as breaking the chain.
+    pub include_broken: bool,
+    /// At most this many alerts (all when `None`).
+    pub limit: Option<u32>,
 }

@@ -1,5 +1,5 @@
 //! `vantage-fleet serve`: the TLS listener. Each connection reads envelope
-//! frames and hands them to one storage thread, which verifies and stores
+//! frames (through `vantage_protocol::codec::CollectorSide`) and hands them to one storage thread, which verifies and stores
 //! them in group-committed transactions; every ack goes back, in order, only
 //! after the transaction holding its envelope has committed.
 
@@ -11,17 +11,19 @@ use std::{
 };
 
 use tokio::{
-    io::{AsyncReadExt as _, AsyncWriteExt as _},
     net::{TcpListener, TcpStream},
     sync::oneshot,
 };
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use vantage_protocol::{frame, Ack, AckOutcome, RejectReason, MAX_ENVELOPE_LEN};
+use vantage_protocol::{
+    codec::{CollectorSide, FrameError},
+    Ack, AckOutcome, RejectReason,
+};
 
 use crate::{
     ingest,
-    store::{Store, StoreError},
+    store::{SqliteStore, StoreError},
     tls::{self, TlsError},
 };
 
@@ -33,24 +35,34 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A sensor sends a heartbeat at least this often; a silent socket is dropped.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(900);
 
+/// Why the collector could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The TLS identity could not be loaded.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The database could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The listening socket (or the storage thread) could not be set up.
     #[error("listening on {addr}: {source}")]
     Listen {
+        /// The address asked for.
         addr: SocketAddr,
+        /// What failed.
         #[source]
         source: std::io::Error,
     },
 }
 
+/// Where to listen and what to serve with.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
+    /// Address to listen on (port 0: any free port).
     pub listen: SocketAddr,
+    /// Directory holding the collector's key and certificate.
     pub tls_dir: PathBuf,
+    /// The database file.
     pub db: PathBuf,
 }
 
@@ -68,7 +80,7 @@ struct Job {
 
 /// Stores one batch in one transaction; on any storage failure every
 /// envelope of the batch is answered "unavailable" and nothing is kept.
-fn commit_batch(store: &mut Store, batch: &[Vec<u8>], now: f64) -> Vec<Ack> {
+fn commit_batch(store: &mut SqliteStore, batch: &[Vec<u8>], now: f64) -> Vec<Ack> {
     let unavailable = |wire: &Vec<u8>| {
         let (epoch, seq) = vantage_protocol::Envelope::decode(wire)
             .map(|envelope| (envelope.epoch, envelope.seq))
@@ -80,15 +92,12 @@ fn commit_batch(store: &mut Store, batch: &[Vec<u8>], now: f64) -> Vec<Ack> {
         }
     };
     let mut attempt = || -> Result<Vec<Ack>, StoreError> {
-        let tx = store.transaction()?;
+        let mut ledger = store.begin()?;
         let mut acks = Vec::with_capacity(batch.len());
         for wire in batch {
-            acks.push(ingest::ingest(&tx, wire, now)?.ack);
+            acks.push(ingest::ingest(&mut ledger, wire, now)?.ack);
         }
-        tx.commit().map_err(|source| StoreError::Sqlite {
-            doing: "committing",
-            source,
-        })?;
+        ledger.commit()?;
         Ok(acks)
     };
     match attempt() {
@@ -100,7 +109,7 @@ fn commit_batch(store: &mut Store, batch: &[Vec<u8>], now: f64) -> Vec<Ack> {
     }
 }
 
-fn storage_loop(mut store: Store, jobs: mpsc::Receiver<Job>) {
+fn storage_loop(mut store: SqliteStore, jobs: mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -129,7 +138,7 @@ pub async fn serve(
     on_listening: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let acceptor = TlsAcceptor::from(tls::server_config(&options.tls_dir)?);
-    let store = Store::open(&options.db)?;
+    let store = SqliteStore::open(&options.db)?;
     let (jobs, job_queue) = mpsc::channel::<Job>();
     let storage = std::thread::Builder::new()
         .name("fleet-store".into())
@@ -177,62 +186,75 @@ pub async fn serve(
     Ok(())
 }
 
+/// Why a sensor's connection ended, for the log.
+#[derive(Debug, thiserror::Error)]
+enum ConnectionError {
+    #[error("TLS handshake timed out after {after:?}")]
+    HandshakeTimeout { after: Duration },
+    #[error("TLS handshake: {source}")]
+    Handshake {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("nothing received for {after:?}")]
+    Idle { after: Duration },
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 async fn connection(
     acceptor: TlsAcceptor,
     socket: TcpStream,
     jobs: mpsc::Sender<Job>,
     shutdown: CancellationToken,
-) -> std::io::Result<()> {
+) -> Result<(), ConnectionError> {
     socket.set_nodelay(true)?;
     let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket))
         .await
-        .map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out")
-        })??;
-    let (mut reader, mut writer) = tokio::io::split(stream);
+        .map_err(|_| ConnectionError::HandshakeTimeout {
+            after: HANDSHAKE_TIMEOUT,
+        })?
+        .map_err(|source| ConnectionError::Handshake { source })?;
+    let (mut envelopes, mut acks_out) = CollectorSide::new(stream).into_split();
     let (owed, mut owed_queue) =
         tokio::sync::mpsc::channel::<oneshot::Receiver<Ack>>(MAX_IN_FLIGHT);
     let acks = tokio::spawn(async move {
-        let mut out = Vec::with_capacity(64);
         while let Some(pending) = owed_queue.recv().await {
             let Ok(ack) = pending.await else { break };
-            out.clear();
-            if frame::push_frame(&mut out, &ack.encode()).is_err() {
-                break;
-            }
-            writer.write_all(&out).await?;
+            acks_out.feed(&ack).await?;
             if owed_queue.is_empty() {
-                writer.flush().await?;
+                acks_out.flush().await?;
             }
         }
-        writer.shutdown().await
+        acks_out.shutdown().await
     });
     let result = async {
         loop {
-            let mut header = [0u8; 2];
-            tokio::select! {
+            let received = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
-                read = tokio::time::timeout(IDLE_TIMEOUT, reader.read_exact(&mut header)) => {
-                    match read {
-                        Err(_) => return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "idle")),
-                        Ok(Err(error)) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-                        Ok(result) => { result?; }
-                    }
-                }
-            }
-            let len = match frame::frame_len(header, MAX_ENVELOPE_LEN) {
-                Ok(len) => len,
-                Err(error) => {
+                read = tokio::time::timeout(IDLE_TIMEOUT, envelopes.recv()) => match read {
+                    Err(_) => return Err(ConnectionError::Idle { after: IDLE_TIMEOUT }),
+                    Ok(received) => received,
+                },
+            };
+            let wire = match received {
+                Ok(Some(wire)) => wire,
+                Ok(None) => return Ok(()),
+                Err(error @ (FrameError::Oversized { .. } | FrameError::Empty { .. })) => {
                     // The stream can no longer be trusted to be in step; count
                     // it as malformed input (an empty envelope) and hang up.
                     let (reply, pending) = oneshot::channel();
-                    let _ = jobs.send(Job { wire: Vec::new(), reply });
+                    let _ = jobs.send(Job {
+                        wire: Vec::new(),
+                        reply,
+                    });
                     let _ = owed.send(pending).await;
-                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, error.to_string()));
+                    return Err(error.into());
                 }
+                Err(error) => return Err(error.into()),
             };
-            let mut wire = vec![0u8; len];
-            reader.read_exact(&mut wire).await?;
             let (reply, pending) = oneshot::channel();
             if jobs.send(Job { wire, reply }).is_err() {
                 return Ok(());
@@ -245,5 +267,5 @@ async fn connection(
     .await;
     drop(owed);
     let written = acks.await.unwrap_or(Ok(()));
-    result.and(written)
+    result.and(written.map_err(ConnectionError::from))
 }

@@ -1,6 +1,10 @@
 //! The stream between sensor and collector: frames of a 2-byte big-endian
 //! length and that many bytes. Sensor to collector, each frame is one
 //! envelope; collector to sensor, each frame is one [`Ack`].
+//!
+//! [`push_frame`] and [`frame_len`] build and check frames by hand (the fuzz
+//! targets use them); over a tokio stream, the `codec` module (feature
+//! `tokio`) reads and writes the same bytes as typed connections.
 
 use serde::{Deserialize, Serialize};
 

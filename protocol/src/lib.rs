@@ -7,8 +7,12 @@
 //! Every field is bounded, so decoding never allocates more than
 //! [`MAX_ENVELOPE_LEN`] bytes, and every decode error says what was wrong.
 //! The collector answers each envelope with an [`Ack`] over the same
-//! length-prefixed [`frame`] stream.
+//! length-prefixed [`frame`] stream. With the `tokio` feature, the `codec`
+//! module offers that stream as typed connections (`CollectorSide`,
+//! `SensorSide`) over any tokio byte stream.
 
+#[cfg(feature = "tokio")]
+pub mod codec;
 pub mod envelope;
 pub mod error;
 pub mod frame;

@@ -1,0 +1,181 @@
+//! [`Ledger`] on one SQLite write transaction. Envelope inserts are
+//! insert-or-detect: `ON CONFLICT (sensor, epoch, seq) DO NOTHING` and a
+//! look at how many rows changed, so the UNIQUE constraint, not a read before
+//! the write, decides whether a position was free.
+
+use std::net::IpAddr;
+
+use rusqlite::{params, OptionalExtension as _, Transaction};
+use vantage_protocol::{Alert, Heartbeat, SensorId};
+
+use super::{count_from_column, enrolled, seq_param, Doing as _};
+use crate::store::{Enrolled, Gap, Insert, Ledger, NewEnvelope, StoreError, StoredLink};
+
+/// An open write transaction of a [`SqliteStore`](super::SqliteStore).
+/// Dropped without [`SqliteLedger::commit`], it rolls back.
+pub struct SqliteLedger<'a> {
+    tx: Transaction<'a>,
+}
+
+impl std::fmt::Debug for SqliteLedger<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteLedger")
+    }
+}
+
+impl<'a> SqliteLedger<'a> {
+    pub(super) fn new(tx: Transaction<'a>) -> SqliteLedger<'a> {
+        SqliteLedger { tx }
+    }
+
+    /// Commits everything written through this ledger; once this returns
+    /// `Ok`, it survives a crash.
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().doing("committing")
+    }
+}
+
+impl Ledger for SqliteLedger<'_> {
+    fn enrolled(&self, sensor: SensorId) -> Result<Option<Enrolled>, StoreError> {
+        enrolled(&self.tx, sensor)
+    }
+
+    fn link_at(
+        &self,
+        sensor: SensorId,
+        epoch: u32,
+        seq: u64,
+    ) -> Result<Option<StoredLink>, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT hash, prev FROM envelopes WHERE sensor = ?1 AND epoch = ?2 AND seq = ?3",
+                params![sensor.to_string(), epoch, seq_param(seq)],
+                |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()
+            .doing("looking up a chain position")
+            .map(|found| {
+                found.and_then(|(hash, prev)| {
+                    Some(StoredLink {
+                        hash: hash.try_into().ok()?,
+                        prev: prev.try_into().ok()?,
+                    })
+                })
+            })
+    }
+
+    fn max_seq(&self, sensor: SensorId, epoch: u32) -> Result<u64, StoreError> {
+        self.tx
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM envelopes WHERE sensor = ?1 AND epoch = ?2",
+                params![sensor.to_string(), epoch],
+                |row| row.get::<_, i64>(0),
+            )
+            .doing("finding the last sequence number")
+            .map(count_from_column)
+    }
+
+    fn insert_envelope(&mut self, envelope: &NewEnvelope<'_>) -> Result<Insert, StoreError> {
+        let changed = self
+            .tx
+            .execute(
+                "INSERT INTO envelopes (sensor, epoch, seq, hash, prev, kind, chain, received_at, wire)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (sensor, epoch, seq) DO NOTHING",
+                params![
+                    envelope.sensor.to_string(),
+                    envelope.epoch,
+                    seq_param(envelope.seq),
+                    &envelope.hash[..],
+                    &envelope.prev[..],
+                    envelope.kind,
+                    envelope.chain.name(),
+                    envelope.received_at,
+                    envelope.wire,
+                ],
+            )
+            .doing("storing an envelope")?;
+        if changed == 0 {
+            return Ok(Insert::Taken);
+        }
+        Ok(Insert::Stored {
+            id: self.tx.last_insert_rowid(),
+        })
+    }
+
+    fn insert_alert(&mut self, envelope_id: i64, alert: &Alert) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO alerts (envelope_id, raised_at, severity, kind, host, peer, port, count, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    envelope_id,
+                    seq_param(alert.at),
+                    alert.severity.name(),
+                    alert.kind.name(),
+                    IpAddr::from(alert.host).to_string(),
+                    alert.peer.map(|peer| IpAddr::from(peer).to_string()),
+                    alert.port,
+                    alert.count,
+                    alert.detail.as_str(),
+                ],
+            )
+            .doing("storing an alert")
+            .map(|_| ())
+    }
+
+    fn insert_heartbeat(&mut self, envelope_id: i64, beat: &Heartbeat) -> Result<(), StoreError> {
+        let health = serde_json::to_string(&beat.health).unwrap_or_default();
+        let visibility = serde_json::to_string(&beat.visibility).unwrap_or_default();
+        self.tx
+            .execute(
+                "INSERT INTO heartbeats (envelope_id, sent_at, uptime_secs, interval_secs, verdict, health, visibility)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    envelope_id,
+                    seq_param(beat.at),
+                    beat.uptime_secs,
+                    beat.interval_secs,
+                    beat.visibility.verdict.name(),
+                    health,
+                    visibility,
+                ],
+            )
+            .doing("storing a heartbeat")
+            .map(|_| ())
+    }
+
+    fn insert_gap(&mut self, gap: &Gap) -> Result<(), StoreError> {
+        self.tx
+            .execute(
+                "INSERT INTO gaps (sensor, epoch, first_missing, last_missing, detected_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    gap.sensor.to_string(),
+                    gap.epoch,
+                    seq_param(gap.first_missing),
+                    seq_param(gap.last_missing),
+                    gap.detected_at
+                ],
+            )
+            .doing("recording a gap")
+            .map(|_| ())
+    }
+
+    fn bump_counter(
+        &mut self,
+        name: &str,
+        sensor: Option<SensorId>,
+        now: f64,
+    ) -> Result<(), StoreError> {
+        let sensor = sensor.map(|id| id.to_string()).unwrap_or_default();
+        self.tx
+            .execute(
+                "INSERT INTO counters (name, sensor, count, last_at) VALUES (?1, ?2, 1, ?3)
+                 ON CONFLICT (name, sensor) DO UPDATE SET count = count + 1, last_at = ?3",
+                params![name, sensor, now],
+            )
+            .doing("counting")
+            .map(|_| ())
+    }
+}

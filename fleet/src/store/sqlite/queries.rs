@@ -1,0 +1,209 @@
+//! [`Queries`] on the SQLite store: the reads behind the fleet view, the
+//! alerts listing and SIEM exports. Envelopes flagged `broken` never count
+//! as a sensor's heartbeats or alerts unless a filter asks for them.
+
+use std::{collections::BTreeMap, net::IpAddr};
+
+use rusqlite::{params, OptionalExtension as _};
+use vantage_protocol::{AlertKind, Severity};
+
+use super::{count_from_column, seq_from_column, Doing as _, SqliteStore};
+use crate::{
+    record::{AlertFilter, AlertRecord, ChainStatus, LastHeartbeat},
+    store::{EnvelopeCounts, Queries, SensorRow, StoreError},
+};
+
+impl SqliteStore {
+    fn count(&self, sql: &str, sensor: &str) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(sql, params![sensor], |row| row.get::<_, i64>(0))
+            .doing("counting envelopes")
+            .map(count_from_column)
+    }
+}
+
+impl Queries for SqliteStore {
+    fn sensors(&self) -> Result<Vec<SensorRow>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT sensor, public_key, site, name, enrolled_at FROM sensors ORDER BY site, name",
+            )
+            .doing("listing sensors")?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(SensorRow {
+                    sensor: row.get(0)?,
+                    public_key: row.get(1)?,
+                    site: row.get(2)?,
+                    name: row.get(3)?,
+                    enrolled_at: row.get(4)?,
+                })
+            })
+            .doing("listing sensors")?;
+        rows.collect::<Result<_, _>>().doing("listing sensors")
+    }
+
+    fn last_heartbeat(&self, sensor: &str) -> Result<Option<LastHeartbeat>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT e.received_at, h.sent_at, h.uptime_secs, h.interval_secs, h.health, h.visibility
+                 FROM heartbeats h JOIN envelopes e ON e.id = h.envelope_id
+                 WHERE e.sensor = ?1 AND e.chain != 'broken'
+                 ORDER BY e.received_at DESC, e.id DESC LIMIT 1",
+                params![sensor],
+                |row| {
+                    Ok(LastHeartbeat {
+                        received_at: row.get(0)?,
+                        sent_at: seq_from_column(row.get(1)?),
+                        uptime_secs: row.get(2)?,
+                        interval_secs: row.get(3)?,
+                        health: serde_json::from_str(&row.get::<_, String>(4)?).ok(),
+                        visibility: serde_json::from_str(&row.get::<_, String>(5)?).ok(),
+                    })
+                },
+            )
+            .optional()
+            .doing("reading the last heartbeat")
+    }
+
+    fn alerts_by_severity(&self, sensor: &str) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT a.severity, COUNT(*) FROM alerts a JOIN envelopes e ON e.id = a.envelope_id
+                 WHERE e.sensor = ?1 AND e.chain != 'broken' GROUP BY a.severity",
+            )
+            .doing("counting alerts")?;
+        let rows = statement
+            .query_map(params![sensor], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .doing("counting alerts")?;
+        let mut by_severity = BTreeMap::new();
+        for row in rows {
+            let (severity, n) = row.doing("counting alerts")?;
+            by_severity.insert(severity, count_from_column(n));
+        }
+        Ok(by_severity)
+    }
+
+    fn envelope_counts(&self, sensor: &str) -> Result<EnvelopeCounts, StoreError> {
+        Ok(EnvelopeCounts {
+            envelopes: self.count("SELECT COUNT(*) FROM envelopes WHERE sensor = ?1", sensor)?,
+            missing: self.count(
+                "SELECT COALESCE(SUM(top - n), 0) FROM
+                   (SELECT MAX(seq) AS top, COUNT(*) AS n FROM envelopes WHERE sensor = ?1 GROUP BY epoch)",
+                sensor,
+            )?,
+            broken: self.count(
+                "SELECT COUNT(*) FROM envelopes WHERE sensor = ?1 AND chain = 'broken'",
+                sensor,
+            )?,
+        })
+    }
+
+    fn counters(&self, sensor: &str) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT name, count FROM counters WHERE sensor = ?1 ORDER BY name")
+            .doing("reading counters")?;
+        let rows = statement
+            .query_map(params![sensor], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .doing("reading counters")?;
+        let mut counters = BTreeMap::new();
+        for row in rows {
+            let (name, count) = row.doing("reading counters")?;
+            counters.insert(name, count_from_column(count));
+        }
+        Ok(counters)
+    }
+
+    fn all_counters(&self) -> Result<BTreeMap<String, BTreeMap<String, u64>>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT sensor, name, count FROM counters")
+            .doing("reading counters")?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            })
+            .doing("reading counters")?;
+        let mut all: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        for row in rows {
+            let (sensor, name, count) = row.doing("reading counters")?;
+            all.entry(sensor)
+                .or_default()
+                .insert(name, count_from_column(count));
+        }
+        Ok(all)
+    }
+
+    fn alerts(&self, filter: &AlertFilter) -> Result<Vec<AlertRecord>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT e.id, e.sensor, s.name, s.site, e.epoch, e.seq, a.raised_at, e.received_at,
+                        a.severity, a.kind, a.host, a.peer, a.port, a.count, a.detail, e.chain, e.hash
+                 FROM alerts a JOIN envelopes e ON e.id = a.envelope_id JOIN sensors s ON s.sensor = e.sensor
+                 WHERE e.id > ?1 AND (?2 IS NULL OR e.sensor = ?2) AND (?3 OR e.chain != 'broken')
+                   AND a.severity IN (SELECT value FROM json_each(?5))
+                 ORDER BY e.id LIMIT ?4",
+            )
+            .doing("listing alerts")?;
+        let limit = filter.limit.map_or(-1, i64::from);
+        // The severities to list, filtered in SQL so that LIMIT counts only them.
+        let wanted: Vec<&str> = Severity::ALL
+            .iter()
+            .copied()
+            .filter(|s| filter.min_severity.is_none_or(|min| *s >= min))
+            .map(Severity::name)
+            .collect();
+        let wanted = serde_json::to_string(&wanted).unwrap_or_default();
+        let rows = statement
+            .query_map(
+                params![
+                    filter.after_id,
+                    filter.sensor,
+                    filter.include_broken,
+                    limit,
+                    wanted
+                ],
+                |row| {
+                    let severity: String = row.get(8)?;
+                    let kind: String = row.get(9)?;
+                    let host: String = row.get(10)?;
+                    let peer: Option<String> = row.get(11)?;
+                    let chain: String = row.get(15)?;
+                    let hash: Vec<u8> = row.get(16)?;
+                    Ok(AlertRecord {
+                        id: row.get(0)?,
+                        sensor: row.get(1)?,
+                        sensor_name: row.get(2)?,
+                        site: row.get(3)?,
+                        epoch: row.get(4)?,
+                        seq: seq_from_column(row.get(5)?),
+                        raised_at: seq_from_column(row.get(6)?),
+                        received_at: row.get(7)?,
+                        severity: Severity::from_name(&severity).unwrap_or(Severity::Info),
+                        kind: AlertKind::from_name(&kind).unwrap_or(AlertKind::Test),
+                        host: host.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+                        peer: peer.and_then(|peer| peer.parse().ok()),
+                        port: row.get(12)?,
+                        count: row.get(13)?,
+                        detail: row.get(14)?,
+                        chain: ChainStatus::from_name(&chain).unwrap_or(ChainStatus::Broken),
+                        envelope_hash: vantage_protocol::keys::hex_encode(&hash),
+                    })
+                },
+            )
+            .doing("listing alerts")?;
+        rows.collect::<Result<_, _>>().doing("listing alerts")
+    }
+}
