@@ -46,8 +46,8 @@ pub enum UplinkError {
     ServerName(String),
     #[error("connection: {0}")]
     Io(#[from] std::io::Error),
-    #[error("collector sent a bad ack: {0}")]
-    BadAck(#[from] vantage_protocol::DecodeError),
+    #[error("connection: {0}")]
+    Frame(#[from] vantage_protocol::codec::FrameError),
     #[error("collector refused envelope {epoch}/{seq}: {}", reason.name())]
     Rejected {
         epoch: u32,

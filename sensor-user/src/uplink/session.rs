@@ -3,17 +3,14 @@
 
 use std::time::Duration;
 
-use tokio::{
-    io::{AsyncReadExt as _, AsyncWriteExt as _},
-    net::TcpStream,
-};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use vantage_protocol::{frame, Ack, AckOutcome};
+use vantage_protocol::{codec::SensorSide, AckOutcome};
 
 use super::{sendlog::LogEntry, writer::SpoolHandle, UplinkError, UplinkOptions};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Bytes of frames written before the writer yields to read acks.
+/// Envelope bytes fed before a flush, so that acks are read between batches.
 const WRITE_BATCH: usize = 64 * 1024;
 
 /// Connects and exchanges envelopes for acks until the connection fails or
@@ -55,47 +52,36 @@ pub(super) async fn exchange(
         detail: Some(addr.clone()),
         ..LogEntry::event("connected")
     });
-    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (mut acks, mut envelopes) = SensorSide::new(stream).into_split();
 
     let send = async {
         let mut cursor = None;
-        let mut frames = Vec::with_capacity(WRITE_BATCH + 1024);
         loop {
-            frames.clear();
-            while frames.len() < WRITE_BATCH {
+            let mut fed = 0;
+            while fed < WRITE_BATCH {
                 let Some((position, bytes)) = spool.view().next_after(cursor) else {
                     break;
                 };
-                frame::push_frame(&mut frames, &bytes)?;
                 spool.log(LogEntry {
                     epoch: Some(position.0),
                     seq: Some(position.1),
                     bytes: Some(bytes.len() as u64),
                     ..LogEntry::event("sent")
                 });
+                envelopes.feed(&bytes).await?;
+                fed += bytes.len();
                 cursor = Some(position);
             }
-            if frames.is_empty() {
+            if fed == 0 {
                 spool.committed().await;
                 continue;
             }
-            writer.write_all(&frames).await?;
-            writer.flush().await?;
+            envelopes.flush().await?;
         }
     };
 
     let receive = async {
-        loop {
-            let mut header = [0u8; 2];
-            match reader.read_exact(&mut header).await {
-                Ok(_) => {}
-                Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-                Err(error) => return Err(UplinkError::Io(error)),
-            }
-            let len = frame::frame_len(header, frame::MAX_ACK_LEN)?;
-            let mut body = vec![0u8; len];
-            reader.read_exact(&mut body).await?;
-            let ack = Ack::decode(&body)?;
+        while let Some(ack) = acks.recv().await? {
             let duplicate = match ack.outcome {
                 AckOutcome::Stored => false,
                 AckOutcome::Duplicate => true,
@@ -116,6 +102,7 @@ pub(super) async fn exchange(
             spool.acked((ack.epoch, ack.seq), duplicate);
             *acked_any = true;
         }
+        Ok(())
     };
 
     tokio::select! {
