@@ -31,14 +31,19 @@ pub fn vantage_bin() -> anyhow::Result<PathBuf> {
 pub struct SensorDirs {
     pub pin_dir: PathBuf,
     pub state_dir: PathBuf,
+    /// Where the agent's own log (its stderr) goes: the state directory,
+    /// unless a test needs that directory to fail.
+    pub log_dir: PathBuf,
 }
 
 impl SensorDirs {
     pub fn new(tag: &str) -> SensorDirs {
         let name = format!("vantage-test-{}-{tag}", std::process::id());
+        let state_dir = std::env::temp_dir().join(&name);
         SensorDirs {
             pin_dir: Path::new("/sys/fs/bpf").join(&name),
-            state_dir: std::env::temp_dir().join(&name),
+            log_dir: state_dir.clone(),
+            state_dir,
         }
     }
 
@@ -109,6 +114,7 @@ impl Drop for SensorDirs {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.pin_dir);
         let _ = std::fs::remove_dir_all(&self.state_dir);
+        let _ = std::fs::remove_dir_all(&self.log_dir);
     }
 }
 
@@ -138,7 +144,8 @@ impl Agent {
         config: Option<&Path>,
     ) -> anyhow::Result<Agent> {
         std::fs::create_dir_all(&dirs.state_dir)?;
-        let log = dirs.state_dir.join(format!(
+        std::fs::create_dir_all(&dirs.log_dir)?;
+        let log = dirs.log_dir.join(format!(
             "agent-{}.log",
             Instant::now().elapsed().as_nanos() ^ u128::from(std::process::id())
         ));
