@@ -105,7 +105,7 @@ pub fn fleet_report<Q: Queries + ?Sized>(store: &Q, now: f64) -> Result<FleetRep
             .map_or("unknown", |v| v.verdict.name())
             .to_owned();
         let mut alerts: BTreeMap<String, u64> = Severity::ALL
-            .into_iter()
+            .iter()
             .map(|severity| (severity.name().to_owned(), 0))
             .collect();
         alerts.extend(store.alerts_by_severity(&row.sensor)?);

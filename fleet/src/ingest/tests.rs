@@ -55,6 +55,8 @@ fn heartbeat() -> Message {
             spool_torn: 0,
             events_lost: 0,
             malformed: 0,
+            faults: 0,
+            failing: 0,
         },
         visibility: Visibility {
             verdict: VisibilityVerdict::Sees,
