@@ -26,7 +26,7 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Fuzz the wire protocol decoders with cargo-fuzz (nightly, libFuzzer).
     Fuzz(fuzz::FuzzArgs),
-    /// Run a live demo site in network namespaces until Ctrl-C (root).
+    /// Run a live demo site in network namespaces until Ctrl-C, SIGTERM or SIGHUP (root).
     Lab(lab::LabArgs),
 }
 
