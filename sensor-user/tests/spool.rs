@@ -7,41 +7,12 @@
     reason = "a test fails loudly on a broken setup step"
 )]
 
-use std::path::PathBuf;
+mod common;
+
+use common::{alert, TempDir};
 
 use vantage::uplink::spool::{Rank, Spool};
-use vantage_protocol::{
-    message::bounded, Addr, Alert, AlertKind, Message, Sealed, Sealer, SensorKey, Severity,
-};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("vantage-spool-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn alert(severity: Severity, detail: &str) -> Message {
-    Message::Alert(Alert {
-        at: 1,
-        severity,
-        kind: AlertKind::Test,
-        host: Addr::V4([10, 0, 0, 1]),
-        peer: None,
-        port: 0,
-        count: 1,
-        detail: bounded(detail),
-    })
-}
+use vantage_protocol::{Message, Sealed, Sealer, SensorKey, Severity};
 
 fn sealer(epoch: u32) -> Sealer {
     Sealer::new(SensorKey::ephemeral().expect("key"), epoch, 1, [0; 16])

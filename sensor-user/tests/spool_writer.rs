@@ -8,7 +8,11 @@
     reason = "a test fails loudly on a broken setup step"
 )]
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+mod common;
+
+use common::{alert, TempDir};
+
+use std::{sync::Arc, time::Duration};
 
 use vantage::{
     time::{Clock, ManualClock},
@@ -18,38 +22,7 @@ use vantage::{
         writer,
     },
 };
-use vantage_protocol::{
-    message::bounded, Addr, Alert, AlertKind, Envelope, Message, Sealer, SensorKey, Severity,
-};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("vantage-writer-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn alert(severity: Severity, detail: &str) -> Message {
-    Message::Alert(Alert {
-        at: 1,
-        severity,
-        kind: AlertKind::Test,
-        host: Addr::V4([10, 0, 0, 1]),
-        peer: None,
-        port: 0,
-        count: 1,
-        detail: bounded(detail),
-    })
-}
+use vantage_protocol::{Envelope, Message, Sealer, SensorKey, Severity};
 
 fn start(
     dir: &TempDir,

@@ -116,6 +116,18 @@ pub fn sum_host(per_cpu: &[HostCounters]) -> HostCounters {
     HostCounters::merge(per_cpu)
 }
 
+/// Every event waiting in the ring, decoded; fails the test if a record
+/// could not be decoded.
+pub fn drain_events(reader: &mut vantage::datapath::EventReader) -> Vec<vantage::sample::Event> {
+    let mut events = Vec::new();
+    assert_eq!(
+        reader.drain_into(&mut events),
+        0,
+        "undecodable event records"
+    );
+    events
+}
+
 /// Bits set in a sketch (distinct items, while collisions are unlikely).
 pub fn sketch_bits(sketch: &[u64; SKETCH_WORDS]) -> u32 {
     sketch.iter().map(|w| w.count_ones()).sum()

@@ -9,3 +9,22 @@ pub mod netns;
 pub mod packet;
 pub mod services;
 pub mod site;
+
+use std::time::{Duration, Instant};
+
+/// Polls `check` every 200 ms until it returns true; fails naming `what`
+/// if that takes longer than `within`.
+pub fn wait_until(
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    while !check()? {
+        if Instant::now() > deadline {
+            anyhow::bail!("{what} did not happen within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}

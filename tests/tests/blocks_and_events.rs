@@ -10,7 +10,7 @@ use vantage::{
     time::{Clock as _, SystemClock},
 };
 use vantage_tests::{
-    harness::{Harness, XDP_DROP, XDP_PASS},
+    harness::{drain_events, Harness, XDP_DROP, XDP_PASS},
     packet::{Frame, CLIENT_MAC, GATEWAY_MAC, TCP_ACK, TCP_SYN},
 };
 
@@ -269,8 +269,7 @@ fn events_report_connections_and_dns_names() -> Result {
             .build(),
     )?;
     h.run(&reply("203.0.113.7", "10.0.0.5", 443, 40000))?;
-    let mut events = Vec::new();
-    assert_eq!(ring.drain_into(&mut events), 0, "undecodable records");
+    let events = drain_events(&mut ring);
     assert_eq!(
         events.len(),
         3,
@@ -317,9 +316,7 @@ fn long_dns_names_are_cut_and_flagged() -> Result {
             .dns_query(9, &long_name)
             .build(),
     )?;
-    let mut events = Vec::new();
-    assert_eq!(ring.drain_into(&mut events), 0, "undecodable records");
-    let event = events
+    let event = drain_events(&mut ring)
         .into_iter()
         .next()
         .ok_or_else(|| anyhow::anyhow!("no event"))?;
@@ -360,9 +357,7 @@ fn events_carry_the_verdict() -> Result {
         h.run(&syn("10.0.0.5", "203.0.113.66", 40000, 443))?,
         XDP_DROP
     );
-    let mut events = Vec::new();
-    assert_eq!(ring.drain_into(&mut events), 0, "undecodable records");
-    let event = events
+    let event = drain_events(&mut ring)
         .into_iter()
         .next()
         .ok_or_else(|| anyhow::anyhow!("no event"))?;

@@ -19,6 +19,7 @@ use vantage_tests::{
     harness::require_root,
     services::ping,
     site::{Site, COLLECTOR, SITE_NET, WEB_SERVER},
+    wait_until,
 };
 
 type Result = anyhow::Result<()>;
@@ -80,21 +81,6 @@ impl Drop for Tmpfs {
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
         let _ = std::fs::remove_dir(&self.path);
     }
-}
-
-fn wait_until(
-    what: &str,
-    within: Duration,
-    mut check: impl FnMut() -> anyhow::Result<bool>,
-) -> Result {
-    let deadline = Instant::now() + within;
-    while !check()? {
-        if Instant::now() > deadline {
-            bail!("{what} did not happen within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Ok(())
 }
 
 fn health(fleet: &FleetDir) -> anyhow::Result<Value> {

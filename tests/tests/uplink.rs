@@ -17,6 +17,7 @@ use vantage_tests::{
     fleet::{Collector, FleetDir, SensorUplink},
     harness::require_root,
     site::{Site, COLLECTOR, SITE_NET},
+    wait_until,
 };
 
 type Result = anyhow::Result<()>;
@@ -115,21 +116,6 @@ fn sensor<'a>(report: &'a Value, id: &str) -> &'a Value {
         .as_array()
         .and_then(|s| s.iter().find(|s| s["sensor"] == id))
         .unwrap_or(&Value::Null)
-}
-
-fn wait_until(
-    what: &str,
-    within: Duration,
-    mut check: impl FnMut() -> anyhow::Result<bool>,
-) -> Result {
-    let deadline = Instant::now() + within;
-    while !check()? {
-        if Instant::now() > deadline {
-            anyhow::bail!("{what} did not happen within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    Ok(())
 }
 
 #[test]
