@@ -214,7 +214,6 @@ fn configure(
 impl Agent {
     /// Waits for events and keeps them for the next tick.
     async fn drain_events(&mut self, stream: &mut EventStream) {
-        let before = self.events.len();
         match stream.next_batch(&mut self.events).await {
             Ok(undecodable) => {
                 self.faults.succeeded(FaultKind::Events);
@@ -229,7 +228,7 @@ impl Agent {
         }
         if self.events.len() > MAX_EVENTS_PER_TICK {
             let excess = self.events.len() - MAX_EVENTS_PER_TICK;
-            self.events.truncate(MAX_EVENTS_PER_TICK.max(before));
+            self.events.truncate(MAX_EVENTS_PER_TICK);
             self.events_overflow += excess as u64;
         }
     }

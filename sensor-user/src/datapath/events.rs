@@ -73,12 +73,6 @@ impl EventReader {
         drain_ring(&mut self.ring, out)
     }
 
-    /// Every event waiting in the ring, decoded; undecodable records are dropped.
-    pub fn drain(&mut self) -> Vec<Event> {
-        let mut out = Vec::new();
-        self.drain_into(&mut out);
-        out
-    }
 
     /// Turns the reader into a stream for the current tokio runtime.
     pub fn into_stream(self) -> std::io::Result<EventStream> {

@@ -85,12 +85,6 @@ pub struct HostSample {
     pub dst_ports: DistinctCount,
 }
 
-impl HostSample {
-    /// True if the host sent anything during the interval.
-    pub fn sent(&self) -> bool {
-        self.delta.packets_out > 0
-    }
-}
 
 /// The site's visibility counters over one interval.
 #[derive(Clone, Debug, Default, PartialEq)]
