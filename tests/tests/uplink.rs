@@ -5,11 +5,7 @@
 //! `kill -9` of the agent mid-send and a torn spool tail; a full spool evicts
 //! exactly what the README says.
 
-use std::{
-    collections::BTreeSet,
-    io::Write as _,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeSet, io::Write as _, time::Duration};
 
 use serde_json::Value;
 use vantage_tests::{

@@ -73,7 +73,6 @@ impl EventReader {
         drain_ring(&mut self.ring, out)
     }
 
-
     /// Turns the reader into a stream for the current tokio runtime.
     pub fn into_stream(self) -> std::io::Result<EventStream> {
         // SAFETY: the ring buffer owns its map descriptor, which stays open

@@ -85,7 +85,6 @@ pub struct HostSample {
     pub dst_ports: DistinctCount,
 }
 
-
 /// The site's visibility counters over one interval.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SiteSample {
