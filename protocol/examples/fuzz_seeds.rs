@@ -41,6 +41,7 @@ fn messages(key: &PublicKey) -> Vec<Message> {
                 spool_pending: 1,
                 spool_evicted: 2,
                 spool_torn: 1,
+                spool_rejected: 0,
                 events_lost: 3,
                 malformed: 4,
                 faults: 0,

@@ -145,6 +145,9 @@ pub struct Health {
     pub spool_evicted: u32,
     /// Torn records cut off the spool's tail at recovery, since it was created.
     pub spool_torn: u32,
+    /// Messages the collector refused for good (a conflict or a malformed
+    /// envelope) and the spool dropped, since it was created.
+    pub spool_rejected: u32,
     /// Events the kernel could not deliver (ring full or rate limit).
     pub events_lost: u64,
     /// Malformed frames counted and passed.

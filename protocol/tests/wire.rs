@@ -49,6 +49,7 @@ fn heartbeat() -> Message {
             spool_pending: 3,
             spool_evicted: 0,
             spool_torn: 1,
+            spool_rejected: 0,
             events_lost: 17,
             malformed: 4,
             faults: 0,

@@ -27,7 +27,7 @@ pub mod pipeline;
 pub mod report;
 pub mod sample;
 #[allow(unsafe_code, reason = "libc calls for clocks and process checks")]
-mod sys;
+pub mod sys;
 pub mod time;
 pub mod uplink;
 pub mod visibility;

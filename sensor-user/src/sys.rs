@@ -27,3 +27,14 @@ pub fn process_alive(pid: u32) -> bool {
     // SAFETY: kill with signal 0 only checks that the process exists.
     pid > 0 && unsafe { libc::kill(pid, 0) } == 0
 }
+
+/// Restores the default action for SIGPIPE (the Rust runtime ignores it), so
+/// that a command writing into a closed pipe (`vantage status | head -1`)
+/// ends quietly as other command-line tools do, instead of panicking.
+pub fn default_sigpipe() {
+    // SAFETY: setting a signal's disposition to its default has no
+    // preconditions and installs no handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

@@ -31,7 +31,7 @@ fn committed_envelopes_survive_a_reopen_and_acks_remove_them() {
     let dir = TempDir::new("reopen");
     let (mut spool, recovery) = Spool::open(&dir.0, 1 << 20).expect("open");
     assert_eq!(recovery.pending, 0);
-    let (epoch, chain) = spool.begin_epoch().expect("epoch");
+    let (epoch, chain) = spool.begin_epoch(0).expect("epoch");
     assert_eq!((epoch, chain.seq), (1, 0));
     let mut sealer = sealer(epoch);
     let batch: Vec<_> = (0..5)
@@ -53,7 +53,7 @@ fn committed_envelopes_survive_a_reopen_and_acks_remove_them() {
     assert_eq!(bytes[0], batch[0].0.bytes);
     assert_eq!(bytes[3], batch[4].0.bytes);
     // The next boot epoch links to the last envelope sealed.
-    let (epoch, chain) = spool.begin_epoch().expect("epoch");
+    let (epoch, chain) = spool.begin_epoch(0).expect("epoch");
     assert_eq!(epoch, 2);
     assert_eq!(
         (chain.epoch, chain.seq, chain.hash),
@@ -65,7 +65,7 @@ fn committed_envelopes_survive_a_reopen_and_acks_remove_them() {
 fn a_torn_tail_of_any_length_is_cut_and_counted() {
     let dir = TempDir::new("torn");
     let (mut spool, _) = Spool::open(&dir.0, 1 << 20).expect("open");
-    let (epoch, _) = spool.begin_epoch().expect("epoch");
+    let (epoch, _) = spool.begin_epoch(0).expect("epoch");
     let mut sealer = sealer(epoch);
     let first = vec![seal(&mut sealer, &alert(Severity::Low, "kept"))];
     spool.commit(&first).expect("commit");
@@ -144,7 +144,7 @@ fn eviction_takes_the_lowest_rank_then_the_oldest() {
         .bytes
         .len() as u64;
     let (mut spool, _) = Spool::open(&dir.0, 16_384).expect("open");
-    spool.begin_epoch().expect("epoch");
+    spool.begin_epoch(0).expect("epoch");
     let capacity = 16_384 / one;
     let severities = [
         Severity::Medium,
@@ -222,7 +222,7 @@ fn eviction_takes_the_lowest_rank_then_the_oldest() {
 fn compaction_keeps_pending_counters_and_the_chain() {
     let dir = TempDir::new("compact");
     let (mut spool, _) = Spool::open(&dir.0, 1 << 20).expect("open");
-    let (epoch, _) = spool.begin_epoch().expect("epoch");
+    let (epoch, _) = spool.begin_epoch(0).expect("epoch");
     let mut sealer = sealer(epoch);
     let mut last = None;
     for round in 0..40u64 {
@@ -244,7 +244,60 @@ fn compaction_keeps_pending_counters_and_the_chain() {
     drop(spool);
     let (mut spool, recovery) = Spool::open(&dir.0, 1 << 20).expect("reopen");
     assert_eq!(recovery.pending, 200);
-    let (epoch, chain) = spool.begin_epoch().expect("epoch");
+    let (epoch, chain) = spool.begin_epoch(0).expect("epoch");
     assert_eq!(epoch, 2);
     assert_eq!((chain.seq, Some(chain.hash)), (2000, last));
+}
+
+#[test]
+fn an_epoch_is_never_reused_even_when_the_spool_is_lost() {
+    let dir = TempDir::new("floor");
+    let (mut spool, _) = Spool::open(&dir.0, 1 << 20).expect("open");
+    // A fresh spool (or one that was wiped) starts at the floor, the time.
+    assert_eq!(
+        spool.begin_epoch(1_700_000_000).expect("epoch").0,
+        1_700_000_000
+    );
+    // Two starts within the same second still differ.
+    assert_eq!(
+        spool.begin_epoch(1_700_000_000).expect("epoch").0,
+        1_700_000_001
+    );
+    // A clock set back does not take epochs backwards.
+    assert_eq!(spool.begin_epoch(5).expect("epoch").0, 1_700_000_002);
+    drop(spool);
+    let (mut spool, _) = Spool::open(&dir.0, 1 << 20).expect("reopen");
+    assert_eq!(spool.begin_epoch(0).expect("epoch").0, 1_700_000_003);
+}
+
+#[test]
+fn a_rejected_envelope_is_dropped_counted_and_stays_dropped() {
+    let dir = TempDir::new("reject");
+    let (mut spool, _) = Spool::open(&dir.0, 1 << 20).expect("open");
+    let (epoch, _) = spool.begin_epoch(0).expect("epoch");
+    let mut sealer = sealer(epoch);
+    let batch: Vec<_> = (0..3)
+        .map(|n| seal(&mut sealer, &alert(Severity::High, &format!("r{n}"))))
+        .collect();
+    spool.commit(&batch).expect("commit");
+    assert!(spool.reject(epoch, 2).expect("reject"));
+    assert!(
+        !spool.reject(epoch, 2).expect("reject again"),
+        "already gone"
+    );
+    assert_eq!(pending_seqs(&spool), [1, 3]);
+    assert_eq!(spool.counters().rejected, 1);
+    drop(spool);
+    let (mut spool, recovery) = Spool::open(&dir.0, 1 << 20).expect("reopen");
+    assert_eq!(recovery.torn_records, 0);
+    assert_eq!(pending_seqs(&spool), [1, 3]);
+    assert_eq!(spool.counters().rejected, 1);
+    // The count survives compaction, which rewrites the file.
+    spool.compact().expect("compact");
+    drop(spool);
+    let (spool, _) = Spool::open(&dir.0, 1 << 20).expect("reopen after compaction");
+    assert_eq!(
+        (pending_seqs(&spool), spool.counters().rejected),
+        (vec![1, 3], 1)
+    );
 }

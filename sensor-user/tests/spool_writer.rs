@@ -30,7 +30,7 @@ fn start(
     clock: Arc<dyn Clock>,
 ) -> (writer::SpoolHandle, writer::WriterThread) {
     let (mut spool, _) = Spool::open(&dir.0, max_bytes).expect("open");
-    let (epoch, chain) = spool.begin_epoch().expect("epoch");
+    let (epoch, chain) = spool.begin_epoch(0).expect("epoch");
     let sealer = Sealer::new(SensorKey::ephemeral().expect("key"), epoch, 1, chain.hash);
     writer::start(spool, sealer, SendLog::open(&dir.0, clock)).expect("writer thread")
 }

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use vantage_tests::agent::vantage_bin;
+use vantage_tests::agent::{vantage_bin, SensorDirs};
 
 fn vantage(args: &[&str]) -> anyhow::Result<(bool, String)> {
     let out = Command::new(vantage_bin()?).args(args).output()?;
@@ -79,5 +79,64 @@ fn bad_block_targets_and_ttls_are_refused_with_the_reason() -> anyhow::Result<()
         stderr.contains("start the agent with `vantage run` first"),
         "{stderr}"
     );
+    Ok(())
+}
+
+#[test]
+fn a_failed_start_names_the_interface_and_leaves_no_pins() -> anyhow::Result<()> {
+    vantage_tests::harness::require_root();
+    let dirs = SensorDirs::new("nf");
+    let (ok, stderr) = vantage(&[
+        "run",
+        "--iface",
+        "nosuch0",
+        "--pin-dir",
+        &dirs.pin_dir.display().to_string(),
+        "--state-dir",
+        &dirs.state_dir.display().to_string(),
+    ])?;
+    assert!(!ok);
+    assert!(
+        stderr.contains("no network interface named `nosuch0`"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("falling back"),
+        "no fallback for a missing interface: {stderr}"
+    );
+    assert!(
+        !dirs.pin_dir.exists(),
+        "a failed first start leaves nothing pinned: {:?}",
+        std::fs::read_dir(&dirs.pin_dir).map(|d| d.count())
+    );
+    Ok(())
+}
+
+#[test]
+fn errors_name_each_cause_once() -> anyhow::Result<()> {
+    let missing = format!("/nonexistent/vantage-{}.toml", std::process::id());
+    let (ok, stderr) = vantage(&["config-check", &missing])?;
+    assert!(!ok);
+    assert_eq!(
+        stderr.trim(),
+        format!("vantage: reading {missing}: No such file or directory (os error 2)")
+    );
+    Ok(())
+}
+
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() -> anyhow::Result<()> {
+    use std::process::Stdio;
+    let mut child = Command::new(vantage_bin()?)
+        .arg("config-example")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // Close the reading end before the command writes.
+    drop(child.stdout.take());
+    let out = child.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! chains are each refused or flagged, counted, and never stored as genuine;
 //! a collector with another key is refused by the sensor's pin.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use serde_json::Value;
 use tokio::{
@@ -12,7 +12,17 @@ use tokio::{
     net::TcpStream,
 };
 use tokio_rustls::{client::TlsStream, TlsConnector};
-use vantage::uplink::tls::pinned_client_config;
+use tokio_util::sync::CancellationToken;
+use vantage::{
+    time::{Clock, SystemClock},
+    uplink::{
+        self,
+        sendlog::{read_log, SendLog},
+        spool::Spool,
+        tls::pinned_client_config,
+        writer, UplinkOptions,
+    },
+};
 use vantage_protocol::{
     frame, message::bounded, Ack, AckOutcome, Addr, Alert, AlertKind, KeyPin, Message,
     RejectReason, Sealed, Sealer, SensorKey, Severity,
@@ -310,5 +320,113 @@ fn a_signed_enrolment_request_enrolls_and_a_tampered_one_is_refused() -> Result 
     assert_eq!(sensors[0]["fingerprint"], fingerprint.as_str());
     // Enrolling the same key twice is refused.
     assert!(fleet.fleet(&["enroll", "--request", &hex]).is_err());
+    Ok(())
+}
+
+/// A sensor whose envelope the collector can never store (another envelope
+/// already holds its place) drops that one, counts and logs it, and still
+/// delivers everything after it, instead of sending it again forever.
+#[test]
+fn the_uplink_drops_an_envelope_refused_for_good_and_delivers_the_rest() -> Result {
+    let fleet = FleetDir::init("cr")?;
+    let collector = Collector::start(&fleet, None, "127.0.0.1:0")?;
+    let pin = KeyPin::parse(&fleet.pin).ok_or_else(|| anyhow::anyhow!("pin {}", fleet.pin))?;
+    let sensor_dir = fleet.dir.join("sensor");
+    std::fs::create_dir_all(&sensor_dir)?;
+    let key_path = sensor_dir.join("sensor.key");
+    let key = SensorKey::generate(&key_path)?;
+    fleet.fleet(&[
+        "enroll",
+        "--public-key",
+        &key.public().to_hex(),
+        "--site",
+        "acme-dental",
+    ])?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+
+    // Someone with the same key already stored epoch 7, sequence 2.
+    let mut other = Sealer::new(SensorKey::load(&key_path)?, 7, 2, [0; 16]);
+    let first = other.seal(&alert_message("stored first"));
+    let ack = runtime.block_on(async {
+        let mut stream = connect(collector.addr, pin).await?;
+        send(&mut stream, &first.bytes).await
+    })?;
+    assert_eq!(ack.outcome, AckOutcome::Stored);
+
+    // The sensor's own epoch 7: three alerts, the second at the taken place.
+    let spool_dir = sensor_dir.join("spool");
+    let (mut spool, _) = Spool::open(&spool_dir, 1 << 20)?;
+    let (epoch, chain) = spool.begin_epoch(7)?;
+    assert_eq!(epoch, 7);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (handle, writer) = writer::start(
+        spool,
+        Sealer::new(key, epoch, 1, chain.hash),
+        SendLog::open(&spool_dir, clock.clone()),
+    )?;
+    handle.commit_blocking(vec![
+        alert_message("one"),
+        alert_message("two"),
+        alert_message("three"),
+    ])?;
+    let shutdown = CancellationToken::new();
+    runtime.spawn(uplink::run(
+        UplinkOptions {
+            collector: collector.addr.to_string(),
+            server_name: "vantage-fleet".into(),
+            tls: pinned_client_config(pin)?,
+            retry_min: Duration::from_millis(200),
+            retry_max: Duration::from_millis(200),
+        },
+        handle.clone(),
+        clock,
+        shutdown.clone(),
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while handle.view().status().pending > 0 {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the spool still holds {:?}",
+            handle.view().status()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(handle.view().status().counters.rejected, 1);
+    assert!(handle.view().link().connected, "{:?}", handle.view().link());
+    shutdown.cancel();
+    drop(runtime);
+    drop(handle);
+    writer.join();
+
+    let log = read_log(&spool_dir)?;
+    let dropped: Vec<_> = log.iter().filter(|e| e.event == "dropped").collect();
+    assert_eq!(dropped.len(), 1, "{log:?}");
+    assert_eq!(
+        (
+            dropped[0].epoch,
+            dropped[0].seq,
+            dropped[0].detail.as_deref()
+        ),
+        (Some(7), Some(2), Some("conflict"))
+    );
+    // The collector holds its own 7/2 and the sensor's 7/1 and 7/3, once each.
+    let alerts = fleet.alerts()?;
+    let stored: Vec<(u64, u64, &str)> = alerts
+        .iter()
+        .filter_map(|a| {
+            Some((
+                a["epoch"].as_u64()?,
+                a["seq"].as_u64()?,
+                a["detail"].as_str()?,
+            ))
+        })
+        .collect();
+    assert_eq!(
+        stored,
+        [(7, 2, "stored first"), (7, 1, "one"), (7, 3, "three")]
+    );
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use vantage_tests::{
-    agent::{Agent, SensorDirs},
+    agent::{vantage_bin, Agent, SensorDirs},
     harness::require_root,
     services::{dns_query, dns_responder, http_get, http_server, ping},
     site::{Site, DNS_SERVER, SITE_NET, WEB_SERVER},
@@ -272,5 +272,40 @@ fn sigterm_stops_the_agent_cleanly_and_leaves_the_datapath_running() -> Result {
     );
     dirs.vantage_ok(&["unload"])?;
     assert!(!dirs.pin_dir.exists());
+    Ok(())
+}
+
+#[test]
+fn a_second_agent_on_the_same_state_directory_is_refused() -> Result {
+    let (site, dirs, first) = start("dup")?;
+    let second = site
+        .gateway
+        .net_command(&vantage_bin()?)
+        .args([
+            "run",
+            "--iface",
+            &site.gateway_lan,
+            "--iface",
+            &site.gateway_wan,
+        ])
+        .args(["--local-net", SITE_NET])
+        .arg("--pin-dir")
+        .arg(&dirs.pin_dir)
+        .arg("--state-dir")
+        .arg(&dirs.state_dir)
+        .output()?;
+    assert!(
+        !second.status.success(),
+        "a second agent started beside the first"
+    );
+    let error = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        error.contains("another `vantage run` holds this lock"),
+        "{error}"
+    );
+    // The first is untouched: still running, still the one in the state file.
+    let status = dirs.fresh_status()?;
+    assert_eq!(status["agent"]["running"], true, "{}", first.log_text());
+    assert_eq!(status["agent"]["stale"], false);
     Ok(())
 }

@@ -53,6 +53,7 @@ fn heartbeat() -> Message {
             spool_pending: 0,
             spool_evicted: 0,
             spool_torn: 0,
+            spool_rejected: 0,
             events_lost: 0,
             malformed: 0,
             faults: 0,

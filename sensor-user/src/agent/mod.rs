@@ -31,7 +31,7 @@ use crate::{
     net::Cidr,
     pipeline::{Pipeline, PipelineOptions},
     report::{
-        agent_state::{AgentState, InterfaceState},
+        agent_state::{AgentState, InterfaceState, UplinkState},
         heartbeat::{self, HealthFigures},
     },
     sample::{Event, Interval, Sampler},
@@ -77,6 +77,13 @@ pub enum AgentError {
     Events(#[source] std::io::Error),
     #[error(transparent)]
     Uplink(#[from] uplink::StartError),
+    #[error("{}: another `vantage run` holds this lock; stop it first (two agents would fight over the same links and spool)", path.display())]
+    AlreadyRunning { path: PathBuf },
+    #[error("{}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The agent between ticks.
@@ -105,21 +112,25 @@ pub async fn run(
     if options.interfaces.is_empty() {
         return Err(AgentError::NoInterfaces);
     }
-    let mut datapath = Datapath::load(&LoadOptions {
-        pins: Some(options.pins.clone()),
-        host_capacity: options.host_capacity,
+    let _instance = state_file::lock_instance(&options.state_dir).map_err(|error| match error {
+        state_file::LockError::Held(path) => AgentError::AlreadyRunning { path },
+        state_file::LockError::Io(path, source) => AgentError::Lock { path, source },
     })?;
-    configure(&mut datapath, &options, clock.as_ref())?;
-    let mut interfaces = Vec::new();
-    for iface in &options.interfaces {
-        let mode = datapath.attach(iface, options.attach)?;
-        let mode: &'static str = mode.into();
-        log::info!("attached to {iface} ({mode})");
-        interfaces.push(InterfaceState {
-            name: iface.clone(),
-            mode: mode.to_owned(),
-        });
-    }
+    // A start that fails leaves no pins behind unless an earlier agent's
+    // datapath was there before (it keeps running, as it would have).
+    let fresh = !options.pins.has_maps();
+    let started = load_and_attach(&options, clock.as_ref());
+    let (mut datapath, interfaces) = match started {
+        Ok(started) => started,
+        Err(error) => {
+            if fresh {
+                if let Err(cleanup) = crate::datapath::unload(&options.pins) {
+                    log::warn!("removing the pins of the failed start: {cleanup}");
+                }
+            }
+            return Err(error);
+        }
+    };
     let uplink = match &options.uplink {
         Some(settings) => Some(uplink::start(settings, clock.clone(), &shutdown)?),
         None => None,
@@ -190,6 +201,30 @@ pub async fn run(
         let _ = tokio::task::spawn_blocking(move || uplink.writer.join()).await;
     }
     Ok(())
+}
+
+/// Loads the program (or takes over the pinned one), configures its maps and
+/// attaches it to every interface.
+fn load_and_attach(
+    options: &AgentOptions,
+    clock: &dyn Clock,
+) -> Result<(Datapath, Vec<InterfaceState>), AgentError> {
+    let mut datapath = Datapath::load(&LoadOptions {
+        pins: Some(options.pins.clone()),
+        host_capacity: options.host_capacity,
+    })?;
+    configure(&mut datapath, options, clock)?;
+    let mut interfaces = Vec::new();
+    for iface in &options.interfaces {
+        let mode = datapath.attach(iface, options.attach)?;
+        let mode: &'static str = mode.into();
+        log::info!("attached to {iface} ({mode})");
+        interfaces.push(InterfaceState {
+            name: iface.clone(),
+            mode: mode.to_owned(),
+        });
+    }
+    Ok((datapath, interfaces))
 }
 
 /// Writes protected prefixes, the configured allowlist and event limits into the maps.
@@ -279,6 +314,7 @@ impl Agent {
             spool_pending: u32::try_from(spool.pending).unwrap_or(u32::MAX),
             spool_evicted: spool.counters.evicted_total(),
             spool_torn: spool.counters.torn_records,
+            spool_rejected: spool.counters.rejected,
             events_lost: site.events_rate_limited + site.events_ring_full,
             malformed: site.malformed.iter().sum(),
             faults: self.faults.total(),
@@ -317,6 +353,18 @@ impl Agent {
         self.state.events.overflow = self.events_overflow;
         self.state.recent_events = self.pipeline.recent_events().cloned().collect();
         self.state.faults = self.faults.report();
+        self.state.uplink = self.uplink.as_ref().map(|uplink| {
+            let (status, link) = (uplink.spool.view().status(), uplink.spool.view().link());
+            UplinkState {
+                connected: link.connected,
+                last_error: link.last_error,
+                acks: link.acks,
+                pending: status.pending as u64,
+                evicted: status.counters.evicted_total(),
+                rejected: status.counters.rejected,
+                epoch: uplink.epoch,
+            }
+        });
         let dir = self.options.state_dir.clone();
         let state = self.state.clone();
         let written = tokio::task::spawn_blocking(move || state_file::write_state(&dir, &state))

@@ -53,6 +53,41 @@ pub fn write_state(dir: &Path, state: &AgentState) -> Result<(), StateFileError>
     result.map_err(|source| StateFileError::Write { path, source })
 }
 
+/// File in the state directory whose lock marks the running agent.
+pub const LOCK_FILE: &str = "agent.lock";
+
+/// Why the instance lock could not be taken.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another process holds it.
+    Held(PathBuf),
+    /// The lock file could not be opened or locked.
+    Io(PathBuf, std::io::Error),
+}
+
+/// Takes the lock that lets one agent run per state directory; held until
+/// the returned file is dropped (or the process ends, however it ends).
+pub fn lock_instance(dir: &Path) -> Result<std::fs::File, LockError> {
+    let path = dir.join(LOCK_FILE);
+    let open = || -> std::io::Result<std::fs::File> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+    };
+    let file = open().map_err(|e| LockError::Io(path.clone(), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Held(path)),
+        Err(std::fs::TryLockError::Error(e)) => Err(LockError::Io(path, e)),
+    }
+}
+
 /// Removes the state file (on a clean exit).
 pub fn remove_state(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(STATE_FILE));

@@ -40,7 +40,11 @@ pub fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::ConfigCheck { file } => {
             let config = Config::load(&file)?;
-            println!("{file}: ok\n{config:#?}", file = file.display());
+            println!(
+                "# {}: ok; every setting as it resolves, defaults included:\n{}",
+                file.display(),
+                config.to_toml()
+            );
             Ok(())
         }
     }

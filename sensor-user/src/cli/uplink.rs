@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use vantage::{
     config::Config,
-    time::{Clock as _, SystemClock},
+    time::{unix_secs, Clock as _, SystemClock},
     uplink::{
         outbox::{self, AlertRequest},
         sendlog,
@@ -95,7 +95,9 @@ pub(super) fn alert(args: &AlertArgs, config: &Config) -> anyhow::Result<()> {
     if !config.uplink.enabled() {
         bail!("no uplink is configured ([uplink] collector is empty), so nothing would send the alert");
     }
+    let clock = SystemClock;
     let request = AlertRequest {
+        raised_at: Some(unix_secs(clock.now())),
         severity: args.severity,
         kind: args.kind,
         host: args.host,
@@ -104,7 +106,6 @@ pub(super) fn alert(args: &AlertArgs, config: &Config) -> anyhow::Result<()> {
         count: args.count,
         detail: args.detail.clone(),
     };
-    let clock = SystemClock;
     let path = outbox::submit(&config.uplink.spool_dir, &request, &clock).with_context(|| {
         format!(
             "writing to the outbox in {}",

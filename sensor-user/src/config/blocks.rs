@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     duration::{format_duration, HumanDuration},
@@ -11,7 +11,7 @@ use super::{
 use crate::net::Cidr;
 
 /// `[blocks]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlocksConfig {
     /// TTL of `vantage block add` without `--ttl`.

@@ -1,12 +1,12 @@
 //! `[events]`: what the XDP program tells the agent through its ring
 //! buffer, and the per-CPU rate limit on it.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Violations;
 
 /// `[events]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventsConfig {
     pub enabled: bool,

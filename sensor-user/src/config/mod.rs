@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 pub use blocks::BlocksConfig;
 pub use events::EventsConfig;
 pub use sensor::{default_local_nets, AttachMode, SensorConfig};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 pub use status::StatusConfig;
 pub use uplink::UplinkConfig;
 
@@ -26,7 +26,7 @@ pub use uplink::UplinkConfig;
 pub const EXAMPLE: &str = include_str!("example.toml");
 
 /// The whole file.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub sensor: SensorConfig,
@@ -79,6 +79,12 @@ impl Violations {
 }
 
 impl Config {
+    /// The settings as a TOML document (what `vantage config-check` prints).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self)
+            .unwrap_or_else(|error| format!("# cannot print the settings: {error}\n"))
+    }
+
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
@@ -110,9 +116,12 @@ impl Config {
             invalid(offset, field, error.message().trim().to_owned())
         })?;
         if let Some(violation) = config.violations().into_iter().next() {
-            let offset = document
-                .as_ref()
-                .and_then(|d| key_offset(d.as_table(), violation.section, violation.key));
+            // A problem with a key that is not written (a collector without
+            // its pin) points at its section's header.
+            let offset = document.as_ref().and_then(|d| {
+                key_offset(d.as_table(), violation.section, violation.key)
+                    .or_else(|| section_offset(d.as_table(), violation.section))
+            });
             return Err(invalid(
                 offset,
                 format!("{}.{}", violation.section, violation.key),
@@ -189,6 +198,12 @@ fn field_at(root: &toml_edit::Table, offset: usize) -> String {
     String::new()
 }
 
+/// Where `[section]` is written in the file, if it is.
+fn section_offset(root: &toml_edit::Table, section: &str) -> Option<usize> {
+    let (key, _) = root.get_key_value(section)?;
+    key.span().map(|span| span.start)
+}
+
 /// Where `section.key` is written in the file, if it is.
 fn key_offset(root: &toml_edit::Table, section: &str, key: &str) -> Option<usize> {
     let table = root.get(section)?.as_table()?;
@@ -224,6 +239,27 @@ mod tests {
         assert_eq!(config, Config::default());
         assert_eq!(config.sensor.local_nets.len(), 5);
         assert_eq!(config.sensor.host_capacity, 16_384);
+    }
+
+    #[test]
+    fn printed_settings_read_back_as_the_same_settings() {
+        let config = parse(
+            "[sensor]\ninterfaces = [\"lan0\"]\nlocal_nets = [\"10.1.0.0/16\", \"fd00::/8\"]\n[blocks]\ndefault_ttl = \"90m\"\n[uplink]\nheartbeat_interval = \"5s\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let printed = config.to_toml();
+        assert_eq!(
+            parse(&printed).unwrap_or_else(|e| panic!("{e}\n{printed}")),
+            config
+        );
+        assert!(printed.contains("default_ttl = \"1h30m\""), "{printed}");
+    }
+
+    #[test]
+    fn a_missing_required_key_points_at_its_section() {
+        let (line, field, message) = invalid("# uplink\n\n[uplink]\ncollector = \"fleet:7443\"\n");
+        assert_eq!((line, field.as_str()), (3, "uplink.pin"));
+        assert!(message.contains("sha256"), "{message}");
     }
 
     #[test]

@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Violations;
 use crate::net::Cidr;
 
 /// `[sensor]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SensorConfig {
     /// Interface names (at most 15 bytes each, no duplicates).
@@ -26,7 +26,7 @@ pub struct SensorConfig {
 }
 
 /// How to attach the XDP program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum AttachMode {
     /// Native (driver) XDP, falling back to generic with a warning.

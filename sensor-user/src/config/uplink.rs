@@ -3,12 +3,12 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{duration::HumanDuration, Violations};
 
 /// `[uplink]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UplinkConfig {
     /// `host:port`; empty disables the uplink, the spool and heartbeats.

@@ -13,7 +13,7 @@ const DEFAULT_BPFFS: &str = "/sys/fs/bpf";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BpffsError {
-    #[error("{path} is not on a bpffs; mount one there (`mount -t bpf bpf {path}`) or choose a pin_dir under {DEFAULT_BPFFS}")]
+    #[error("{path} is not on a bpffs: choose a pin_dir under {DEFAULT_BPFFS} (the agent mounts bpffs there when it is missing)")]
     NotBpffs { path: PathBuf },
     #[error("mounting bpffs at {path}: {source}")]
     Mount {

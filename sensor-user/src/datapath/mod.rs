@@ -62,6 +62,10 @@ pub enum DatapathError {
         #[source]
         source: aya::programs::ProgramError,
     },
+    #[error("no network interface named `{0}` here")]
+    NoSuchInterface(String),
+    #[error("another XDP program is attached to `{iface}` (another vantage pin_dir, or xdp-loader): `ip link show {iface}` names it; unload it first (`vantage unload --pin-dir DIR` or `ip link set {iface} xdp off`)")]
+    AttachBusy { iface: String },
     #[error("attaching to `{iface}` in {mode} mode: {source}")]
     Attach {
         iface: String,
@@ -122,6 +126,11 @@ impl PinLayout {
 
     pub fn link(&self, iface: &str) -> PathBuf {
         self.links_dir().join(format!("xdp-{iface}"))
+    }
+
+    /// True if maps are pinned here (an agent ran, or runs, with this layout).
+    pub fn has_maps(&self) -> bool {
+        self.map(sensor_common::MAP_HOSTS).exists()
     }
 
     fn create_dirs(&self) -> Result<(), DatapathError> {
@@ -228,6 +237,9 @@ impl Datapath {
         iface: &str,
         request: AttachMode,
     ) -> Result<AttachedMode, DatapathError> {
+        if !interface_exists(iface) {
+            return Err(DatapathError::NoSuchInterface(iface.to_owned()));
+        }
         let pins = self.pins.clone();
         let program = self.sensor_program()?;
         if let Some(pins) = &pins {
@@ -249,6 +261,7 @@ impl Datapath {
             ),
             AttachMode::Auto => match attach_in(program, iface, XdpMode::Driver) {
                 Ok(id) => (id, AttachedMode::Driver),
+                Err(busy @ DatapathError::AttachBusy { .. }) => return Err(busy),
                 Err(driver_error) => {
                     log::warn!(
                         "{driver_error}; falling back to generic XDP on {iface} (works everywhere, costs more CPU per packet)"
@@ -289,6 +302,15 @@ impl Datapath {
     }
 }
 
+/// True if an interface of this name exists in this network namespace.
+fn interface_exists(iface: &str) -> bool {
+    let Ok(name) = std::ffi::CString::new(iface) else {
+        return false;
+    };
+    // SAFETY: `name` is a NUL-terminated string that outlives the call.
+    unsafe { libc::if_nametoindex(name.as_ptr()) != 0 }
+}
+
 fn xdp_program<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut Xdp, DatapathError> {
     let program = ebpf
         .program_mut(name)
@@ -303,9 +325,13 @@ fn attach_in(
     iface: &str,
     mode: XdpMode,
 ) -> Result<aya::programs::xdp::XdpLinkId, DatapathError> {
-    program
-        .attach(iface, mode)
-        .map_err(|source| DatapathError::Attach {
+    program.attach(iface, mode).map_err(|source| {
+        if os_error_in(&source) == Some(libc::EEXIST) {
+            return DatapathError::AttachBusy {
+                iface: iface.to_owned(),
+            };
+        }
+        DatapathError::Attach {
             iface: iface.to_owned(),
             mode: match mode {
                 XdpMode::Driver => "driver",
@@ -314,7 +340,23 @@ fn attach_in(
                 XdpMode::Default => "default",
             },
             source,
-        })
+        }
+    })
+}
+
+/// The OS error number somewhere in an error's chain, if any.
+fn os_error_in(error: &(dyn std::error::Error + 'static)) -> Option<i32> {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(code) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+        {
+            return Some(code);
+        }
+        cause = current.source();
+    }
+    None
 }
 
 /// Swaps this program into a pinned link left by an earlier agent and pins

@@ -60,6 +60,26 @@ pub struct FaultState {
     pub last_at: Option<u64>,
 }
 
+/// How the uplink to the collector stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UplinkState {
+    /// A TLS session with the collector is up.
+    pub connected: bool,
+    /// Why the last session ended or could not start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Acks received since the agent started.
+    pub acks: u64,
+    /// Envelopes in the spool waiting for an ack.
+    pub pending: u64,
+    /// Envelopes evicted (or refused) for lack of room, ever.
+    pub evicted: u64,
+    /// Envelopes the collector refused for good and the spool dropped, ever.
+    pub rejected: u64,
+    /// This run's boot epoch.
+    pub epoch: u32,
+}
+
 /// What the agent reports about itself.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AgentState {
@@ -77,6 +97,9 @@ pub struct AgentState {
     /// `block_sweep`, `outbox`); only kinds that happened appear.
     #[serde(default)]
     pub faults: BTreeMap<String, FaultState>,
+    /// The uplink, when one is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uplink: Option<UplinkState>,
     /// Set by `vantage status` when the agent's process is alive but its
     /// state file has not been refreshed: the file is what it last managed to write.
     #[serde(default)]

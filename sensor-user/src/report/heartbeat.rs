@@ -19,6 +19,8 @@ pub struct HealthFigures {
     pub spool_evicted: u64,
     /// Torn records cut off the spool at recovery, ever.
     pub spool_torn: u64,
+    /// Envelopes the collector refused for good, dropped from the spool, ever.
+    pub spool_rejected: u64,
     /// Events rate-limited or lost to a full ring, since the maps were created.
     pub events_lost: u64,
     /// Frames counted as malformed, since the maps were created.
@@ -43,6 +45,7 @@ pub fn build(visibility: Visibility, health: &HealthFigures) -> Heartbeat {
             spool_pending: health.spool_pending,
             spool_evicted: clamp(health.spool_evicted),
             spool_torn: clamp(health.spool_torn),
+            spool_rejected: clamp(health.spool_rejected),
             events_lost: health.events_lost,
             malformed: health.malformed,
             faults: clamp(health.faults),
@@ -79,6 +82,7 @@ mod tests {
                 spool_pending: 4,
                 spool_evicted: 3,
                 spool_torn: 1,
+                spool_rejected: 2,
                 events_lost: 9,
                 malformed: 2,
                 faults: 5,
@@ -88,6 +92,7 @@ mod tests {
         assert_eq!(beat.at, 1000);
         assert_eq!(beat.health.spool_evicted, 3);
         assert_eq!(beat.health.spool_torn, 1);
+        assert_eq!(beat.health.spool_rejected, 2);
         assert_eq!((beat.health.faults, beat.health.failing), (5, 0b10));
         assert_eq!(beat.visibility, visibility);
     }

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use vantage_protocol::RejectReason;
 
 pub use start::{start, RunningUplink, StartError, UplinkSettings};
-pub use writer::{SpoolHandle, SpoolStatus, WriterError, WriterThread};
+pub use writer::{LinkState, SpoolHandle, SpoolStatus, WriterError, WriterThread};
 
 use crate::{time::Clock, uplink::sendlog::LogEntry};
 
@@ -120,6 +120,7 @@ pub async fn run(
             Ok(()) => "collector closed the connection".to_owned(),
             Err(error) => error.to_string(),
         };
+        spool.view().set_link(Err(detail.clone()));
         let noise = clock
             .now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -24,6 +24,9 @@ pub const OUTBOX_DIR: &str = "outbox";
 /// An alert waiting to be signed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertRequest {
+    /// When it was raised (Unix seconds); the agent's time of pick-up if absent.
+    #[serde(default)]
+    pub raised_at: Option<u64>,
     pub severity: Severity,
     pub kind: AlertKind,
     pub host: IpAddr,
@@ -41,10 +44,10 @@ pub enum RequestError {
 }
 
 impl AlertRequest {
-    /// The alert to sign, raised at `now_unix` (seconds).
+    /// The alert to sign; `now_unix` (seconds) stands in for a missing raise time.
     pub fn to_alert(&self, now_unix: u64) -> Alert {
         Alert {
-            at: now_unix,
+            at: self.raised_at.unwrap_or(now_unix),
             severity: self.severity,
             kind: self.kind,
             host: self.host.into(),

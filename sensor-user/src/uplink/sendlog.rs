@@ -23,7 +23,10 @@ const ROTATE_AT: u64 = 8 * 1024 * 1024;
 pub struct LogEntry {
     /// Unix seconds.
     pub at: f64,
-    /// committed, sent, acked, duplicate, rejected, evicted, refused,
+    /// committed, sent, acked, duplicate, rejected (the collector refused
+    /// it for now: not enrolled, unknown key, cannot store; sent again
+    /// later), dropped (refused for good: a conflict or a malformed envelope;
+    /// removed from the spool), evicted, refused (no room in the spool),
     /// connected, disconnected, torn, epoch.
     pub event: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use vantage_protocol::{codec::SensorSide, AckOutcome};
+use vantage_protocol::{codec::SensorSide, AckOutcome, RejectReason};
 
 use super::{sendlog::LogEntry, writer::SpoolHandle, UplinkError, UplinkOptions};
 
@@ -48,6 +48,7 @@ pub(super) async fn exchange(
         source,
     })?;
     log::info!("uplink connected to {addr}");
+    spool.view().set_link(Ok(()));
     spool.log(LogEntry {
         detail: Some(addr.clone()),
         ..LogEntry::event("connected")
@@ -82,9 +83,18 @@ pub(super) async fn exchange(
 
     let receive = async {
         while let Some(ack) = acks.recv().await? {
-            let duplicate = match ack.outcome {
-                AckOutcome::Stored => false,
-                AckOutcome::Duplicate => true,
+            let position = (ack.epoch, ack.seq);
+            match ack.outcome {
+                AckOutcome::Stored => spool.acked(position, false),
+                AckOutcome::Duplicate => spool.acked(position, true),
+                // This envelope can never be stored: drop it and go on.
+                AckOutcome::Rejected(
+                    reason @ (RejectReason::Conflict | RejectReason::Malformed),
+                ) => {
+                    spool.rejected(position, reason);
+                }
+                // Not enrolled (yet), a key the collector does not accept, or
+                // a collector that cannot store now: keep everything, retry later.
                 AckOutcome::Rejected(reason) => {
                     spool.log(LogEntry {
                         epoch: Some(ack.epoch),
@@ -98,8 +108,7 @@ pub(super) async fn exchange(
                         reason,
                     });
                 }
-            };
-            spool.acked((ack.epoch, ack.seq), duplicate);
+            }
             *acked_any = true;
         }
         Ok(())

@@ -12,7 +12,7 @@ use super::{
     writer::{self, SpoolHandle, WriterThread},
     UplinkOptions,
 };
-use crate::time::Clock;
+use crate::time::{unix_secs, Clock};
 
 /// The uplink settings, resolved from `[uplink]`.
 #[derive(Clone, Debug)]
@@ -72,7 +72,8 @@ pub fn start(
             ..LogEntry::event("torn")
         });
     }
-    let (epoch, chain) = spool.begin_epoch()?;
+    let now = u32::try_from(unix_secs(clock.now())).unwrap_or(u32::MAX);
+    let (epoch, chain) = spool.begin_epoch(now)?;
     log::info!(
         "sensor {} boot epoch {epoch}; {} envelope(s) pending from before",
         key.public().sensor_id(),

@@ -15,7 +15,7 @@ use std::{
 };
 
 use tokio::sync::{oneshot, Notify};
-use vantage_protocol::{keys::hex_encode, Message, Sealer};
+use vantage_protocol::{keys::hex_encode, Message, RejectReason, Sealer};
 
 use super::{
     sendlog::{LogEntry, SendLog},
@@ -47,10 +47,22 @@ pub struct SpoolStatus {
     pub ack_failures: u64,
 }
 
+/// How the connection to the collector stands, as the session last said.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkState {
+    /// A TLS session with the collector is up.
+    pub connected: bool,
+    /// Why the last session ended or could not start.
+    pub last_error: Option<String>,
+    /// Acks received since the agent started.
+    pub acks: u64,
+}
+
 #[derive(Debug, Default)]
 struct ViewState {
     pending: BTreeMap<Position, Arc<[u8]>>,
     status: SpoolStatus,
+    link: LinkState,
 }
 
 /// The writer's mirror of the spool, for readers on other threads.
@@ -87,6 +99,23 @@ impl SpoolView {
         self.lock().status
     }
 
+    /// How the connection to the collector stands.
+    pub fn link(&self) -> LinkState {
+        self.lock().link.clone()
+    }
+
+    /// Records that a session came up (`Ok`) or ended (`Err` with why).
+    pub fn set_link(&self, outcome: Result<(), String>) {
+        let mut state = self.lock();
+        match outcome {
+            Ok(()) => state.link.connected = true,
+            Err(error) => {
+                state.link.connected = false;
+                state.link.last_error = Some(error);
+            }
+        }
+    }
+
     fn sync_from(&self, spool: &Spool) {
         let mut state = self.lock();
         state.status.pending = spool.pending_len();
@@ -103,6 +132,10 @@ enum Request {
     Ack {
         position: Position,
         duplicate: bool,
+    },
+    Reject {
+        position: Position,
+        reason: RejectReason,
     },
     Log(LogEntry),
 }
@@ -203,6 +236,13 @@ impl SpoolHandle {
         });
     }
 
+    /// The collector refused the envelope at `position` for good (a conflict
+    /// or a malformed envelope): it is dropped, counted and logged, so that
+    /// what follows it is still delivered.
+    pub fn rejected(&self, position: Position, reason: RejectReason) {
+        let _ = self.requests.send(Request::Reject { position, reason });
+    }
+
     /// Appends `entry` to the uplink log (on the writer thread).
     pub fn log(&self, entry: LogEntry) {
         let _ = self.requests.send(Request::Log(entry));
@@ -241,6 +281,7 @@ impl Writer {
                 position,
                 duplicate,
             } => self.ack(position, duplicate),
+            Request::Reject { position, reason } => self.reject(position, reason),
             Request::Log(entry) => self.log.write(&entry),
         }
     }
@@ -316,11 +357,34 @@ impl Writer {
                 state.status.ack_failures += 1;
             }
         }
+        {
+            let mut state = self.view.lock();
+            state.link.acks += 1;
+        }
         self.view.sync_from(&self.spool);
         self.log.write(&LogEntry {
             epoch: Some(epoch),
             seq: Some(seq),
             ..LogEntry::event(if duplicate { "duplicate" } else { "acked" })
+        });
+    }
+
+    fn reject(&mut self, (epoch, seq): Position, reason: RejectReason) {
+        log::warn!(
+            "the collector refused envelope {epoch}/{seq} for good ({}); dropped from the spool",
+            reason.name()
+        );
+        if let Err(error) = self.spool.reject(epoch, seq) {
+            log::warn!("recording the refusal of {epoch}/{seq}: {error}");
+            self.view.lock().status.ack_failures += 1;
+        }
+        self.view.lock().pending.remove(&(epoch, seq));
+        self.view.sync_from(&self.spool);
+        self.log.write(&LogEntry {
+            epoch: Some(epoch),
+            seq: Some(seq),
+            detail: Some(reason.name().to_owned()),
+            ..LogEntry::event("dropped")
         });
     }
 }

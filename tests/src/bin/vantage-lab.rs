@@ -114,14 +114,34 @@ const NAMES: [&str; 6] = [
 
 fn main() -> anyhow::Result<()> {
     require_root();
-    let duration = match std::env::args().skip_while(|a| a != "--seconds").nth(1) {
-        Some(s) => Some(Duration::from_secs(s.parse().context("--seconds N")?)),
-        None => None,
-    };
+    let duration = parse_args(std::env::args().skip(1))?;
     install_signal_handlers();
     run(duration)?;
     show("removed the lab site\n");
     Ok(())
+}
+
+/// `[--seconds N]`: how long to run (until stopped when absent). Anything
+/// else is refused, so that a mistyped option does not run the lab forever.
+fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<Duration>> {
+    let mut duration = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                let value = args.next().context("--seconds needs a number")?;
+                let seconds: u64 = value
+                    .parse()
+                    .with_context(|| format!("--seconds {value:?}: not a whole number"))?;
+                duration = Some(Duration::from_secs(seconds));
+            }
+            "--help" | "-h" => {
+                println!("vantage-lab [--seconds N]: a live demo site in network namespaces (root); runs until Ctrl-C, SIGTERM or SIGHUP, or N seconds");
+                std::process::exit(0);
+            }
+            other => anyhow::bail!("unknown argument {other:?} (usage: vantage-lab [--seconds N])"),
+        }
+    }
+    Ok(duration)
 }
 
 /// Builds the site and shows it until stopped. What it made is removed as
@@ -197,9 +217,14 @@ fn run(duration: Option<Duration>) -> anyhow::Result<()> {
             bin.display()
         );
         screen += &format!(
-            "         and then see: {} --dir {} alerts\n\n",
+            "         and then see: {} --dir {} alerts\n",
             fleet_bin.display(),
             fleet.dir.display()
+        );
+        screen += &format!(
+            "  this screen's table: sudo {} status {flags}    the uplink log: sudo {} log {config_flag}\n\n",
+            bin.display(),
+            bin.display()
         );
         screen += &table;
         screen += &format!(

@@ -137,7 +137,7 @@ fn end_to_end(n: u32, batch: usize) -> anyhow::Result<()> {
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (mut spool, _) = Spool::open(&sensor_dir, 1 << 30)?;
-    let (epoch, chain) = spool.begin_epoch()?;
+    let (epoch, chain) = spool.begin_epoch(0)?;
     let (handle, writer) = writer::start(
         spool,
         Sealer::new(key, epoch, 1, chain.hash),

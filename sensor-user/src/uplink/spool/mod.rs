@@ -24,7 +24,7 @@ use std::{
 
 use record::{
     encode_record, message_body, position_body, snapshot_body, FILE_NAME, MAGIC, TYPE_ACK,
-    TYPE_EPOCH, TYPE_EVICT,
+    TYPE_EPOCH, TYPE_EVICT, TYPE_REJECT,
 };
 use vantage_protocol::{ChainHash, Message, Sealed, Severity};
 
@@ -76,6 +76,8 @@ pub enum SpoolError {
     NotASpool { path: PathBuf },
     #[error("spool limit {max} bytes cannot hold one envelope of {len} bytes")]
     LimitTooSmall { max: u64, len: usize },
+    #[error("{}: another process (another `vantage run`?) has this spool open", path.display())]
+    Locked { path: PathBuf },
 }
 
 /// A pending envelope.
@@ -104,6 +106,8 @@ pub struct SpoolCounters {
     /// Torn records cut off at recovery.
     pub torn_records: u64,
     pub torn_bytes: u64,
+    /// Envelopes the collector refused for good and the spool dropped.
+    pub rejected: u64,
 }
 
 impl SpoolCounters {
@@ -133,6 +137,8 @@ pub struct CommitReport {
 /// The open spool; the only writer of its file.
 pub struct Spool {
     path: PathBuf,
+    /// The directory's lock, held while the spool is open.
+    _lock: File,
     file: File,
     file_len: u64,
     max_bytes: u64,
@@ -198,8 +204,12 @@ impl Spool {
 
     /// Starts a new boot epoch (one more than any seen) and returns it with
     /// the chain position its first envelope links to. Synced.
-    pub fn begin_epoch(&mut self) -> Result<(u32, ChainPosition), SpoolError> {
-        let epoch = self.epoch.max(self.chain.epoch) + 1;
+    ///
+    /// The epoch is at least `floor`: the agent passes the current Unix time
+    /// in seconds, so that a sensor whose spool was lost (a wiped or replaced
+    /// disk) still never reuses an epoch the collector already holds.
+    pub fn begin_epoch(&mut self, floor: u32) -> Result<(u32, ChainPosition), SpoolError> {
+        let epoch = (self.epoch.max(self.chain.epoch) + 1).max(floor);
         let mut body = vec![TYPE_EPOCH];
         body.extend_from_slice(&epoch.to_le_bytes());
         let mut record = Vec::new();
@@ -297,6 +307,21 @@ impl Spool {
         if self.file_len > 4 * (self.pending_bytes + 64 * 1024) {
             self.compact()?;
         }
+        Ok(true)
+    }
+
+    /// Drops an envelope the collector refused for good (a conflicting or
+    /// malformed one), so that what follows it can still be delivered; the
+    /// refusal is counted in [`SpoolCounters::rejected`]. Synced.
+    pub fn reject(&mut self, epoch: u32, seq: u64) -> Result<bool, SpoolError> {
+        if self.remove_pending(epoch, seq).is_none() {
+            return Ok(false);
+        }
+        self.counters.rejected += 1;
+        let mut record = Vec::new();
+        encode_record(&mut record, &position_body(TYPE_REJECT, epoch, seq));
+        self.append(&record)?;
+        self.sync()?;
         Ok(true)
     }
 

@@ -1,13 +1,16 @@
 //! The spool file's record format: the magic `VSPOOL1\n`, then records of
 //! `[u32 length][u32 CRC-32 of body][body]` (little endian). A body starts
 //! with a type byte: a message (rank, epoch, sequence, chain hash,
-//! envelope), an ack, an eviction, the start of a boot epoch, and a snapshot
-//! of the chain position and counters written when the file is compacted.
+//! envelope), an ack, an eviction, the start of a boot epoch, a snapshot of
+//! the chain position and counters written when the file is compacted, and
+//! an envelope the collector refused for good.
 
 use super::{ChainPosition, Pending, SpoolCounters};
 
 pub(super) const MAGIC: &[u8; 8] = b"VSPOOL1\n";
 pub(super) const FILE_NAME: &str = "spool";
+/// Held (flock) by the one process that writes the spool.
+pub(super) const LOCK_FILE: &str = "spool.lock";
 pub(super) const RECORD_HEADER: usize = 8;
 /// Longest record body accepted at recovery.
 pub(super) const MAX_BODY: usize = 1 + 1 + 4 + 8 + 16 + vantage_protocol::MAX_ENVELOPE_LEN;
@@ -17,6 +20,8 @@ pub(super) const TYPE_ACK: u8 = 2;
 pub(super) const TYPE_EVICT: u8 = 3;
 pub(super) const TYPE_EPOCH: u8 = 4;
 pub(super) const TYPE_SNAPSHOT: u8 = 5;
+/// An envelope the collector refused for good, dropped (position only).
+pub(super) const TYPE_REJECT: u8 = 6;
 
 pub(super) fn crc(body: &[u8]) -> u32 {
     crc32fast::hash(body)
@@ -59,6 +64,8 @@ pub(super) fn snapshot_body(chain: ChainPosition, epoch: u32, counters: &SpoolCo
     }
     body.extend_from_slice(&counters.torn_records.to_le_bytes());
     body.extend_from_slice(&counters.torn_bytes.to_le_bytes());
+    // Added later: recovery reads it as 0 from a snapshot that lacks it.
+    body.extend_from_slice(&counters.rejected.to_le_bytes());
     body
 }
 

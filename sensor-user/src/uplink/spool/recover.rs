@@ -11,8 +11,8 @@ use std::{
 
 use super::{
     record::{
-        crc, Fields, FILE_NAME, MAGIC, MAX_BODY, RECORD_HEADER, TYPE_ACK, TYPE_EPOCH, TYPE_EVICT,
-        TYPE_MESSAGE, TYPE_SNAPSHOT,
+        crc, Fields, FILE_NAME, LOCK_FILE, MAGIC, MAX_BODY, RECORD_HEADER, TYPE_ACK, TYPE_EPOCH,
+        TYPE_EVICT, TYPE_MESSAGE, TYPE_REJECT, TYPE_SNAPSHOT,
     },
     sync_dir, ChainPosition, Pending, Rank, Recovery, Spool, SpoolCounters, SpoolError,
 };
@@ -26,6 +26,7 @@ impl Spool {
             source,
         };
         fs::create_dir_all(dir).map_err(io)?;
+        let lock = take_lock(dir)?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -37,6 +38,7 @@ impl Spool {
         file.read_to_end(&mut contents).map_err(io)?;
         let mut spool = Spool {
             path: path.clone(),
+            _lock: lock,
             file,
             file_len: 0,
             max_bytes,
@@ -152,9 +154,38 @@ impl Spool {
                 }
                 self.counters.torn_records = fields.u64()?;
                 self.counters.torn_bytes = fields.u64()?;
+                self.counters.rejected = fields.u64().unwrap_or(0);
+            }
+            TYPE_REJECT => {
+                let (epoch, seq) = (fields.u32()?, fields.u64()?);
+                if self.remove_pending(epoch, seq).is_some() {
+                    self.counters.rejected += 1;
+                }
             }
             _ => return None,
         }
         Some(RECORD_HEADER + len)
+    }
+}
+
+/// Takes the spool directory's lock, so that a second agent (or a second
+/// `Spool::open` in one process) pointed at the same spool is refused
+/// instead of interleaving writes with the first. The lock lives in its own
+/// file because compaction replaces the spool file.
+fn take_lock(dir: &Path) -> Result<fs::File, SpoolError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|source| SpoolError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(SpoolError::Locked { path }),
+        Err(fs::TryLockError::Error(source)) => Err(SpoolError::Io { path, source }),
     }
 }
