@@ -21,7 +21,7 @@ pub use event::{Event, EventKind, DNS_QNAME_MAX};
 pub use host::{HostCounters, HostKey, HostTraffic, SKETCH_BITS, SKETCH_WORDS};
 pub use maps::*;
 pub use policy::{AllowEntry, BlockEntry, FlowKey, Settings};
-pub use site::{DropReason, MalformedReason, SiteCounters, TrafficClass};
+pub use site::{DropReason, EncapKind, MalformedReason, SiteCounters, TrafficClass};
 
 /// A 16-byte address as used in every key: IPv6, or IPv4-mapped IPv6.
 pub type Addr16 = [u8; 16];

@@ -38,8 +38,14 @@ pub const ALL_MAPS: [&str; 10] = [
     MAP_SETTINGS,
 ];
 
-/// The XDP program's name in the object file.
+/// The XDP program's name in the object file (frames with an Ethernet header).
 pub const PROGRAM_SENSOR: &str = "vantage_xdp";
+/// The same for multi-buffer frames (interfaces with a jumbo MTU).
+pub const PROGRAM_SENSOR_FRAGS: &str = "vantage_xdp_frags";
+/// The same for links without an Ethernet header (ppp0, wg0, tun0, ipip).
+pub const PROGRAM_RAW_IP: &str = "vantage_xdp_raw_ip";
+/// Raw-IP links with multi-buffer frames.
+pub const PROGRAM_RAW_IP_FRAGS: &str = "vantage_xdp_raw_ip_frags";
 /// A pass-only XDP program in the same object, the benchmark's reference.
 pub const PROGRAM_REFERENCE: &str = "vantage_reference_pass";
 

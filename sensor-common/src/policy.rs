@@ -86,3 +86,9 @@ pub const SETTING_BLOCK_FLOWS_ACTIVE: u32 = 1 << 2;
 pub const SETTING_BLOCK_NETS_ACTIVE: u32 = 1 << 3;
 /// [`Settings::flags`]: emit events into the ring buffer.
 pub const SETTING_EVENTS_ENABLED: u32 = 1 << 4;
+/// [`Settings::flags`]: open VXLAN (see [`crate::EncapKind`]); the next three
+/// bits open Geneve, GRE and ERSPAN: `SETTING_DECAP_VXLAN << kind`.
+pub const SETTING_DECAP_VXLAN: u32 = 1 << 5;
+/// [`Settings::flags`]: do not count a duplicate frame for its hosts again
+/// (it is still counted in `SiteCounters::duplicates`).
+pub const SETTING_SKIP_DUPLICATES: u32 = 1 << 9;

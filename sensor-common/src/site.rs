@@ -2,8 +2,11 @@
 
 /// Number of [`TrafficClass`] values.
 pub const TRAFFIC_CLASSES: usize = 4;
-/// Slots reserved for [`MalformedReason`] counters.
-pub const MALFORMED_REASONS: usize = 16;
+/// Slots reserved for [`MalformedReason`] counters (a power of two: the
+/// program masks the index with `MALFORMED_REASONS - 1`).
+pub const MALFORMED_REASONS: usize = 32;
+/// Number of [`EncapKind`] values.
+pub const ENCAP_KINDS: usize = 4;
 /// Slots reserved for [`DropReason`] counters.
 pub const DROP_REASONS: usize = 4;
 
@@ -35,7 +38,7 @@ pub enum MalformedReason {
     EthTruncated = 0,
     /// A VLAN tag is cut off.
     VlanTruncated = 1,
-    /// More than two VLAN tags.
+    /// More than two VLAN tags (TPID 0x8100, 0x88a8 or 0x9100).
     VlanTooDeep = 2,
     /// Shorter than a minimal IPv4 header.
     Ipv4Truncated = 3,
@@ -61,8 +64,50 @@ pub enum MalformedReason {
     UdpTruncated = 13,
     /// ICMP or ICMPv6 header cut off.
     IcmpTruncated = 14,
-    /// Port 53 datagram shorter than a DNS header.
+    /// A DNS message whose header the UDP or TCP length promises but the
+    /// frame does not hold.
     DnsTruncated = 15,
+    /// A PPPoE session header or its PPP protocol field is cut off.
+    PppoeTruncated = 16,
+    /// An MPLS label stack entry is cut off.
+    MplsTruncated = 17,
+    /// More MPLS labels than the parser follows (4), or no IP after the stack.
+    MplsTooDeep = 18,
+    /// An IPsec Authentication Header is cut off.
+    AhTruncated = 19,
+    /// A tunnel header (VXLAN, Geneve, GRE, ERSPAN) is cut off.
+    TunnelTruncated = 20,
+    /// A frame inside a tunnel is cut off before its IP header.
+    InnerTruncated = 21,
+    /// The IPv6 payload length runs past the frame.
+    Ipv6BadPayloadLength = 22,
+}
+
+/// A tunnel the sensor can open (decapsulate) on a mirror port fed by remote
+/// SPAN or cloud traffic mirroring.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "user",
+    derive(
+        strum::IntoStaticStr,
+        strum::EnumIter,
+        strum::FromRepr,
+        serde::Serialize,
+        serde::Deserialize
+    ),
+    strum(serialize_all = "snake_case"),
+    serde(rename_all = "snake_case")
+)]
+pub enum EncapKind {
+    /// VXLAN, UDP port 4789 (RFC 7348).
+    Vxlan = 0,
+    /// Geneve, UDP port 6081 (RFC 8926).
+    Geneve = 1,
+    /// GRE (IP protocol 47) carrying IP or Ethernet (RFC 2784, 2890).
+    Gre = 2,
+    /// ERSPAN type II and III inside GRE (Cisco remote SPAN).
+    Erspan = 3,
 }
 
 /// Why a frame was dropped.
@@ -123,6 +168,25 @@ pub struct SiteCounters {
     pub hosts_created: u64,
     /// Host entries that could not be created.
     pub hosts_create_failed: u64,
+    /// PPPoE session frames (IP inside counted like any other).
+    pub pppoe: u64,
+    /// MPLS-labelled frames.
+    pub mpls: u64,
+    /// Frames on a link without an Ethernet header (ppp0, wg0, tun0, ipip).
+    pub raw_ip: u64,
+    /// IPsec ESP packets (no transport header readable after it).
+    pub esp: u64,
+    /// DNS queries and answers carried over TCP port 53 (also in `dns_queries`/`dns_answers`).
+    pub dns_over_tcp: u64,
+    /// UDP datagrams on port 53 that are not DNS messages.
+    pub port53_other: u64,
+    /// Frames seen twice within a few milliseconds (a SPAN session copying both directions).
+    pub duplicates: u64,
+    /// Frames inside a tunnel the sensor was not told to open (VXLAN, Geneve,
+    /// GRE, ERSPAN, IP-in-IP).
+    pub encap_unopened: u64,
+    /// Frames the sensor opened, by [`EncapKind`]; their inner packets are counted.
+    pub decapsulated: [u64; ENCAP_KINDS],
     /// Frames counted by [`MalformedReason`].
     pub malformed: [u64; MALFORMED_REASONS],
     /// Frames dropped by [`DropReason`].
@@ -130,5 +194,5 @@ pub struct SiteCounters {
 }
 const _: () = assert!(
     core::mem::size_of::<SiteCounters>()
-        == 8 * (2 + 2 * TRAFFIC_CLASSES + 21 + MALFORMED_REASONS + DROP_REASONS)
+        == 8 * (2 + 2 * TRAFFIC_CLASSES + 29 + ENCAP_KINDS + MALFORMED_REASONS + DROP_REASONS)
 );

@@ -9,7 +9,7 @@ use sensor_common::{
 
 use crate::{
     maps::{HOSTS, HOST_TEMPLATE},
-    parse::{Packet, Transport},
+    parse::{Dns, Packet, Transport},
 };
 
 /// `BPF_NOEXIST`: create only, so two CPUs never overwrite each other's new entry.
@@ -19,13 +19,8 @@ const CREATE_ONLY: u64 = 1;
 /// endpoint. Returns true if the source host's peer sketch had not seen the
 /// destination before (a first packet to that peer, as far as the sketch knows).
 #[inline(always)]
-pub fn account(
-    ctx: &XdpContext,
-    site: &mut SiteCounters,
-    packet: &Packet,
-    frame_len: u64,
-    now: u64,
-) -> bool {
+pub fn account(ctx: &XdpContext, site: &mut SiteCounters, packet: &Packet, now: u64) -> bool {
+    let frame_len = packet.len;
     let class = match (packet.src_local, packet.dst_local) {
         (true, true) => TrafficClass::LocalToLocal,
         (true, false) => TrafficClass::LocalToRemote,
@@ -104,19 +99,15 @@ fn count_sent(ctx: &XdpContext, host: &mut HostCounters, packet: &Packet, frame_
             }
             sketch_insert(&mut host.port_sketch, port_hash(dst_port));
         }
-        Transport::Udp {
-            dst_port,
-            dns_query,
-            ..
-        } => {
+        Transport::Udp { dst_port, .. } => {
             host.traffic.udp_out += 1;
-            if dns_query {
-                host.traffic.dns_queries_out += 1;
-            }
             sketch_insert(&mut host.port_sketch, port_hash(dst_port));
         }
         Transport::Icmp => host.traffic.icmp_out += 1,
-        Transport::None => {}
+        Transport::Ports { .. } | Transport::None => {}
+    }
+    if packet.dns == Dns::Query {
+        host.traffic.dns_queries_out += 1;
     }
     new_peer
 }
@@ -138,13 +129,11 @@ fn count_received(host: &mut HostCounters, packet: &Packet, frame_len: u64) {
                 host.traffic.tcp_rst_in += 1;
             }
         }
-        Transport::Udp { dns_answer, .. } => {
-            host.traffic.udp_in += 1;
-            if dns_answer {
-                host.traffic.dns_answers_in += 1;
-            }
-        }
+        Transport::Udp { .. } => host.traffic.udp_in += 1,
         Transport::Icmp => host.traffic.icmp_in += 1,
-        Transport::None => {}
+        Transport::Ports { .. } | Transport::None => {}
+    }
+    if packet.dns == Dns::Answer {
+        host.traffic.dns_answers_in += 1;
     }
 }

@@ -7,7 +7,7 @@ use sensor_common::{EventKind, Settings, SiteCounters, DNS_QNAME_MAX};
 
 use crate::{
     maps::{EVENTS, EVENT_BUDGET},
-    parse::{ptr_at, Packet, Transport},
+    parse::{bounded, ptr_at, Dns, Packet, OFFSET_MASK},
 };
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
@@ -81,14 +81,10 @@ pub fn emit(
         (*event)._pad = [0; 3];
         (*event).qname = [0; DNS_QNAME_MAX];
     }
-    if let Transport::Udp {
-        dns_query: true,
-        dns_question_at,
-        ..
-    } = packet.transport
-    {
+    if packet.dns == Dns::Query {
         let name = unsafe { &mut (*event).qname };
-        let (len, truncated) = copy_qname(ctx, dns_question_at, name);
+        let at = bounded(packet.dns_question_at, OFFSET_MASK);
+        let (len, truncated) = copy_qname(ctx, at, name);
         unsafe {
             (*event).qname_len = len;
             (*event).qname_truncated = truncated as u8;
@@ -108,11 +104,14 @@ fn copy_qname(ctx: &XdpContext, at: usize, name: &mut [u8; DNS_QNAME_MAX]) -> (u
         reason = "i is also the packet offset, and a constant-bounded index keeps the verifier happy"
     )]
     for i in 0..DNS_QNAME_MAX {
-        let Some(byte) = ptr_at::<u8>(ctx, at + i) else {
+        // Two bytes, not one: a one-byte check compiles to `pointer < end`,
+        // which tells the verifier nothing about the byte itself. A name is
+        // always followed by its type and class, so this never cuts one.
+        let Some(bytes) = ptr_at::<[u8; 2]>(ctx, at + i) else {
             // The frame ended before the name did.
             return (copied, true);
         };
-        let byte = unsafe { *byte };
+        let byte = unsafe { (*bytes)[0] };
         if byte == 0 {
             return (copied, false);
         }

@@ -2,10 +2,15 @@
 //! new connections and DNS names, and never aborts on hostile input.
 //!
 //! One pass per frame: [`parse`] reads the headers (malformed frames are
-//! counted by reason and passed), [`account`] updates the site and per-host
-//! counters, [`policy`] decides the verdict from the allowlist and the blocks
-//! (each with an expiry checked here, so blocks lapse without the agent), and
-//! [`events`] tells the agent about new outbound connection attempts.
+//! counted by reason and passed), [`dedup`] notices frames seen twice,
+//! [`account`] updates the site and per-host counters, [`policy`] decides
+//! the verdict from the allowlist and the blocks (each with an expiry
+//! checked here, so blocks lapse without the agent), and [`events`] tells
+//! the agent about new outbound connection attempts and DNS names.
+//!
+//! Four entry points share that pass: for links with an Ethernet header or
+//! without one (ppp0, wg0, tun0), each for single-buffer frames or for
+//! multi-buffer (`frags`) frames on interfaces whose MTU is beyond one page.
 #![no_std]
 #![no_main]
 // BPF atomic add for block hit counters (see `policy::bump`).
@@ -13,6 +18,7 @@
 #![allow(internal_features)]
 
 mod account;
+mod dedup;
 mod events;
 mod facts;
 mod maps;
@@ -20,16 +26,44 @@ mod parse;
 mod policy;
 
 use aya_ebpf::{
-    bindings::xdp_action, helpers::bpf_ktime_get_coarse_ns, macros::xdp, programs::XdpContext,
+    bindings::xdp_action,
+    helpers::{bpf_ktime_get_coarse_ns, bpf_xdp_get_buff_len},
+    macros::xdp,
+    programs::XdpContext,
 };
-use sensor_common::{DropReason, Settings};
+use sensor_common::{
+    policy::{SETTING_EVENTS_ENABLED, SETTING_SKIP_DUPLICATES},
+    DropReason, EventKind, Settings,
+};
 
-use crate::parse::{Parsed, Transport};
+use crate::parse::{Dns, Parsed, Transport};
 
-/// Entry point attached to every monitored interface.
+/// Frames with an Ethernet header, in one buffer.
 #[xdp]
 pub fn vantage_xdp(ctx: XdpContext) -> u32 {
-    try_vantage_xdp(&ctx)
+    let len = ctx.data_end() - ctx.data();
+    try_vantage_xdp(&ctx, false, len)
+}
+
+/// Frames with an Ethernet header, possibly in several buffers (jumbo MTU).
+#[xdp(frags)]
+pub fn vantage_xdp_frags(ctx: XdpContext) -> u32 {
+    let len = buffer_len(&ctx);
+    try_vantage_xdp(&ctx, false, len)
+}
+
+/// Frames without an Ethernet header (L3 links), in one buffer.
+#[xdp]
+pub fn vantage_xdp_raw_ip(ctx: XdpContext) -> u32 {
+    let len = ctx.data_end() - ctx.data();
+    try_vantage_xdp(&ctx, true, len)
+}
+
+/// Frames without an Ethernet header, possibly in several buffers.
+#[xdp(frags)]
+pub fn vantage_xdp_raw_ip_frags(ctx: XdpContext) -> u32 {
+    let len = buffer_len(&ctx);
+    try_vantage_xdp(&ctx, true, len)
 }
 
 /// Pass-only program in the same object: the benchmark's reference cost.
@@ -38,43 +72,57 @@ pub fn vantage_reference_pass(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }
 
+/// The whole frame's length, all buffers included.
 #[inline(always)]
-fn try_vantage_xdp(ctx: &XdpContext) -> u32 {
+fn buffer_len(ctx: &XdpContext) -> usize {
+    // SAFETY: the context pointer is the program's own.
+    unsafe { bpf_xdp_get_buff_len(ctx.ctx) as usize }
+}
+
+#[inline(always)]
+fn try_vantage_xdp(ctx: &XdpContext, raw_ip: bool, frame_len: usize) -> u32 {
     let Some(site) = maps::site() else {
         return xdp_action::XDP_PASS;
     };
-    let frame_len = (ctx.data_end() - ctx.data()) as u64;
     site.packets += 1;
-    site.bytes += frame_len;
+    site.bytes += frame_len as u64;
 
     let settings: Settings = maps::settings();
-    let packet = match parse::parse(ctx, site, &settings) {
+    let packet = match parse::parse(ctx, site, &settings, raw_ip, frame_len) {
         Parsed::Ip(packet) => packet,
         Parsed::NotIp | Parsed::Malformed => return xdp_action::XDP_PASS,
     };
 
     // The coarse clock (CLOCK_MONOTONIC at tick resolution) is enough for
-    // last-seen times, block expiry and event times, and costs a fraction
-    // of `bpf_ktime_get_ns`, which reads the clocksource on every packet.
+    // last-seen times, block expiry, duplicates and event times, and costs
+    // a fraction of `bpf_ktime_get_ns`, which reads the clocksource.
     let now = unsafe { bpf_ktime_get_coarse_ns() };
-    let new_peer = account::account(ctx, site, &packet, frame_len, now);
+    let l3_at = parse::bounded(packet.l3_at, parse::OFFSET_MASK);
+    let duplicate = dedup::seen_twice(ctx, l3_at, frame_len, now);
+    if duplicate {
+        site.duplicates += 1;
+    }
+    // A duplicate counts (and raises events) again unless told otherwise.
+    let skip = duplicate && settings.flags & SETTING_SKIP_DUPLICATES != 0;
+    let new_peer = !skip && account::account(ctx, site, &packet, now);
 
     let drop_reason = policy::verdict(site, &packet, &settings, now);
     if let Some(reason) = drop_reason {
         site.dropped[parse::bounded(reason as usize, 3)] += 1;
     }
 
-    if settings.flags & sensor_common::policy::SETTING_EVENTS_ENABLED != 0 && packet.src_local {
-        let kind = match packet.transport {
-            Transport::Tcp {
-                syn: true,
-                ack: false,
-                ..
-            } => Some(sensor_common::EventKind::TcpSyn),
-            Transport::Udp {
-                dns_query: true, ..
-            } => Some(sensor_common::EventKind::DnsQuery),
-            Transport::Udp { .. } if new_peer => Some(sensor_common::EventKind::UdpNewPeer),
+    if settings.flags & SETTING_EVENTS_ENABLED != 0 && packet.src_local && !skip {
+        let kind = match (packet.dns, packet.transport) {
+            (Dns::Query, _) => Some(EventKind::DnsQuery),
+            (
+                _,
+                Transport::Tcp {
+                    syn: true,
+                    ack: false,
+                    ..
+                },
+            ) => Some(EventKind::TcpSyn),
+            (_, Transport::Udp { .. }) if new_peer => Some(EventKind::UdpNewPeer),
             _ => None,
         };
         if let Some(kind) = kind {

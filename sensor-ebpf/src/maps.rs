@@ -74,6 +74,26 @@ pub struct LocalitySet {
 #[map(name = "LOCALITY")]
 pub static LOCALITY: PerCpuArray<LocalitySet> = PerCpuArray::with_max_entries(LOCALITY_SETS, 0);
 
+/// Each CPU's recent frame fingerprints (see `dedup`). Private to one
+/// program instance (never pinned).
+#[map(name = "DEDUP")]
+pub static DEDUP: PerCpuArray<crate::dedup::DedupSlot> =
+    PerCpuArray::with_max_entries(crate::dedup::DEDUP_SLOTS, 0);
+
+/// Each CPU's parsed packet, passed through memory (see `parse::merge`).
+/// Private to one program instance (never pinned).
+#[map(name = "PACKET")]
+pub static PACKET: PerCpuArray<crate::parse::Packet> = PerCpuArray::with_max_entries(1, 0);
+
+/// Room for one value passed through memory (see `parse::forget`).
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+pub struct Scratch(pub [u8; 128]);
+
+/// Each CPU's scratch slot. Private to one program instance (never pinned).
+#[map(name = "SCRATCH")]
+pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
 #[map(name = "SETTINGS")]
 pub static SETTINGS: Array<Settings> = Array::with_max_entries(1, 0);
 

@@ -2,7 +2,9 @@
 //! every frame type, every truncation length, garbage, and exact counter
 //! deltas for each.
 
-use sensor_common::{MalformedReason as M, SiteCounters, TrafficClass as C};
+use sensor_common::{
+    site::MALFORMED_REASONS, MalformedReason as M, SiteCounters, TrafficClass as C,
+};
 use vantage_tests::{
     harness::{sketch_bits, Harness, XDP_PASS},
     packet::{
@@ -282,7 +284,7 @@ fn ipv4_options_and_fragments() -> Result {
     assert_eq!(verdict, XDP_PASS);
     assert_eq!(
         (delta.tcp, delta.tcp_syn, delta.ipv4, delta.malformed),
-        (1, 1, 1, [0; 16])
+        (1, 1, 1, [0; MALFORMED_REASONS])
     );
 
     let first = Frame::client()
@@ -337,7 +339,7 @@ fn ipv6_extension_headers() -> Result {
             delta.fragments,
             delta.malformed
         ),
-        (1, 1, 1, 0, [0; 16])
+        (1, 1, 1, 0, [0; MALFORMED_REASONS])
     );
 
     let later = Frame::client()
@@ -351,14 +353,30 @@ fn ipv6_extension_headers() -> Result {
     let (_, delta) = h.run_delta(&later)?;
     assert_eq!((delta.ipv6, delta.tcp, delta.fragments), (1, 0, 1));
 
-    let mut deep = Frame::client().ipv6("fd00::5", "2001:db8::1");
+    // Seven destination-options headers: all followed, the SYN is seen.
+    let mut seven = Frame::client().ipv6("fd00::5", "2001:db8::1");
     for _ in 0..7 {
-        deep = deep.extension(Extension::DestinationOptions);
+        seven = seven.extension(Extension::DestinationOptions);
     }
-    let deep = deep.tcp(40000, 443, TCP_SYN).build();
-    let (verdict, delta) = h.run_delta(&deep)?;
+    let seven = seven.tcp(40000, 443, TCP_SYN).build();
+    let (verdict, delta) = h.run_delta(&seven)?;
     assert_eq!(verdict, XDP_PASS);
-    let mut want = malformed(deep.len(), M::Ipv6ExtensionTooDeep);
+    assert_eq!(delta, outbound_syn(seven.len(), true, false));
+
+    // Nine: deeper than the parser follows. The transport is unknown, but the
+    // packet still counts for its hosts (and blocks apply).
+    let mut nine = Frame::client().ipv6("fd00::5", "2001:db8::1");
+    for _ in 0..9 {
+        nine = nine.extension(Extension::DestinationOptions);
+    }
+    let nine = nine.tcp(40000, 443, TCP_SYN).build();
+    let (verdict, delta) = h.run_delta(&nine)?;
+    assert_eq!(verdict, XDP_PASS);
+    let mut want = classed(
+        malformed(nine.len(), M::Ipv6ExtensionTooDeep),
+        C::LocalToRemote,
+        nine.len(),
+    );
     want.ipv6 = 1;
     assert_eq!(delta, want);
     Ok(())
@@ -477,13 +495,20 @@ fn every_truncation_of_tcp_over_ipv4() -> Result {
     for len in 14..frame.len() {
         let (verdict, delta) = h.run_delta(&frame[..len])?;
         assert_eq!(verdict, XDP_PASS, "len {len}");
-        let reason = if len < 34 {
-            M::Ipv4Truncated
+        let want = if len < 34 {
+            malformed(len, M::Ipv4Truncated)
         } else {
-            M::Ipv4BadTotalLength
+            // The addresses are readable: the packet counts for its hosts
+            // (and blocks apply), with the reason its transport is unknown.
+            let mut want = classed(malformed(len, M::Ipv4BadTotalLength), C::LocalToRemote, len);
+            want.ipv4 = 1;
+            want.hosts_created = u64::from(len == 34);
+            want
         };
-        assert_eq!(delta, malformed(len, reason), "len {len}");
+        assert_eq!(delta, want, "len {len}");
     }
+    let host = h.known_host("10.0.0.5")?;
+    assert_eq!(host.traffic.packets_out, (34..frame.len()).len() as u64);
     Ok(())
 }
 
@@ -498,7 +523,19 @@ fn every_truncation_of_udp_over_ipv6() -> Result {
     for len in 14..frame.len() {
         let (verdict, delta) = h.run_delta(&frame[..len])?;
         assert_eq!(verdict, XDP_PASS, "len {len}");
-        assert_eq!(delta, malformed(len, M::Ipv6Truncated), "len {len}");
+        let want = if len < 54 {
+            malformed(len, M::Ipv6Truncated)
+        } else {
+            let mut want = classed(
+                malformed(len, M::Ipv6BadPayloadLength),
+                C::LocalToRemote,
+                len,
+            );
+            want.ipv6 = 1;
+            want.hosts_created = u64::from(len == 54);
+            want
+        };
+        assert_eq!(delta, want, "len {len}");
     }
     Ok(())
 }
@@ -518,7 +555,13 @@ fn every_truncation_of_a_vlan_frame() -> Result {
         let mut want = match len {
             14..=17 => malformed(len, M::VlanTruncated),
             18..=37 => malformed(len, M::Ipv4Truncated),
-            _ => malformed(len, M::Ipv4BadTotalLength),
+            _ => {
+                let mut want =
+                    classed(malformed(len, M::Ipv4BadTotalLength), C::LocalToRemote, len);
+                want.ipv4 = 1;
+                want.hosts_created = u64::from(len == 38);
+                want
+            }
         };
         if len >= 18 {
             want.vlan_tagged = 1;
@@ -569,12 +612,14 @@ fn every_truncation_of_each_transport_header() -> Result {
             let cut = cut_transport(&frame, layout, keep);
             let (verdict, delta) = h.run_delta(&cut)?;
             assert_eq!(verdict, XDP_PASS, "{reason:?} keep {keep}");
-            let mut want_malformed = [0u64; 16];
+            let mut want_malformed = [0u64; MALFORMED_REASONS];
             want_malformed[reason as usize] = 1;
             assert_eq!(delta.malformed, want_malformed, "{reason:?} keep {keep}");
+            // A DNS message cut short still has a sound UDP header.
+            let udp = u64::from(reason == M::DnsTruncated);
             assert_eq!(
                 (delta.tcp, delta.udp, delta.icmp, delta.dns_queries),
-                (0, 0, 0, 0),
+                (0, udp, 0, 0),
                 "{reason:?} keep {keep}"
             );
             assert_eq!(
@@ -622,7 +667,7 @@ fn inconsistent_headers_are_named() -> Result {
     ] {
         let (verdict, delta) = h.run_delta(bytes)?;
         assert_eq!(verdict, XDP_PASS, "{name}");
-        let mut want = [0u64; 16];
+        let mut want = [0u64; MALFORMED_REASONS];
         want[reason as usize] = 1;
         assert_eq!(delta.malformed, want, "{name}");
     }
@@ -682,9 +727,18 @@ fn garbage_is_counted_and_passed() -> Result {
     assert_eq!(d.packets, rounds);
     // Every frame ends in exactly one place: non-IP, refused before an IP
     // header was accepted, or counted as IPv4/IPv6.
-    let refused_early: u64 = d.malformed[M::EthTruncated as usize..=M::Ipv6BadVersion as usize]
-        .iter()
-        .sum();
+    let refused_early: u64 = [
+        M::EthTruncated,
+        M::VlanTruncated,
+        M::VlanTooDeep,
+        M::Ipv4Truncated,
+        M::Ipv4BadVersion,
+        M::Ipv6Truncated,
+        M::Ipv6BadVersion,
+    ]
+    .iter()
+    .map(|reason| d.malformed[*reason as usize])
+    .sum();
     assert_eq!(d.non_ip + refused_early + d.ipv4 + d.ipv6, rounds, "{d:?}");
     assert!(
         d.ipv4 > 100 && d.ipv6 > 50 && d.tcp + d.udp > 50,

@@ -17,17 +17,25 @@
 
 pub mod capabilities;
 pub mod faults;
+pub mod offloads;
 mod outbox;
 pub mod state_file;
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use tokio_util::sync::CancellationToken;
 use vantage_protocol::{DatapathState, Message};
 
 use crate::{
     config::AttachMode,
-    datapath::{AttachedMode, Datapath, DatapathError, EventStream, LoadOptions, PinLayout},
+    datapath::{
+        iface::LinkKind, AttachedMode, Attachment, Datapath, DatapathError, EventStream,
+        LoadOptions, PinLayout,
+    },
     net::Cidr,
     pipeline::{Pipeline, PipelineOptions},
     report::{
@@ -60,6 +68,10 @@ pub struct AgentOptions {
     pub events_enabled: bool,
     pub event_rate_per_cpu: u32,
     pub event_burst: u32,
+    /// Tunnels the program opens.
+    pub decapsulate: Vec<sensor_common::EncapKind>,
+    /// A duplicate frame counts once for its hosts.
+    pub skip_duplicates: bool,
     /// How often the maps are sampled and the state file refreshed.
     pub status_interval: Duration,
     /// `None`: no uplink, no spool, no heartbeats.
@@ -216,15 +228,49 @@ fn load_and_attach(
     configure(&mut datapath, options, clock)?;
     let mut interfaces = Vec::new();
     for iface in &options.interfaces {
-        let mode = datapath.attach(iface, options.attach)?;
-        let mode: &'static str = mode.into();
-        log::info!("attached to {iface} ({mode})");
-        interfaces.push(InterfaceState {
-            name: iface.clone(),
-            mode: mode.to_owned(),
-        });
+        let attached = datapath.attach(iface, options.attach)?;
+        interfaces.push(describe(iface, &attached, &options.state_dir));
     }
     Ok((datapath, interfaces))
+}
+
+/// What the status shows of one attached interface; turns merging offloads
+/// off in generic mode and reports VLAN tag stripping.
+fn describe(iface: &str, attached: &Attachment, state_dir: &Path) -> InterfaceState {
+    let mode: &'static str = attached.mode.into();
+    log::info!(
+        "attached to {iface} ({mode}{}, MTU {})",
+        if attached.frags { ", multi-buffer" } else { "" },
+        attached.mtu
+    );
+    let vlan_offload = attached.link == LinkKind::Ethernet
+        && crate::datapath::iface::rx_vlan_offload(iface).unwrap_or(false);
+    if vlan_offload {
+        log::warn!(
+            "{iface}: the NIC strips VLAN tags before XDP sees them, so VLAN counters and per-host VLANs read 0; to see them: ethtool -K {iface} rxvlan off"
+        );
+    }
+    if attached.mode == AttachedMode::Generic {
+        if let Err(error) = offloads::stop_merging(state_dir, iface) {
+            log::warn!(
+                "{iface}: could not turn GRO/LRO off ({error}); in generic mode merged segments then count as one packet"
+            );
+        }
+    }
+    InterfaceState {
+        name: iface.to_owned(),
+        mode: mode.to_owned(),
+        link: match attached.link {
+            LinkKind::Ethernet => "ethernet",
+            LinkKind::RawIp => "raw_ip",
+        }
+        .to_owned(),
+        mtu: attached.mtu,
+        multi_buffer: attached.frags,
+        generic_because: attached.generic_because.clone(),
+        vlan_offload,
+        merging_off: offloads::merging_stopped(state_dir, iface),
+    }
 }
 
 /// Writes protected prefixes, the configured allowlist and event limits into the maps.
@@ -243,7 +289,8 @@ fn configure(
         options.events_enabled,
         options.event_rate_per_cpu,
         options.event_burst,
-    )
+    )?;
+    maps.set_parsing(&options.decapsulate, options.skip_duplicates)
 }
 
 impl Agent {

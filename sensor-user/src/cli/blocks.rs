@@ -5,6 +5,7 @@ use std::{path::Path, time::Duration};
 
 use anyhow::bail;
 use vantage::{
+    agent::offloads,
     config::duration::{format_duration, parse_duration},
     datapath::{self, BlockRecord, PinLayout},
     net::{BlockOrigin, BlockTarget, Cidr},
@@ -163,5 +164,15 @@ pub(super) fn unload(common: &CommonArgs) -> anyhow::Result<()> {
         removed.len(),
         pins.root().display()
     );
+    for (iface, restored) in offloads::restore(&config.sensor.state_dir) {
+        match restored {
+            Ok(merging) => println!(
+                "{iface}: GRO {} and LRO {} again, as before the agent",
+                if merging.gro { "on" } else { "off" },
+                if merging.lro { "on" } else { "off" }
+            ),
+            Err(error) => eprintln!("{iface}: could not restore GRO/LRO: {error}"),
+        }
+    }
     Ok(())
 }

@@ -47,6 +47,8 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         events_enabled: config.events.enabled,
         event_rate_per_cpu: config.events.rate_per_cpu,
         event_burst: config.events.burst,
+        decapsulate: config.sensor.decapsulate.clone(),
+        skip_duplicates: config.sensor.skip_duplicates,
         status_interval: config.status.interval.0,
         uplink: super::uplink::uplink_settings(&config)?,
     };

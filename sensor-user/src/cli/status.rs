@@ -9,7 +9,7 @@ use vantage::{
     datapath,
     net::BlockTarget,
     report::{
-        status::{self, BlockCounts, ReportContext},
+        status::{self, BlockCounts, ParsingStatus, ReportContext},
         table,
     },
     sample::Sampler,
@@ -41,6 +41,16 @@ fn build_report(config: &Config) -> anyhow::Result<status::StatusReport> {
         generated_at: unix_seconds(clock.now()),
         agent: state_file::read_state(&config.sensor.state_dir, stale_after, &clock),
         local_nets: maps.local_nets()?.iter().map(ToString::to_string).collect(),
+        parsing: {
+            let (open, skip_duplicates) = maps.parsing()?;
+            ParsingStatus {
+                decapsulate: open
+                    .into_iter()
+                    .map(|k| <&str>::from(k).to_owned())
+                    .collect(),
+                skip_duplicates,
+            }
+        },
         blocks,
     };
     Ok(status::build(&interval, context, &|ns| {

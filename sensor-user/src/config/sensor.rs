@@ -23,6 +23,13 @@ pub struct SensorConfig {
     pub state_dir: PathBuf,
     /// Entries of the per-host map (16 to 4194304).
     pub host_capacity: u32,
+    /// Tunnels to open (`vxlan`, `geneve`, `gre`, `erspan`): on a mirror
+    /// port fed by remote SPAN or cloud traffic mirroring, the inner hosts
+    /// are counted instead of the tunnel's endpoints.
+    pub decapsulate: Vec<sensor_common::EncapKind>,
+    /// A frame seen twice within a few milliseconds (a mirror copying both
+    /// directions) counts once for its hosts. Always counted as a duplicate.
+    pub skip_duplicates: bool,
 }
 
 /// How to attach the XDP program.
@@ -60,6 +67,8 @@ impl Default for SensorConfig {
             pin_dir: PathBuf::from("/sys/fs/bpf/vantage"),
             state_dir: PathBuf::from("/run/vantage"),
             host_capacity: sensor_common::DEFAULT_HOST_CAPACITY,
+            decapsulate: Vec::new(),
+            skip_duplicates: false,
         }
     }
 }

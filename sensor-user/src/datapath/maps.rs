@@ -13,12 +13,15 @@ use aya::{
 use sensor_common::{
     policy::{
         SETTING_ALLOW_ACTIVE, SETTING_BLOCK_FLOWS_ACTIVE, SETTING_BLOCK_HOSTS_ACTIVE,
-        SETTING_BLOCK_NETS_ACTIVE, SETTING_EVENTS_ENABLED,
+        SETTING_BLOCK_NETS_ACTIVE, SETTING_DECAP_VXLAN, SETTING_EVENTS_ENABLED,
+        SETTING_SKIP_DUPLICATES,
     },
-    Addr16, AllowEntry, BlockEntry, FlowKey, HostCounters, HostKey, Settings, SiteCounters,
-    MAP_ALLOW_NETS, MAP_BLOCK_FLOWS, MAP_BLOCK_HOSTS, MAP_BLOCK_NETS, MAP_HOSTS, MAP_LOCAL_NETS,
-    MAP_SETTINGS, MAP_SITE,
+    Addr16, AllowEntry, BlockEntry, EncapKind, FlowKey, HostCounters, HostKey, Settings,
+    SiteCounters, MAP_ALLOW_NETS, MAP_BLOCK_FLOWS, MAP_BLOCK_HOSTS, MAP_BLOCK_NETS, MAP_HOSTS,
+    MAP_LOCAL_NETS, MAP_SETTINGS, MAP_SITE,
 };
+
+use strum::IntoEnumIterator as _;
 
 use super::{pinned_map, DatapathError, PinLayout};
 use crate::net::{addr16, BlockOrigin, BlockTarget, Cidr, FlowSpec};
@@ -47,6 +50,11 @@ pub struct SensorMaps {
     block_flows: HashMap<MapData, FlowKey, BlockEntry>,
     block_nets: LpmTrie<MapData, Addr16, BlockEntry>,
     settings: Array<MapData, Settings>,
+}
+
+/// The settings flag that opens `kind`.
+fn decap_flag(kind: EncapKind) -> u32 {
+    SETTING_DECAP_VXLAN << (kind as u32)
 }
 
 fn map_error(name: &'static str) -> impl Fn(MapError) -> DatapathError {
@@ -375,6 +383,39 @@ impl SensorMaps {
             .set(0, settings, 0)
             .map_err(map_error(MAP_SETTINGS))?;
         self.refresh_active_flags()
+    }
+
+    /// Which tunnels the program opens, and whether a duplicate frame counts
+    /// for its hosts again, keeping the other flags.
+    pub fn set_parsing(
+        &mut self,
+        decapsulate: &[EncapKind],
+        skip_duplicates: bool,
+    ) -> Result<(), DatapathError> {
+        let all_decap = EncapKind::iter().fold(0, |bits, kind| bits | decap_flag(kind));
+        let wanted = decapsulate
+            .iter()
+            .fold(0, |bits, kind| bits | decap_flag(*kind))
+            | if skip_duplicates {
+                SETTING_SKIP_DUPLICATES
+            } else {
+                0
+            };
+        let mut settings = self.settings()?;
+        settings.flags = (settings.flags & !(all_decap | SETTING_SKIP_DUPLICATES)) | wanted;
+        self.settings
+            .set(0, settings, 0)
+            .map_err(map_error(MAP_SETTINGS))
+    }
+
+    /// The tunnels the program opens and whether duplicates are skipped, as
+    /// the kernel's settings say now.
+    pub fn parsing(&self) -> Result<(Vec<EncapKind>, bool), DatapathError> {
+        let flags = self.settings()?.flags;
+        let open = EncapKind::iter()
+            .filter(|kind| flags & decap_flag(*kind) != 0)
+            .collect();
+        Ok((open, flags & SETTING_SKIP_DUPLICATES != 0))
     }
 
     /// Recomputes the "map has entries" flags that let the program skip empty

@@ -4,17 +4,20 @@
 //! stream of decoded events. This is the only module that uses aya or reads
 //! the kernel's structs; everything it hands out is plain data.
 
+mod attach;
 mod bpffs;
 pub mod events;
+pub mod iface;
 mod maps;
 pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 
 pub use crate::config::AttachMode;
+pub use attach::Attachment;
 use aya::{
     maps::{Map, MapData, RingBuf},
-    programs::{links::FdLink, links::PinnedLink, Xdp, XdpMode},
+    programs::Xdp,
     Ebpf, EbpfLoader,
 };
 pub use bpffs::{ensure_bpffs, BpffsError};
@@ -64,6 +67,15 @@ pub enum DatapathError {
     },
     #[error("no network interface named `{0}` here")]
     NoSuchInterface(String),
+    #[error("`{iface}`: {source}")]
+    Interface {
+        iface: String,
+        source: std::io::Error,
+    },
+    #[error("`{iface}` is a {what}: the program reads Ethernet frames or raw IP (ppp, tun, wireguard, ipip, sit) and nothing else")]
+    UnsupportedLink { iface: String, what: String },
+    #[error("native XDP on `{iface}` refuses its MTU of {mtu} bytes, with single- and multi-buffer programs: lower the MTU or use generic mode (attach_mode = \"generic\")")]
+    MtuTooLarge { iface: String, mtu: u32 },
     #[error("another XDP program is attached to `{iface}` (another vantage pin_dir, or xdp-loader): `ip link show {iface}` names it; unload it first (`vantage unload --pin-dir DIR` or `ip link set {iface} xdp off`)")]
     AttachBusy { iface: String },
     #[error("attaching to `{iface}` in {mode} mode: {source}")]
@@ -178,6 +190,8 @@ impl Datapath {
         let mut ebpf = loader
             .load(SENSOR_OBJECT)
             .map_err(|e| DatapathError::Load(Box::new(e)))?;
+        // Verify the main program now, so that a kernel that refuses it
+        // says so at start; the other variants load when first attached.
         for name in [PROGRAM_SENSOR, PROGRAM_REFERENCE] {
             xdp_program(&mut ebpf, name)?
                 .load()
@@ -219,181 +233,31 @@ impl Datapath {
         snapshot::read(&self.maps)
     }
 
-    /// The sensor program, for `BPF_PROG_TEST_RUN`.
+    /// The sensor program for Ethernet frames, for `BPF_PROG_TEST_RUN`.
     pub fn sensor_program(&mut self) -> Result<&mut Xdp, DatapathError> {
-        xdp_program(&mut self.ebpf, PROGRAM_SENSOR)
+        self.program(PROGRAM_SENSOR)
+    }
+
+    /// The sensor program for raw IP frames, for `BPF_PROG_TEST_RUN`.
+    pub fn raw_ip_program(&mut self) -> Result<&mut Xdp, DatapathError> {
+        self.program(sensor_common::PROGRAM_RAW_IP)
+    }
+
+    /// One of the object's programs by name, loaded (verified) on first use.
+    fn program(&mut self, name: &'static str) -> Result<&mut Xdp, DatapathError> {
+        let program = xdp_program(&mut self.ebpf, name)?;
+        if program.fd().is_err() {
+            program
+                .load()
+                .map_err(|source| DatapathError::Program { name, source })?;
+        }
+        Ok(program)
     }
 
     /// The pass-only reference program, for benchmarks.
     pub fn reference_program(&mut self) -> Result<&mut Xdp, DatapathError> {
-        xdp_program(&mut self.ebpf, PROGRAM_REFERENCE)
+        self.program(PROGRAM_REFERENCE)
     }
-
-    /// Attaches to `iface`. With pins, a link an earlier agent left behind is
-    /// taken over by swapping in this program atomically (no gap in
-    /// enforcement), and the new link is pinned so it outlives this process.
-    pub fn attach(
-        &mut self,
-        iface: &str,
-        request: AttachMode,
-    ) -> Result<AttachedMode, DatapathError> {
-        if !interface_exists(iface) {
-            return Err(DatapathError::NoSuchInterface(iface.to_owned()));
-        }
-        let pins = self.pins.clone();
-        let program = self.sensor_program()?;
-        if let Some(pins) = &pins {
-            let link_path = pins.link(iface);
-            if link_path.exists() {
-                if let Some(mode) = take_over_link(program, iface, &link_path)? {
-                    return Ok(mode);
-                }
-            }
-        }
-        let (link_id, mode) = match request {
-            AttachMode::Driver => (
-                attach_in(program, iface, XdpMode::Driver)?,
-                AttachedMode::Driver,
-            ),
-            AttachMode::Generic => (
-                attach_in(program, iface, XdpMode::Skb)?,
-                AttachedMode::Generic,
-            ),
-            AttachMode::Auto => match attach_in(program, iface, XdpMode::Driver) {
-                Ok(id) => (id, AttachedMode::Driver),
-                Err(busy @ DatapathError::AttachBusy { .. }) => return Err(busy),
-                Err(driver_error) => {
-                    log::warn!(
-                        "{driver_error}; falling back to generic XDP on {iface} (works everywhere, costs more CPU per packet)"
-                    );
-                    (
-                        attach_in(program, iface, XdpMode::Skb)?,
-                        AttachedMode::Generic,
-                    )
-                }
-            },
-        };
-        if let Some(pins) = &pins {
-            let link = program
-                .take_link(link_id)
-                .map_err(|source| DatapathError::Program {
-                    name: PROGRAM_SENSOR,
-                    source,
-                })?;
-            let path = pins.link(iface);
-            match FdLink::try_from(link) {
-                Ok(fd_link) => {
-                    fd_link.pin(&path).map_err(|e| DatapathError::Pin {
-                        what: format!("XDP link of {iface}"),
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
-                }
-                Err(_) => {
-                    // A netlink attachment (kernels before 5.9) stays on the
-                    // interface after this process exits by itself.
-                    log::info!(
-                        "{iface}: netlink XDP attachment; it persists without a pinned link"
-                    );
-                }
-            }
-        }
-        Ok(mode)
-    }
-}
-
-/// True if an interface of this name exists in this network namespace.
-fn interface_exists(iface: &str) -> bool {
-    let Ok(name) = std::ffi::CString::new(iface) else {
-        return false;
-    };
-    // SAFETY: `name` is a NUL-terminated string that outlives the call.
-    unsafe { libc::if_nametoindex(name.as_ptr()) != 0 }
-}
-
-fn xdp_program<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut Xdp, DatapathError> {
-    let program = ebpf
-        .program_mut(name)
-        .ok_or(DatapathError::MissingProgram(name))?;
-    program
-        .try_into()
-        .map_err(|source| DatapathError::Program { name, source })
-}
-
-fn attach_in(
-    program: &mut Xdp,
-    iface: &str,
-    mode: XdpMode,
-) -> Result<aya::programs::xdp::XdpLinkId, DatapathError> {
-    program.attach(iface, mode).map_err(|source| {
-        if os_error_in(&source) == Some(libc::EEXIST) {
-            return DatapathError::AttachBusy {
-                iface: iface.to_owned(),
-            };
-        }
-        DatapathError::Attach {
-            iface: iface.to_owned(),
-            mode: match mode {
-                XdpMode::Driver => "driver",
-                XdpMode::Skb => "generic",
-                XdpMode::Hardware => "hardware",
-                XdpMode::Default => "default",
-            },
-            source,
-        }
-    })
-}
-
-/// The OS error number somewhere in an error's chain, if any.
-fn os_error_in(error: &(dyn std::error::Error + 'static)) -> Option<i32> {
-    let mut cause = Some(error);
-    while let Some(current) = cause {
-        if let Some(code) = current
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::raw_os_error)
-        {
-            return Some(code);
-        }
-        cause = current.source();
-    }
-    None
-}
-
-/// Swaps this program into a pinned link left by an earlier agent and pins
-/// the link again. Returns `None` (the stale pin removed) if the link can no
-/// longer be updated, e.g. because its interface was deleted.
-fn take_over_link(
-    program: &mut Xdp,
-    iface: &str,
-    path: &Path,
-) -> Result<Option<AttachedMode>, DatapathError> {
-    let pin_error = |message: String| DatapathError::Pin {
-        what: format!("XDP link of {iface}"),
-        path: path.to_path_buf(),
-        message,
-    };
-    let pinned = PinnedLink::from_pin(path).map_err(|e| pin_error(e.to_string()))?;
-    let fd_link = pinned.unpin().map_err(|e| pin_error(e.to_string()))?;
-    let xdp_link =
-        aya::programs::xdp::XdpLink::try_from(fd_link).map_err(|e| pin_error(e.to_string()))?;
-    let id = match program.attach_to_link(xdp_link) {
-        Ok(id) => id,
-        Err(e) => {
-            log::warn!(
-                "{iface}: could not take over the earlier agent's link ({e}); attaching afresh"
-            );
-            return Ok(None);
-        }
-    };
-    let link = program
-        .take_link(id)
-        .map_err(|source| DatapathError::Program {
-            name: PROGRAM_SENSOR,
-            source,
-        })?;
-    let fd_link = FdLink::try_from(link).map_err(|e| pin_error(e.to_string()))?;
-    fd_link.pin(path).map_err(|e| pin_error(e.to_string()))?;
-    Ok(Some(AttachedMode::Replaced))
 }
 
 /// Opens the maps a running (or crashed) agent pinned, without loading anything.
@@ -448,4 +312,13 @@ fn pinned_map(pins: &PinLayout, name: &'static str) -> Result<Map, DatapathError
     let data =
         MapData::from_pin(&path).map_err(|source| DatapathError::NotPinned { path, source })?;
     Map::from_map_data(data).map_err(|source| DatapathError::Map { name, source })
+}
+
+fn xdp_program<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut Xdp, DatapathError> {
+    let program = ebpf
+        .program_mut(name)
+        .ok_or(DatapathError::MissingProgram(name))?;
+    program
+        .try_into()
+        .map_err(|source| DatapathError::Program { name, source })
 }

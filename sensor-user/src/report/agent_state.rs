@@ -13,6 +13,26 @@ pub struct InterfaceState {
     pub name: String,
     /// `driver`, `generic` or `replaced` (taken over from an earlier agent).
     pub mode: String,
+    /// `ethernet`, or `raw_ip` for links without an Ethernet header.
+    #[serde(default)]
+    pub link: String,
+    /// MTU in bytes.
+    #[serde(default)]
+    pub mtu: u32,
+    /// The multi-buffer program runs here (an MTU beyond one page).
+    #[serde(default)]
+    pub multi_buffer: bool,
+    /// Why generic mode is used, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generic_because: Option<String>,
+    /// The NIC strips VLAN tags before XDP sees them: VLAN counters read 0
+    /// (fix: `ethtool -K IF rxvlan off`).
+    #[serde(default)]
+    pub vlan_offload: bool,
+    /// GRO/LRO were turned off here so that generic XDP sees every segment
+    /// (restored by `vantage unload`).
+    #[serde(default)]
+    pub merging_off: bool,
 }
 
 /// Events drained from the kernel, by kind.

@@ -5,7 +5,9 @@
 
 use std::{collections::BTreeMap, net::IpAddr};
 
-use sensor_common::{DropReason, HostTraffic, MalformedReason, SiteCounters, TrafficClass};
+use sensor_common::{
+    DropReason, EncapKind, HostTraffic, MalformedReason, SiteCounters, TrafficClass,
+};
 use serde::{Deserialize, Serialize};
 use strum::IntoEnumIterator as _;
 
@@ -76,6 +78,24 @@ pub struct SiteStatus {
     pub tcp_synack: u64,
     pub tcp_rst: u64,
     pub allowlisted: u64,
+    /// PPPoE session frames.
+    pub pppoe: u64,
+    /// MPLS-labelled frames.
+    pub mpls: u64,
+    /// Frames on links without an Ethernet header.
+    pub raw_ip: u64,
+    /// IPsec ESP packets.
+    pub esp: u64,
+    /// DNS messages over TCP port 53 (also in `dns_queries`/`dns_answers`).
+    pub dns_over_tcp: u64,
+    /// UDP datagrams on port 53 that are not DNS.
+    pub port53_other: u64,
+    /// Frames seen twice within a few milliseconds.
+    pub duplicates: u64,
+    /// Frames inside tunnels the sensor did not open.
+    pub encap_unopened: u64,
+    /// Frames opened, by encapsulation (`vxlan`, `geneve`, `gre`, `erspan`).
+    pub decapsulated: BTreeMap<String, u64>,
     pub events: EventCounters,
     /// Every malformed reason, zeros included.
     pub malformed: BTreeMap<String, u64>,
@@ -105,6 +125,15 @@ pub struct BlockCounts {
     pub active: u64,
 }
 
+/// How the program parses, as its settings say.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParsingStatus {
+    /// Tunnels opened (`vxlan`, `geneve`, `gre`, `erspan`).
+    pub decapsulate: Vec<String>,
+    /// A duplicate frame counts once for its hosts.
+    pub skip_duplicates: bool,
+}
+
 /// The whole report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StatusReport {
@@ -113,6 +142,7 @@ pub struct StatusReport {
     pub generated_at: f64,
     pub agent: AgentState,
     pub local_nets: Vec<String>,
+    pub parsing: ParsingStatus,
     pub host_table: HostTableStatus,
     pub site: SiteStatus,
     pub blocks: BlockCounts,
@@ -181,6 +211,17 @@ pub fn site_status(s: &SiteCounters) -> SiteStatus {
         tcp_synack: s.tcp_synack,
         tcp_rst: s.tcp_rst,
         allowlisted: s.allowlisted,
+        pppoe: s.pppoe,
+        mpls: s.mpls,
+        raw_ip: s.raw_ip,
+        esp: s.esp,
+        dns_over_tcp: s.dns_over_tcp,
+        port53_other: s.port53_other,
+        duplicates: s.duplicates,
+        encap_unopened: s.encap_unopened,
+        decapsulated: EncapKind::iter()
+            .map(|k| (<&str>::from(k).to_owned(), s.decapsulated[k as usize]))
+            .collect(),
         events: EventCounters {
             sent: s.events_sent,
             rate_limited: s.events_rate_limited,
@@ -212,6 +253,7 @@ pub struct ReportContext {
     pub generated_at: f64,
     pub agent: AgentState,
     pub local_nets: Vec<String>,
+    pub parsing: ParsingStatus,
     pub blocks: BlockCounts,
 }
 
@@ -227,6 +269,7 @@ pub fn build(
         generated_at: context.generated_at,
         agent: context.agent,
         local_nets: context.local_nets,
+        parsing: context.parsing,
         host_table: host_table(interval),
         site: site_status(&interval.site.totals),
         blocks: context.blocks,

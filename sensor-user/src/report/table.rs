@@ -86,6 +86,11 @@ pub fn render_table(report: &StatusReport) -> String {
         "  events sent {}  rate-limited {}  ring-full {}  allowlisted {}",
         s.events.sent, s.events.rate_limited, s.events.ring_full, s.allowlisted
     );
+    let _ = writeln!(
+        out,
+        "  pppoe {}  mpls {}  raw-ip {}  esp {}  dns/tcp {}  port-53 other {}  duplicates {}",
+        s.pppoe, s.mpls, s.raw_ip, s.esp, s.dns_over_tcp, s.port53_other, s.duplicates
+    );
     let nonzero = |map: &BTreeMap<String, u64>| -> String {
         let parts: Vec<String> = map
             .iter()
@@ -98,6 +103,12 @@ pub fn render_table(report: &StatusReport) -> String {
             parts.join(", ")
         }
     };
+    let _ = writeln!(
+        out,
+        "  tunnels opened: {}  not opened {}",
+        nonzero(&s.decapsulated),
+        s.encap_unopened
+    );
     let _ = writeln!(
         out,
         "  malformed {}: {}",

@@ -1,0 +1,244 @@
+//! The network layer: IPv4 (options, fragments, AH) and IPv6 (hop-by-hop,
+//! routing, destination options, fragment and AH headers, any number of
+//! them). Once the fixed header is there with the right version, the
+//! addresses are known and the packet is returned, whatever follows: a bad
+//! length, a non-first fragment, ESP, a chain longer than the parser follows
+//! or cut short only leave the transport unknown (`l4: None`) and are
+//! counted.
+
+use aya_ebpf::programs::XdpContext;
+use sensor_common::{Addr16, HostKey, MalformedReason, SiteCounters};
+
+use super::{be16, count_malformed, link::L3, read};
+
+const IPV4_HEADER: usize = 20;
+const IPV6_HEADER: usize = 40;
+const IPV6_HOP_BY_HOP: u8 = 0;
+const IPV6_ROUTING: u8 = 43;
+const IPV6_FRAGMENT: u8 = 44;
+const IPV6_DEST_OPTIONS: u8 = 60;
+const PROTO_ESP: u8 = 50;
+const PROTO_AH: u8 = 51;
+/// Extension headers (AH included) followed before the rest counts as too deep.
+const IPV6_MAX_EXTENSIONS: usize = 8;
+
+/// What the network layer found.
+#[derive(Clone, Copy)]
+pub struct Ip {
+    pub src: HostKey,
+    pub dst: HostKey,
+    /// The transport protocol (after any extension and AH headers).
+    pub protocol: u8,
+    /// Frame offset of the transport header, when it can be read.
+    pub l4: Option<usize>,
+    /// Frame offset where the IP packet ends (its own length, not Ethernet padding).
+    pub end: usize,
+    /// Frame offset of the IP header.
+    pub at: usize,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Ipv4Header {
+    version_ihl: u8,
+    tos: u8,
+    total_len: u16,
+    id: u16,
+    flags_fragment: u16,
+    ttl: u8,
+    protocol: u8,
+    checksum: u16,
+    src: u32,
+    dst: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Ipv6Header {
+    version_class_flow: u32,
+    payload_len: u16,
+    next_header: u8,
+    hop_limit: u8,
+    src: [u32; 4],
+    dst: [u32; 4],
+}
+
+/// The first two bytes of an extension or AH header.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct NextAndLength {
+    next_header: u8,
+    len: u8,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Ipv6Fragment {
+    next_header: u8,
+    reserved: u8,
+    offset_flags: u16,
+    id: u32,
+}
+
+/// An IPv4 address (as loaded from the frame) in the IPv4-mapped key form.
+#[inline(always)]
+fn v4_key(raw: u32) -> HostKey {
+    let words: [u32; 4] = [0, 0, u32::from_ne_bytes([0, 0, 0xff, 0xff]), raw];
+    // SAFETY: same size, no invalid bit patterns.
+    HostKey {
+        addr: unsafe { core::mem::transmute::<[u32; 4], Addr16>(words) },
+    }
+}
+
+#[inline(always)]
+fn v6_key(raw: [u32; 4]) -> HostKey {
+    // SAFETY: same size, no invalid bit patterns.
+    HostKey {
+        addr: unsafe { core::mem::transmute::<[u32; 4], Addr16>(raw) },
+    }
+}
+
+/// Parses the IP header at `l3`. `Err` only when there are no addresses to
+/// read (too short, or the wrong version).
+#[inline(always)]
+pub fn parse(
+    ctx: &XdpContext,
+    site: &mut SiteCounters,
+    l3: L3,
+    frame_len: usize,
+) -> Result<Ip, MalformedReason> {
+    match l3 {
+        L3::V4(at) => ipv4(ctx, site, at, frame_len),
+        L3::V6(at) => ipv6(ctx, site, at, frame_len),
+    }
+}
+
+#[inline(always)]
+fn ipv4(
+    ctx: &XdpContext,
+    site: &mut SiteCounters,
+    at: usize,
+    frame_len: usize,
+) -> Result<Ip, MalformedReason> {
+    let ip = read::<Ipv4Header>(ctx, at).ok_or(MalformedReason::Ipv4Truncated)?;
+    if ip.version_ihl >> 4 != 4 {
+        return Err(MalformedReason::Ipv4BadVersion);
+    }
+    site.ipv4 += 1;
+    let mut packet = Ip {
+        src: v4_key(ip.src),
+        dst: v4_key(ip.dst),
+        protocol: ip.protocol,
+        l4: None,
+        end: frame_len,
+        at,
+    };
+    let header_len = ((ip.version_ihl & 0x0f) as usize) * 4;
+    let total_len = be16(ip.total_len) as usize;
+    if header_len < IPV4_HEADER || at + header_len > frame_len {
+        count_malformed(site, MalformedReason::Ipv4BadHeaderLength);
+        return Ok(packet);
+    }
+    if total_len < header_len || at + total_len > frame_len {
+        count_malformed(site, MalformedReason::Ipv4BadTotalLength);
+        return Ok(packet);
+    }
+    packet.end = at + total_len;
+    if be16(ip.flags_fragment) & 0x1fff != 0 {
+        site.fragments += 1;
+        return Ok(packet);
+    }
+    let mut l4 = at + header_len;
+    if packet.protocol == PROTO_AH {
+        // RFC 4302: the length is in 4-byte units, minus 2.
+        let Some(ah) = read::<NextAndLength>(ctx, l4) else {
+            count_malformed(site, MalformedReason::AhTruncated);
+            return Ok(packet);
+        };
+        packet.protocol = ah.next_header;
+        l4 += (ah.len as usize + 2) * 4;
+    }
+    if packet.protocol == PROTO_ESP {
+        site.esp += 1;
+        return Ok(packet);
+    }
+    packet.l4 = Some(l4);
+    Ok(packet)
+}
+
+#[inline(always)]
+fn ipv6(
+    ctx: &XdpContext,
+    site: &mut SiteCounters,
+    at: usize,
+    frame_len: usize,
+) -> Result<Ip, MalformedReason> {
+    let ip = read::<Ipv6Header>(ctx, at).ok_or(MalformedReason::Ipv6Truncated)?;
+    if ip.version_class_flow.to_ne_bytes()[0] >> 4 != 6 {
+        return Err(MalformedReason::Ipv6BadVersion);
+    }
+    site.ipv6 += 1;
+    let mut packet = Ip {
+        src: v6_key(ip.src),
+        dst: v6_key(ip.dst),
+        protocol: ip.next_header,
+        l4: None,
+        end: frame_len,
+        at,
+    };
+    let payload_len = be16(ip.payload_len) as usize;
+    if at + IPV6_HEADER + payload_len > frame_len {
+        count_malformed(site, MalformedReason::Ipv6BadPayloadLength);
+        return Ok(packet);
+    }
+    packet.end = at + IPV6_HEADER + payload_len;
+    let mut next = ip.next_header;
+    let mut offset = at + IPV6_HEADER;
+    for _ in 0..IPV6_MAX_EXTENSIONS {
+        match next {
+            IPV6_HOP_BY_HOP | IPV6_ROUTING | IPV6_DEST_OPTIONS => {
+                let Some(ext) = read::<NextAndLength>(ctx, offset) else {
+                    count_malformed(site, MalformedReason::Ipv6ExtensionTruncated);
+                    return Ok(packet);
+                };
+                next = ext.next_header;
+                offset += (ext.len as usize + 1) * 8;
+            }
+            IPV6_FRAGMENT => {
+                let Some(frag) = read::<Ipv6Fragment>(ctx, offset) else {
+                    count_malformed(site, MalformedReason::Ipv6ExtensionTruncated);
+                    return Ok(packet);
+                };
+                next = frag.next_header;
+                offset += 8;
+                if be16(frag.offset_flags) >> 3 != 0 {
+                    site.fragments += 1;
+                    packet.protocol = next;
+                    return Ok(packet);
+                }
+            }
+            PROTO_AH => {
+                let Some(ah) = read::<NextAndLength>(ctx, offset) else {
+                    count_malformed(site, MalformedReason::AhTruncated);
+                    return Ok(packet);
+                };
+                next = ah.next_header;
+                offset += (ah.len as usize + 2) * 4;
+            }
+            _ => break,
+        }
+        if offset > packet.end {
+            count_malformed(site, MalformedReason::Ipv6ExtensionTruncated);
+            return Ok(packet);
+        }
+    }
+    packet.protocol = next;
+    match next {
+        IPV6_HOP_BY_HOP | IPV6_ROUTING | IPV6_DEST_OPTIONS | IPV6_FRAGMENT | PROTO_AH => {
+            count_malformed(site, MalformedReason::Ipv6ExtensionTooDeep);
+        }
+        PROTO_ESP => site.esp += 1,
+        _ => packet.l4 = Some(offset),
+    }
+    Ok(packet)
+}

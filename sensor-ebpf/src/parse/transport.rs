@@ -1,0 +1,300 @@
+//! The transport layer: TCP, UDP, ICMP and ICMPv6 headers, DNS queries and
+//! answers over UDP and TCP port 53 (only what really looks like DNS, inside
+//! the lengths the IP and UDP headers give, never Ethernet padding), and the
+//! tunnels [`super::tunnel`] recognises.
+//!
+//! Ports are kept whenever they are readable, even when the rest of the
+//! header is cut, so flow blocks apply.
+
+use aya_ebpf::programs::XdpContext;
+use sensor_common::{MalformedReason, SiteCounters};
+
+use super::{
+    be16, count_malformed,
+    ip::Ip,
+    ptr_at, read,
+    tunnel::{self, Tunnel},
+};
+
+const PROTO_ICMP: u8 = 1;
+const PROTO_IPIP: u8 = 4;
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
+const PROTO_IPV6_IN_IP: u8 = 41;
+const PROTO_GRE: u8 = 47;
+const PROTO_ICMPV6: u8 = 58;
+const DNS_PORT: u16 = 53;
+const DNS_HEADER: usize = 12;
+const UDP_HEADER: usize = 8;
+const TCP_HEADER: usize = 20;
+
+/// What the transport header said, as far as it could be read.
+#[derive(Clone, Copy)]
+pub enum Transport {
+    Tcp {
+        src_port: u16,
+        dst_port: u16,
+        syn: bool,
+        ack: bool,
+        rst: bool,
+    },
+    Udp {
+        src_port: u16,
+        dst_port: u16,
+    },
+    /// A TCP or UDP header cut after its ports.
+    Ports {
+        src_port: u16,
+        dst_port: u16,
+    },
+    Icmp,
+    /// Non-first fragment, ESP, an unknown protocol, or no readable header.
+    None,
+}
+
+impl Transport {
+    /// Source and destination ports (host order); zero for port-less protocols.
+    #[inline(always)]
+    pub fn ports(&self) -> (u16, u16) {
+        match *self {
+            Transport::Tcp {
+                src_port, dst_port, ..
+            }
+            | Transport::Udp { src_port, dst_port }
+            | Transport::Ports { src_port, dst_port } => (src_port, dst_port),
+            Transport::Icmp | Transport::None => (0, 0),
+        }
+    }
+}
+
+/// A DNS message, as far as the sensor can tell.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Dns {
+    None,
+    /// A standard query (QR=0, opcode 0, one question) to port 53.
+    Query,
+    /// A standard response (QR=1, opcode 0, at most one question) from port 53.
+    Answer,
+}
+
+/// What the transport layer found.
+#[derive(Clone, Copy)]
+pub struct L4 {
+    pub transport: Transport,
+    pub dns: Dns,
+    /// Frame offset of a DNS query's question.
+    pub dns_question_at: usize,
+    pub tunnel: Tunnel,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct TcpHeader {
+    src_port: u16,
+    dst_port: u16,
+    seq: u32,
+    ack: u32,
+    offset_reserved: u8,
+    flags: u8,
+    window: u16,
+    checksum: u16,
+    urgent: u16,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct UdpHeader {
+    src_port: u16,
+    dst_port: u16,
+    len: u16,
+    checksum: u16,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct PortPair {
+    src: u16,
+    dst: u16,
+}
+
+/// The DNS header fields the check reads.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct DnsHeader {
+    id: u16,
+    flags: u16,
+    questions: u16,
+    answers: u16,
+    authorities: u16,
+    additionals: u16,
+}
+
+/// Whether the `len` bytes at `at` are a DNS message, and which kind.
+/// `Err` when the lengths promise a header the frame does not hold.
+#[inline(always)]
+fn dns_message(
+    ctx: &XdpContext,
+    at: usize,
+    len: usize,
+    to_dns: bool,
+    from_dns: bool,
+) -> Result<Dns, MalformedReason> {
+    if len < DNS_HEADER {
+        return Ok(Dns::None);
+    }
+    let header = read::<DnsHeader>(ctx, at).ok_or(MalformedReason::DnsTruncated)?;
+    let flags = be16(header.flags);
+    let response = flags & 0x8000 != 0;
+    let opcode = (flags >> 11) & 0x0f;
+    let questions = be16(header.questions);
+    if opcode != 0 {
+        return Ok(Dns::None);
+    }
+    if !response && to_dns && questions == 1 && header.answers == 0 && header.authorities == 0 {
+        Ok(Dns::Query)
+    } else if response && from_dns && questions <= 1 {
+        Ok(Dns::Answer)
+    } else {
+        Ok(Dns::None)
+    }
+}
+
+#[inline(always)]
+fn count_dns(site: &mut SiteCounters, dns: Dns) {
+    match dns {
+        Dns::Query => site.dns_queries += 1,
+        Dns::Answer => site.dns_answers += 1,
+        Dns::None => {}
+    }
+}
+
+/// Ports of a header cut after them, if they are there.
+#[inline(always)]
+fn ports_only(ctx: &XdpContext, at: usize) -> Transport {
+    match read::<PortPair>(ctx, at) {
+        Some(ports) => Transport::Ports {
+            src_port: be16(ports.src),
+            dst_port: be16(ports.dst),
+        },
+        None => Transport::None,
+    }
+}
+
+/// Parses the transport header of `ip`, if it can be read.
+#[inline(always)]
+pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip) -> L4 {
+    let mut l4 = L4 {
+        transport: Transport::None,
+        dns: Dns::None,
+        dns_question_at: 0,
+        tunnel: Tunnel::None,
+    };
+    let Some(at) = ip.l4 else {
+        return l4;
+    };
+    match ip.protocol {
+        PROTO_TCP => tcp(ctx, site, ip, at, &mut l4),
+        PROTO_UDP => udp(ctx, site, ip, at, &mut l4),
+        PROTO_ICMP | PROTO_ICMPV6 => {
+            if ptr_at::<[u8; 4]>(ctx, at).is_some() {
+                site.icmp += 1;
+                l4.transport = Transport::Icmp;
+            } else {
+                count_malformed(site, MalformedReason::IcmpTruncated);
+            }
+        }
+        PROTO_GRE => l4.tunnel = tunnel::gre(ctx, site, at),
+        PROTO_IPIP | PROTO_IPV6_IN_IP => l4.tunnel = Tunnel::Unopened,
+        _ => {}
+    }
+    l4
+}
+
+#[inline(always)]
+fn tcp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L4) {
+    let Some(tcp) = read::<TcpHeader>(ctx, at) else {
+        count_malformed(site, MalformedReason::TcpTruncated);
+        l4.transport = ports_only(ctx, at);
+        return;
+    };
+    let (src_port, dst_port) = (be16(tcp.src_port), be16(tcp.dst_port));
+    let header_len = ((tcp.offset_reserved >> 4) as usize) * 4;
+    if header_len < TCP_HEADER || at + header_len > ip.end {
+        count_malformed(site, MalformedReason::TcpBadDataOffset);
+        l4.transport = Transport::Ports { src_port, dst_port };
+        return;
+    }
+    site.tcp += 1;
+    let syn = tcp.flags & 0x02 != 0;
+    let ack = tcp.flags & 0x10 != 0;
+    let rst = tcp.flags & 0x04 != 0;
+    if syn && !ack {
+        site.tcp_syn += 1;
+    } else if syn {
+        site.tcp_synack += 1;
+    }
+    if rst {
+        site.tcp_rst += 1;
+    }
+    l4.transport = Transport::Tcp {
+        src_port,
+        dst_port,
+        syn,
+        ack,
+        rst,
+    };
+    let (to_dns, from_dns) = (dst_port == DNS_PORT, src_port == DNS_PORT);
+    if (to_dns || from_dns) && !syn {
+        // RFC 1035 4.2.2: over TCP each message has a 2-byte length first.
+        // Only a segment that starts a message is looked at.
+        let payload = at + header_len;
+        let available = ip.end.saturating_sub(payload);
+        if available >= 2 + DNS_HEADER {
+            if let Ok(dns) = dns_message(ctx, payload + 2, available - 2, to_dns, from_dns) {
+                if dns != Dns::None {
+                    site.dns_over_tcp += 1;
+                    count_dns(site, dns);
+                    l4.dns = dns;
+                    l4.dns_question_at = payload + 2 + DNS_HEADER;
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn udp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L4) {
+    let Some(udp) = read::<UdpHeader>(ctx, at) else {
+        count_malformed(site, MalformedReason::UdpTruncated);
+        l4.transport = ports_only(ctx, at);
+        return;
+    };
+    let (src_port, dst_port) = (be16(udp.src_port), be16(udp.dst_port));
+    site.udp += 1;
+    l4.transport = Transport::Udp { src_port, dst_port };
+    // The datagram's own length, never past the IP packet (and so never
+    // into Ethernet padding).
+    let claimed = at + be16(udp.len) as usize;
+    let datagram_end = if claimed < ip.end { claimed } else { ip.end };
+    let payload = at + UDP_HEADER;
+    let payload_len = datagram_end.saturating_sub(payload);
+    let (to_dns, from_dns) = (dst_port == DNS_PORT, src_port == DNS_PORT);
+    if to_dns || from_dns {
+        if claimed >= payload + DNS_HEADER && ip.end < payload + DNS_HEADER {
+            // The UDP length promises a DNS header the packet does not hold.
+            count_malformed(site, MalformedReason::DnsTruncated);
+            return;
+        }
+        match dns_message(ctx, payload, payload_len, to_dns, from_dns) {
+            Ok(Dns::None) => site.port53_other += 1,
+            Ok(dns) => {
+                count_dns(site, dns);
+                l4.dns = dns;
+                l4.dns_question_at = payload + DNS_HEADER;
+            }
+            Err(reason) => count_malformed(site, reason),
+        }
+        return;
+    }
+    l4.tunnel = tunnel::udp(ctx, site, dst_port, payload, payload_len);
+}

@@ -1,0 +1,248 @@
+//! Attaching the program to interfaces: which of its variants fits the link
+//! (Ethernet or raw IP; single- or multi-buffer for a jumbo MTU), native
+//! (driver) or generic mode and why, taking over an earlier agent's pinned
+//! link without a gap in enforcement, and pinning the new link so it
+//! outlives the agent.
+
+use std::path::Path;
+
+use aya::programs::{
+    links::{FdLink, PinnedLink},
+    Xdp, XdpMode,
+};
+use sensor_common::{PROGRAM_RAW_IP, PROGRAM_RAW_IP_FRAGS, PROGRAM_SENSOR, PROGRAM_SENSOR_FRAGS};
+
+use super::{
+    iface::{self, LinkKind},
+    AttachMode, AttachedMode, Datapath, DatapathError,
+};
+
+/// How the program was attached to one interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub mode: AttachedMode,
+    pub link: LinkKind,
+    /// The multi-buffer variant (the interface's MTU is beyond one page).
+    pub frags: bool,
+    /// The interface's MTU in bytes.
+    pub mtu: u32,
+    /// Why generic mode was used when native was asked for or tried first.
+    pub generic_because: Option<String>,
+}
+
+impl Datapath {
+    /// Attaches to `iface`. With pins, a link an earlier agent left behind is
+    /// taken over by swapping in this program atomically (no gap in
+    /// enforcement), and the new link is pinned so it outlives this process.
+    ///
+    /// In `Auto` mode native XDP is tried first: the single-buffer program,
+    /// then, if the driver refuses the interface's MTU, the multi-buffer one;
+    /// if both are refused the program runs in generic mode and the returned
+    /// [`Attachment`] says why.
+    pub fn attach(
+        &mut self,
+        iface: &str,
+        request: AttachMode,
+    ) -> Result<Attachment, DatapathError> {
+        if !interface_exists(iface) {
+            return Err(DatapathError::NoSuchInterface(iface.to_owned()));
+        }
+        let io = |source| DatapathError::Interface {
+            iface: iface.to_owned(),
+            source,
+        };
+        let link_type = iface::link_type(iface).map_err(io)?;
+        let link = iface::link_kind(link_type).map_err(|what| DatapathError::UnsupportedLink {
+            iface: iface.to_owned(),
+            what,
+        })?;
+        let mtu = iface::mtu(iface).map_err(io)?;
+        let (single, multi) = match link {
+            LinkKind::Ethernet => (PROGRAM_SENSOR, PROGRAM_SENSOR_FRAGS),
+            LinkKind::RawIp => (PROGRAM_RAW_IP, PROGRAM_RAW_IP_FRAGS),
+        };
+        let attachment = |mode, frags, generic_because| Attachment {
+            mode,
+            link,
+            frags,
+            mtu,
+            generic_because,
+        };
+        if let Some(pins) = self.pins.clone() {
+            let path = pins.link(iface);
+            // A link of the multi-buffer variant does not take the
+            // single-buffer one: the swap fails, the old link goes, and the
+            // interface is attached afresh below (a brief gap, on jumbo-MTU
+            // interfaces only).
+            if path.exists() && take_over_link(self.program(single)?, iface, &path)? {
+                return Ok(attachment(AttachedMode::Replaced, false, None));
+            }
+        }
+        let native = |datapath: &mut Datapath| -> Result<(bool, ()), DatapathError> {
+            match datapath.attach_one(single, iface, XdpMode::Driver) {
+                Ok(()) => Ok((false, ())),
+                Err(error) if os_error_of(&error) == Some(libc::ERANGE) => {
+                    // The driver's single-buffer XDP cannot hold this MTU.
+                    match datapath.attach_one(multi, iface, XdpMode::Driver) {
+                        Ok(()) => Ok((true, ())),
+                        Err(_) => Err(DatapathError::MtuTooLarge {
+                            iface: iface.to_owned(),
+                            mtu,
+                        }),
+                    }
+                }
+                Err(error) => Err(error),
+            }
+        };
+        match request {
+            AttachMode::Driver => {
+                let (frags, ()) = native(self)?;
+                Ok(attachment(AttachedMode::Driver, frags, None))
+            }
+            AttachMode::Generic => {
+                self.attach_one(single, iface, XdpMode::Skb)?;
+                Ok(attachment(
+                    AttachedMode::Generic,
+                    false,
+                    Some("generic mode was asked for".to_owned()),
+                ))
+            }
+            AttachMode::Auto => match native(self) {
+                Ok((frags, ())) => Ok(attachment(AttachedMode::Driver, frags, None)),
+                Err(busy @ DatapathError::AttachBusy { .. }) => Err(busy),
+                Err(native_error) => {
+                    let because = native_error.to_string();
+                    log::warn!(
+                        "{iface}: native XDP refused ({because}); using generic XDP, which works everywhere but costs more CPU per packet and sees segments the kernel merged (GRO), which the agent turns off on this interface"
+                    );
+                    self.attach_one(single, iface, XdpMode::Skb)?;
+                    Ok(attachment(AttachedMode::Generic, false, Some(because)))
+                }
+            },
+        }
+    }
+
+    /// Attaches program `name` to `iface` in `mode`, pinning the link.
+    fn attach_one(
+        &mut self,
+        name: &'static str,
+        iface: &str,
+        mode: XdpMode,
+    ) -> Result<(), DatapathError> {
+        let pins = self.pins.clone();
+        let program = self.program(name)?;
+        let link_id = attach_in(program, iface, mode)?;
+        let Some(pins) = pins else {
+            return Ok(());
+        };
+        let link = program
+            .take_link(link_id)
+            .map_err(|source| DatapathError::Program { name, source })?;
+        let path = pins.link(iface);
+        match FdLink::try_from(link) {
+            Ok(fd_link) => fd_link
+                .pin(&path)
+                .map(|_| ())
+                .map_err(|e| DatapathError::Pin {
+                    what: format!("XDP link of {iface}"),
+                    path: path.clone(),
+                    message: e.to_string(),
+                }),
+            Err(_) => {
+                // A netlink attachment (kernels before 5.9) stays on the
+                // interface after this process exits by itself.
+                log::info!("{iface}: netlink XDP attachment; it persists without a pinned link");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// True if an interface of this name exists in this network namespace.
+fn interface_exists(iface: &str) -> bool {
+    let Ok(name) = std::ffi::CString::new(iface) else {
+        return false;
+    };
+    // SAFETY: `name` is a NUL-terminated string that outlives the call.
+    unsafe { libc::if_nametoindex(name.as_ptr()) != 0 }
+}
+
+fn attach_in(
+    program: &mut Xdp,
+    iface: &str,
+    mode: XdpMode,
+) -> Result<aya::programs::xdp::XdpLinkId, DatapathError> {
+    program.attach(iface, mode).map_err(|source| {
+        if os_error_in(&source) == Some(libc::EEXIST) {
+            return DatapathError::AttachBusy {
+                iface: iface.to_owned(),
+            };
+        }
+        DatapathError::Attach {
+            iface: iface.to_owned(),
+            mode: match mode {
+                XdpMode::Driver => "driver",
+                XdpMode::Skb => "generic",
+                XdpMode::Hardware => "hardware",
+                XdpMode::Default => "default",
+            },
+            source,
+        }
+    })
+}
+
+/// The OS error number of an attach failure, if it carries one.
+fn os_error_of(error: &DatapathError) -> Option<i32> {
+    match error {
+        DatapathError::Attach { source, .. } => os_error_in(source),
+        _ => None,
+    }
+}
+
+/// The OS error number somewhere in an error's chain, if any.
+fn os_error_in(error: &(dyn std::error::Error + 'static)) -> Option<i32> {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(code) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+        {
+            return Some(code);
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// Swaps `program` into a pinned link left by an earlier agent and pins the
+/// link again. False (the stale pin removed) if the link can no longer be
+/// updated, e.g. because its interface was deleted.
+fn take_over_link(program: &mut Xdp, iface: &str, path: &Path) -> Result<bool, DatapathError> {
+    let pin_error = |message: String| DatapathError::Pin {
+        what: format!("XDP link of {iface}"),
+        path: path.to_path_buf(),
+        message,
+    };
+    let pinned = PinnedLink::from_pin(path).map_err(|e| pin_error(e.to_string()))?;
+    let fd_link = pinned.unpin().map_err(|e| pin_error(e.to_string()))?;
+    let xdp_link =
+        aya::programs::xdp::XdpLink::try_from(fd_link).map_err(|e| pin_error(e.to_string()))?;
+    let id = match program.attach_to_link(xdp_link) {
+        Ok(id) => id,
+        Err(e) => {
+            log::warn!(
+                "{iface}: could not take over the earlier agent's link ({e}); attaching afresh"
+            );
+            return Ok(false);
+        }
+    };
+    let link = program
+        .take_link(id)
+        .map_err(|source| DatapathError::Program {
+            name: PROGRAM_SENSOR,
+            source,
+        })?;
+    let fd_link = FdLink::try_from(link).map_err(|e| pin_error(e.to_string()))?;
+    fd_link.pin(path).map_err(|e| pin_error(e.to_string()))?;
+    Ok(true)
+}
