@@ -571,4 +571,143 @@ mod tests {
         assert_eq!(frame[70], 17, "fragment header points at UDP");
         assert_eq!(layout.transport, 22 + 40 + 16);
     }
+
+    /// FNV-1a, to pin whole frames in a line each.
+    fn fnv(bytes: &[u8]) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h
+    }
+
+    /// The shapes the builder made before it learnt tunnels and link layers,
+    /// pinned byte for byte (length, hash, and layout) so that the integration
+    /// tests and the benchmark keep sending exactly what they sent.
+    #[test]
+    fn existing_shapes_are_byte_identical() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or_else(|e| panic!("{s}: {e}"));
+        let shapes = [
+            (
+                "v4 tcp syn",
+                Frame::client()
+                    .ipv4("10.0.0.5", "203.0.113.7")
+                    .tcp(40000, 443, TCP_SYN),
+                54,
+                0x7853_5a9b_b145_fbc7u64,
+                [14, 34, 54, 54],
+            ),
+            (
+                "vlan v4 options fragment udp dns",
+                Frame::client()
+                    .vlan(100)
+                    .ipv4("10.0.0.5", "203.0.113.53")
+                    .ipv4_options(&[0x94, 0x04, 0, 0, 1])
+                    .ipv4_fragment(0, true)
+                    .udp(5000, 53)
+                    .dns_query(0x1234, "www.example.com"),
+                87,
+                0x0aa2_cb56_5b99_69f7,
+                [18, 46, 54, 87],
+            ),
+            (
+                "qinq v6 chain udp answer",
+                Frame::client()
+                    .qinq(10)
+                    .vlan(20)
+                    .ipv6("fd00::5", "2001:db8::1")
+                    .extension(Extension::HopByHop)
+                    .extension(Extension::Routing)
+                    .extension(Extension::DestinationOptions)
+                    .extension(Extension::Fragment {
+                        offset: 3,
+                        more: true,
+                    })
+                    .udp(53, 5000)
+                    .dns_answer(0xbeef, "a.example"),
+                145,
+                0x8ad9_6da4_9998_3b37,
+                [22, 94, 102, 145],
+            ),
+            (
+                "v6 icmp",
+                Frame::client()
+                    .ipv6("fd00::5", "2001:db8::1")
+                    .icmp_echo(7, 9)
+                    .payload(b"ping"),
+                66,
+                0x9794_467d_38e1_ac5d,
+                [14, 54, 62, 66],
+            ),
+            (
+                "v4 icmp",
+                Frame::client()
+                    .ipv4("10.0.0.5", "8.8.8.8")
+                    .icmp_echo(7, 9)
+                    .payload(b"ping!"),
+                47,
+                0xe59b_c697_915c_914c,
+                [14, 34, 42, 47],
+            ),
+            (
+                "arp",
+                Frame::new(CLIENT_MAC, BROADCAST_MAC)
+                    .ethertype(0x0806)
+                    .payload(&[0, 1, 8, 0, 6, 4, 0, 1]),
+                22,
+                0x59ce_c3b3_44f0_101a,
+                [14, 22, 14, 22],
+            ),
+            (
+                "no network",
+                Frame::client().payload(b"xyz"),
+                17,
+                0xc074_cc45_2839_76f1,
+                [14, 17, 14, 17],
+            ),
+            (
+                "v6 tcp ack rst payload",
+                Frame::client()
+                    .ip(ip("fd00::5"), ip("2001:db8::9"))
+                    .tcp(1, 2, TCP_ACK | TCP_RST | TCP_FIN)
+                    .payload(b"hello"),
+                79,
+                0x09e6_374b_cf51_5e39,
+                [14, 54, 74, 79],
+            ),
+            (
+                "v4 no transport",
+                Frame::client().ip(ip("10.0.0.5"), ip("10.0.0.6")),
+                34,
+                0xc0b5_b60d_51b6_9075,
+                [14, 34, 34, 34],
+            ),
+            (
+                "v4 ethertype override",
+                Frame::client()
+                    .ipv4("10.0.0.5", "10.0.0.6")
+                    .ethertype(0x9999)
+                    .udp(1, 2),
+                42,
+                0x99b9_2e45_7fac_9a55,
+                [14, 34, 42, 42],
+            ),
+        ];
+        for (name, frame, len, hash, [network, transport, payload, end]) in shapes {
+            let (bytes, layout) = frame.build_with_layout();
+            assert_eq!(bytes.len(), len, "{name}: length");
+            assert_eq!(fnv(&bytes), hash, "{name}: bytes");
+            assert_eq!(
+                bytes,
+                frame.build(),
+                "{name}: build and build_with_layout agree"
+            );
+            assert_eq!(
+                (layout.network, layout.transport, layout.payload, layout.len),
+                (network, transport, payload, end),
+                "{name}: layout"
+            );
+        }
+    }
 }
