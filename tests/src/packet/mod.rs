@@ -33,15 +33,20 @@ mod dns;
 mod ip;
 mod link;
 mod transport;
+mod tunnel;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use dns::{dns_message, dns_name, dns_tcp_payload};
 pub use ip::{AuthHeader, Extension};
 pub use link::{MplsLabel, TPID_8021AD, TPID_8021Q, TPID_QINQ_9100};
+pub use tunnel::{
+    geneve_option, ErspanII, ErspanIII, Gre, GENEVE_PORT, TUNNEL_SOURCE_PORT, VXLAN_PORT,
+};
 
 use ip::Network;
 use transport::Transport;
+use tunnel::Tunnel;
 
 /// TCP flag FIN.
 pub const TCP_FIN: u8 = 0x01;
@@ -160,6 +165,7 @@ pub struct Frame {
     network: Network,
     transport: Transport,
     payload: Vec<u8>,
+    tunnel: Option<Tunnel>,
     pad_to: usize,
 }
 
@@ -202,6 +208,7 @@ impl Frame {
             network: Network::None,
             transport: Transport::None,
             payload: Vec::new(),
+            tunnel: None,
             pad_to: 0,
         }
     }
@@ -212,9 +219,10 @@ impl Frame {
     }
 
     /// Sets the bytes after the transport header (or after the link header
-    /// when there is no IP layer).
+    /// when there is no IP layer). A tunnel set later replaces them.
     pub fn payload(mut self, bytes: &[u8]) -> Frame {
         self.payload = bytes.to_vec();
+        self.tunnel = None;
         self
     }
 
@@ -225,7 +233,28 @@ impl Frame {
 
     /// The frame's bytes and where each layer starts.
     pub fn build_with_layout(&self) -> (Vec<u8>, Layout) {
-        let (packet, layout) = self.network_packet(&self.payload);
+        let (body, tunnel) = match &self.tunnel {
+            Some(t) => {
+                let (bytes, layout) = t.bytes();
+                (bytes, Some(layout))
+            }
+            None => (self.payload.clone(), None),
+        };
+        let (packet, mut layout) = self.network_packet(&body);
+        if let Some(t) = tunnel {
+            let at = layout.payload;
+            layout.tunnel = Some(at);
+            layout.erspan = t.erspan.map(|o| at + o);
+            let start = at + t.inner_start;
+            let i = t.inner;
+            layout.inner = Some(InnerLayout {
+                start,
+                network: start + i.network,
+                transport: start + i.transport,
+                payload: start + i.payload,
+                end: start + i.len,
+            });
+        }
         let (mut frame, link) = self.link_header(packet.len());
         let mut layout = layout.shifted(frame.len());
         layout.pppoe = link.pppoe;
