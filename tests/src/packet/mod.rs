@@ -91,7 +91,8 @@ pub struct Layout {
     /// Start of the first MPLS label stack entry, when there is one.
     pub mpls: Option<usize>,
     /// Start of the IPv6 extension headers, or of the IPv4 AH: where the IP
-    /// header (options included) ends. Equals `transport` when there is none.
+    /// header (options included) ends. Equals `transport` when there is none,
+    /// and `network` for a frame with no IP layer.
     pub extensions: usize,
     /// Start of the tunnel header (VXLAN, Geneve, or the GRE header of GRE and
     /// ERSPAN), when the frame is a tunnel.
