@@ -8,7 +8,7 @@ use anyhow::bail;
 use crate::cmd::{self, is_root, output, run, succeeds};
 
 /// Debian packages the build and the tests use.
-const PACKAGES: [(&str, &str); 8] = [
+const PACKAGES: [(&str, &str); 11] = [
     ("llvm-22-dev", "LLVM 22 libraries, to build bpf-linker"),
     ("libpolly-22-dev", "Polly, linked by bpf-linker's LLVM"),
     ("iproute2", "ip: namespaces and veth pairs"),
@@ -17,6 +17,9 @@ const PACKAGES: [(&str, &str); 8] = [
     ("xdp-tools", "xdp-filter, the benchmark's outside reference"),
     ("util-linux", "nsenter: running the agent in a namespace"),
     ("procps", "process tools used by the tests"),
+    ("tcpreplay", "replays the public captures"),
+    ("tshark", "endpoint statistics of the captures"),
+    ("ethtool", "turns GRO off on the capture test's veth"),
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";
