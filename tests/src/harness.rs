@@ -56,6 +56,37 @@ impl Harness {
     /// Runs the sensor program once on `frame` and returns its verdict.
     pub fn run(&mut self, frame: &[u8]) -> anyhow::Result<u32> {
         let program = self.datapath.sensor_program()?;
+        Self::test_run(program, frame)
+    }
+
+    /// Runs the raw-IP variant (links without an Ethernet header) once on
+    /// `frame`, which starts at the IP header, and returns its verdict.
+    pub fn run_raw_ip(&mut self, frame: &[u8]) -> anyhow::Result<u32> {
+        let program = self.datapath.raw_ip_program()?;
+        Self::test_run(program, frame)
+    }
+
+    /// Like [`Harness::run_delta`] for the raw-IP variant.
+    pub fn run_raw_ip_delta(&mut self, frame: &[u8]) -> anyhow::Result<(u32, SiteCounters)> {
+        let before = self.site()?;
+        let verdict = self.run_raw_ip(frame)?;
+        let after = self.site()?;
+        Ok((verdict, site_delta(&before, &after)))
+    }
+
+    /// Which tunnels to open and whether duplicates count for their hosts.
+    pub fn set_parsing(
+        &mut self,
+        decapsulate: &[sensor_common::EncapKind],
+        skip_duplicates: bool,
+    ) -> anyhow::Result<()> {
+        Ok(self
+            .datapath
+            .maps_mut()
+            .set_parsing(decapsulate, skip_duplicates)?)
+    }
+
+    fn test_run(program: &mut aya::programs::Xdp, frame: &[u8]) -> anyhow::Result<u32> {
         let result = program
             .test_run(TestRunOptions {
                 data_in: Some(frame),
