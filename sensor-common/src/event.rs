@@ -53,11 +53,13 @@ pub struct Event {
 }
 const _: () = assert!(core::mem::size_of::<Event>() == 56 + DNS_QNAME_MAX);
 
-/// Per-CPU token bucket that rate-limits events ([`crate::MAP_EVENT_BUDGET`]).
+/// Per-CPU token bucket that rate-limits events ([`crate::MAP_EVENT_BUDGET`]),
+/// kept as time credit so that no division runs per packet: credit grows
+/// with time up to `burst × cost` and each event spends one `cost`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct EventBudget {
-    pub tokens: u64,
+    pub credit_ns: u64,
     pub refilled_at_ns: u64,
 }
 const _: () = assert!(core::mem::size_of::<EventBudget>() == 16);

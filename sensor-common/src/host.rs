@@ -9,7 +9,41 @@ pub const SKETCH_BITS_LOG2: u32 = 9;
 /// `SKETCH_BITS` as 64-bit words.
 pub const SKETCH_WORDS: usize = (SKETCH_BITS / 64) as usize;
 
-/// Key of [`crate::MAP_HOSTS`] and [`crate::MAP_BLOCK_HOSTS`].
+/// Ways in each set of [`crate::MAP_HOSTS`].
+pub const HOST_WAYS: usize = 8;
+
+/// One protected host's slot in a set of [`crate::MAP_HOSTS`]: its address
+/// (all zero: the slot is free) and this CPU's counters.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct HostSlot {
+    pub key: HostKey,
+    /// When this CPU last touched the slot, in its own packet count (the
+    /// site's `packets`): finer than the coarse clock, for choosing which
+    /// way to evict.
+    pub touched: u64,
+    pub counters: HostCounters,
+}
+
+/// One set of [`crate::MAP_HOSTS`], a per-CPU array: each CPU keeps its own
+/// copy of every set. A host lives in the set [`host_set`] names; within it,
+/// a new host takes a free way, else the way touched least recently on this
+/// CPU (an eviction, counted).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct HostSet {
+    pub ways: [HostSlot; HOST_WAYS],
+}
+
+/// The set of [`crate::MAP_HOSTS`] that holds `key`, for a table of `sets`
+/// sets (a power of two). The same function on both sides of the map.
+#[inline(always)]
+pub fn host_set(key: &HostKey, sets: u32) -> u32 {
+    let [a, b] = key.words();
+    (mix64(a ^ b.rotate_left(23)) >> 40) as u32 & sets.wrapping_sub(1)
+}
+
+/// Key of [`crate::MAP_BLOCK_HOSTS`] and the address in a [`HostSlot`].
 ///
 /// Aligned to 8 so the XDP program copies it in words, not bytes.
 #[repr(C, align(8))]
@@ -83,6 +117,10 @@ pub struct HostCounters {
     pub _pad: u32,
 }
 const _: () = assert!(core::mem::size_of::<HostCounters>() == 18 * 8 + 2 * SKETCH_WORDS * 8 + 16);
+const _: () =
+    assert!(core::mem::size_of::<HostSlot>() == 24 + core::mem::size_of::<HostCounters>());
+const _: () =
+    assert!(core::mem::size_of::<HostSet>() == HOST_WAYS * core::mem::size_of::<HostSlot>());
 
 /// Sets the sketch bit for `hash`; returns true if it was clear before.
 #[inline(always)]

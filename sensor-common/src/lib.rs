@@ -18,7 +18,9 @@ pub mod policy;
 pub mod site;
 
 pub use event::{Event, EventKind, DNS_QNAME_MAX};
-pub use host::{HostCounters, HostKey, HostTraffic, SKETCH_BITS, SKETCH_WORDS};
+pub use host::{
+    HostCounters, HostKey, HostSet, HostSlot, HostTraffic, HOST_WAYS, SKETCH_BITS, SKETCH_WORDS,
+};
 pub use maps::*;
 pub use policy::{AllowEntry, BlockEntry, FlowKey, Settings};
 pub use site::{DropReason, EncapKind, MalformedReason, SiteCounters, TrafficClass};

@@ -3,7 +3,8 @@
 //! The agent opens maps by these names and pins them under bpffs with the
 //! same names, so a restarted agent finds the live maps again.
 
-/// Per-CPU LRU hash: [`crate::HostKey`] -> [`crate::HostCounters`].
+/// Per-CPU array of [`crate::host::HostSet`]: each CPU's set-associative
+/// table of protected hosts and their counters.
 pub const MAP_HOSTS: &str = "HOSTS";
 /// Per-CPU array with one [`crate::SiteCounters`].
 pub const MAP_SITE: &str = "SITE";
@@ -49,8 +50,9 @@ pub const PROGRAM_RAW_IP_FRAGS: &str = "vantage_xdp_raw_ip_frags";
 /// A pass-only XDP program in the same object, the benchmark's reference.
 pub const PROGRAM_REFERENCE: &str = "vantage_reference_pass";
 
-/// Default capacity of [`MAP_HOSTS`] (entries); the agent may resize it at load.
-pub const DEFAULT_HOST_CAPACITY: u32 = 16_384;
+/// Default capacity of [`MAP_HOSTS`] in host slots (sets × ways); the agent
+/// sizes the map at load.
+pub const DEFAULT_HOST_CAPACITY: u32 = 32_768;
 /// Capacity of [`MAP_LOCAL_NETS`] and [`MAP_ALLOW_NETS`].
 pub const PREFIX_CAPACITY: u32 = 1_024;
 /// Capacity of each block map.

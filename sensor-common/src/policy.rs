@@ -60,8 +60,9 @@ const _: () = assert!(core::mem::size_of::<AllowEntry>() == 16);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Settings {
     pub flags: u32,
-    /// Events each CPU may emit per second once its burst is spent.
-    pub event_rate_per_sec: u32,
+    /// Nanoseconds of credit one event costs (10^9 / events per second):
+    /// each CPU earns credit with time and spends it on events.
+    pub event_cost_ns: u32,
     /// Events each CPU may emit back to back.
     pub event_burst: u32,
     /// Bumped by the agent after every change to the protected prefixes; the
@@ -72,7 +73,9 @@ pub struct Settings {
     /// or prefix block maps; the cache remembers which addresses have such
     /// entries only for this generation.
     pub policy_generation: u32,
-    pub _pad: u32,
+    /// Sets in [`crate::MAP_HOSTS`] (a power of two), written by the agent
+    /// after loading; 0 before, when the program counts no hosts.
+    pub host_sets: u32,
 }
 const _: () = assert!(core::mem::size_of::<Settings>() == 24);
 

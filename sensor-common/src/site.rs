@@ -164,10 +164,14 @@ pub struct SiteCounters {
     pub events_rate_limited: u64,
     /// Events lost because the ring buffer was full.
     pub events_ring_full: u64,
-    /// Host entries created (evictions = created - live - deleted by the agent).
+    /// Host slots filled (each CPU keeps its own: a host seen on two CPUs
+    /// fills two).
     pub hosts_created: u64,
-    /// Host entries that could not be created.
+    /// Host slots that could not be filled (the table is not set up yet).
     pub hosts_create_failed: u64,
+    /// Hosts pushed out of their set for a new one (the least recently seen
+    /// on that CPU).
+    pub hosts_evicted: u64,
     /// PPPoE session frames (IP inside counted like any other).
     pub pppoe: u64,
     /// MPLS-labelled frames.
@@ -194,5 +198,5 @@ pub struct SiteCounters {
 }
 const _: () = assert!(
     core::mem::size_of::<SiteCounters>()
-        == 8 * (2 + 2 * TRAFFIC_CLASSES + 29 + ENCAP_KINDS + MALFORMED_REASONS + DROP_REASONS)
+        == 8 * (2 + 2 * TRAFFIC_CLASSES + 30 + ENCAP_KINDS + MALFORMED_REASONS + DROP_REASONS)
 );

@@ -19,6 +19,8 @@ use crate::{
 // (sizes asserted next to the types), so any bit pattern is a valid value.
 unsafe impl aya::Pod for HostKey {}
 unsafe impl aya::Pod for HostCounters {}
+unsafe impl aya::Pod for crate::host::HostSlot {}
+unsafe impl aya::Pod for crate::host::HostSet {}
 unsafe impl aya::Pod for SiteCounters {}
 unsafe impl aya::Pod for FlowKey {}
 unsafe impl aya::Pod for BlockEntry {}

@@ -3,24 +3,28 @@
 
 use aya_ebpf::programs::XdpContext;
 use sensor_common::{
-    host::{addr_hash, port_hash, sketch_insert},
-    HostCounters, HostKey, SiteCounters, TrafficClass,
+    host::{addr_hash, host_set, port_hash, sketch_insert},
+    HostCounters, HostKey, SiteCounters, TrafficClass, HOST_WAYS,
 };
 
 use crate::{
-    maps::{HOSTS, HOST_TEMPLATE},
+    maps::HOSTS,
+    parse::bounded,
     parse::{Dns, Packet, Transport},
 };
-
-/// `BPF_NOEXIST`: create only, so two CPUs never overwrite each other's new entry.
-const CREATE_ONLY: u64 = 1;
 
 /// Updates the site's traffic classes and the counters of each protected
 /// endpoint. Returns true if the source host's peer sketch had not seen the
 /// destination before (a first packet to that peer, as far as the sketch knows).
 #[inline(always)]
-pub fn account(ctx: &XdpContext, site: &mut SiteCounters, packet: &Packet, now: u64) -> bool {
-    let frame_len = packet.len;
+pub fn account(
+    ctx: &XdpContext,
+    site: &mut SiteCounters,
+    packet: &Packet,
+    host_sets: u32,
+    now: u64,
+) -> bool {
+    let frame_len = u64::from(packet.len);
     let class = match (packet.src_local, packet.dst_local) {
         (true, true) => TrafficClass::LocalToLocal,
         (true, false) => TrafficClass::LocalToRemote,
@@ -33,56 +37,87 @@ pub fn account(ctx: &XdpContext, site: &mut SiteCounters, packet: &Packet, now: 
 
     let mut new_peer = false;
     if packet.src_local {
-        if let Some(host) = host_entry(site, &packet.src, now) {
+        if let Some(host) = host_entry(site, &packet.src, host_sets, now) {
             new_peer = count_sent(ctx, host, packet, frame_len);
         }
     }
     if packet.dst_local {
-        if let Some(host) = host_entry(site, &packet.dst, now) {
+        if let Some(host) = host_entry(site, &packet.dst, host_sets, now) {
             count_received(host, packet, frame_len);
         }
     }
     new_peer
 }
 
-/// This CPU's counters for `addr`, created if the host is new. When the map is
-/// full the LRU evicts the least recently seen host; creation never fails the packet.
+/// This CPU's counters for `key`, in its set of the host table: the way that
+/// holds it, else a free way (never touched, so the least recent), else the
+/// way touched least recently on this CPU (an eviction). Creation never
+/// fails the packet.
 #[inline(always)]
 fn host_entry(
     site: &mut SiteCounters,
     key: &HostKey,
+    sets: u32,
     now: u64,
 ) -> Option<&'static mut HostCounters> {
-    let host = match HOSTS.get_ptr_mut(key) {
-        Some(existing) => existing,
-        None => {
-            let template = HOST_TEMPLATE.get(0)?;
-            if HOSTS.insert(key, template, CREATE_ONLY).is_ok() {
-                site.hosts_created += 1;
-            }
-            match HOSTS.get_ptr_mut(key) {
-                Some(created) => created,
-                None => {
-                    site.hosts_create_failed += 1;
-                    return None;
-                }
-            }
+    let set = HOSTS.get_ptr_mut(host_set(key, sets))?;
+    // SAFETY: this CPU's copy of the set, valid for the program's run.
+    let set = unsafe { &mut *set };
+    let words = key.words();
+    let mut found = HOST_WAYS;
+    let mut victim = 0;
+    let mut victim_touched = u64::MAX;
+    for way in 0..HOST_WAYS {
+        let slot = &set.ways[way];
+        if slot.key.words() == words {
+            found = way;
+            break;
         }
-    };
-    let host = unsafe { &mut *host };
-    if host.first_seen_ns == 0 {
-        host.first_seen_ns = now;
+        if slot.touched < victim_touched {
+            victim = way;
+            victim_touched = slot.touched;
+        }
     }
-    host.last_seen_ns = now;
-    Some(host)
+    let new = found == HOST_WAYS;
+    // Read back so the verifier sees one bounded index, not one state per way.
+    let way = bounded(if new { victim } else { found }, HOST_WAYS - 1);
+    let slot = &mut set.ways[way];
+    if new {
+        if slot.key.words() != [0, 0] {
+            site.hosts_evicted += 1;
+        }
+        site.hosts_created += 1;
+        clear(&mut slot.counters);
+        slot.key = *key;
+        slot.counters.first_seen_ns = now;
+    }
+    slot.counters.last_seen_ns = now;
+    slot.touched = site.packets;
+    Some(unsafe { &mut *(&mut slot.counters as *mut HostCounters) })
+}
+
+/// Zeroes a slot's counters word by word: a struct assignment would become
+/// a call to `memset`, whose byte loop the verifier walks on every path.
+#[inline(always)]
+fn clear(counters: &mut HostCounters) {
+    let words = (counters as *mut HostCounters).cast::<u64>();
+    for i in 0..core::mem::size_of::<HostCounters>() / 8 {
+        // SAFETY: HostCounters is made of u64 fields and arrays of u64 and
+        // u8/u16/u32 fields filling whole words (its size is asserted).
+        unsafe { words.add(i).write_volatile(0) };
+    }
 }
 
 #[inline(always)]
 fn count_sent(ctx: &XdpContext, host: &mut HostCounters, packet: &Packet, frame_len: u64) -> bool {
     host.traffic.packets_out += 1;
     host.traffic.bytes_out += frame_len;
-    // SAFETY: [u16; 3] and [u8; 6] have the same size; bytes stay in frame order.
-    host.mac = unsafe { core::mem::transmute::<[u16; 3], [u8; 6]>(packet.src_mac) };
+    // Through a local: between two pointers into map memory the compiler
+    // would call `memmove`, a byte loop, for these six bytes.
+    // SAFETY: a plain read of the packet's field; [u16; 3] and [u8; 6] have
+    // the same size and bytes stay in frame order.
+    let mac = unsafe { core::ptr::read_volatile(&packet.src_mac) };
+    host.mac = unsafe { core::mem::transmute::<[u16; 3], [u8; 6]>(mac) };
     host.vlan = packet.vlan;
     host.ifindex = ctx.ingress_ifindex() as u32;
     if packet.dst_local {

@@ -7,41 +7,35 @@ use sensor_common::{EventKind, Settings, SiteCounters, DNS_QNAME_MAX};
 
 use crate::{
     maps::{EVENTS, EVENT_BUDGET},
-    parse::{bounded, ptr_at, Dns, Packet, OFFSET_MASK},
+    parse::{offset, ptr_at, Dns, Packet},
 };
 
-const NANOS_PER_SEC: u64 = 1_000_000_000;
-/// Refill is computed over at most this long, keeping the arithmetic in range.
-const MAX_REFILL_NANOS: u64 = 10 * NANOS_PER_SEC;
-
-/// Takes one token from this CPU's bucket; false if none is left.
+/// Takes one event's credit from this CPU's bucket; false if there is not
+/// enough. No division: the agent gives the cost of one event in ns.
 #[inline(always)]
 fn take_token(settings: &Settings, now: u64) -> bool {
     let Some(budget) = EVENT_BUDGET.get_ptr_mut(0) else {
         return false;
     };
     let budget = unsafe { &mut *budget };
-    let burst = settings.event_burst as u64;
-    let elapsed = now.saturating_sub(budget.refilled_at_ns);
-    let elapsed = if elapsed > MAX_REFILL_NANOS {
-        MAX_REFILL_NANOS
+    let cost = settings.event_cost_ns as u64;
+    let cap = cost * settings.event_burst as u64;
+    let credit = if budget.refilled_at_ns == 0 {
+        cap
     } else {
-        elapsed
-    };
-    let refill = elapsed * settings.event_rate_per_sec as u64 / NANOS_PER_SEC;
-    if refill > 0 || budget.refilled_at_ns == 0 {
-        let filled = budget.tokens + refill;
-        budget.tokens = if filled > burst || budget.refilled_at_ns == 0 {
-            burst
+        let earned = budget.credit_ns + now.saturating_sub(budget.refilled_at_ns);
+        if earned > cap {
+            cap
         } else {
-            filled
-        };
-        budget.refilled_at_ns = now;
-    }
-    if budget.tokens == 0 {
+            earned
+        }
+    };
+    budget.refilled_at_ns = now;
+    if credit < cost || cost == 0 {
+        budget.credit_ns = credit;
         return false;
     }
-    budget.tokens -= 1;
+    budget.credit_ns = credit - cost;
     true
 }
 
@@ -83,7 +77,7 @@ pub fn emit(
     }
     if packet.dns == Dns::Query {
         let name = unsafe { &mut (*event).qname };
-        let at = bounded(packet.dns_question_at, OFFSET_MASK);
+        let at = offset(packet.dns_question_at);
         let (len, truncated) = copy_qname(ctx, at, name);
         unsafe {
             (*event).qname_len = len;

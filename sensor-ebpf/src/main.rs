@@ -18,6 +18,7 @@
 #![allow(internal_features)]
 
 mod account;
+mod clock;
 mod dedup;
 mod events;
 mod facts;
@@ -26,10 +27,7 @@ mod parse;
 mod policy;
 
 use aya_ebpf::{
-    bindings::xdp_action,
-    helpers::{bpf_ktime_get_coarse_ns, bpf_xdp_get_buff_len},
-    macros::xdp,
-    programs::XdpContext,
+    bindings::xdp_action, helpers::bpf_xdp_get_buff_len, macros::xdp, programs::XdpContext,
 };
 use sensor_common::{
     policy::{SETTING_EVENTS_ENABLED, SETTING_SKIP_DUPLICATES},
@@ -93,18 +91,16 @@ fn try_vantage_xdp(ctx: &XdpContext, raw_ip: bool, frame_len: usize) -> u32 {
         Parsed::NotIp | Parsed::Malformed => return xdp_action::XDP_PASS,
     };
 
-    // The coarse clock (CLOCK_MONOTONIC at tick resolution) is enough for
-    // last-seen times, block expiry, duplicates and event times, and costs
-    // a fraction of `bpf_ktime_get_ns`, which reads the clocksource.
-    let now = unsafe { bpf_ktime_get_coarse_ns() };
-    let l3_at = parse::bounded(packet.l3_at, parse::OFFSET_MASK);
-    let duplicate = dedup::seen_twice(ctx, l3_at, frame_len, now);
+    // CLOCK_MONOTONIC at tick resolution is enough for last-seen times,
+    // block expiry, duplicates and event times (see `clock`).
+    let now = clock::now();
+    let duplicate = dedup::seen_twice(ctx, packet, frame_len, now);
     if duplicate {
         site.duplicates += 1;
     }
     // A duplicate counts (and raises events) again unless told otherwise.
     let skip = duplicate && settings.flags & SETTING_SKIP_DUPLICATES != 0;
-    let new_peer = !skip && account::account(ctx, site, &packet, now);
+    let new_peer = !skip && account::account(ctx, site, packet, settings.host_sets, now);
 
     let drop_reason = policy::verdict(site, &packet, &settings, now);
     if let Some(reason) = drop_reason {

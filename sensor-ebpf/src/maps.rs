@@ -3,21 +3,18 @@
 use aya_ebpf::{
     helpers::bpf_map_lookup_elem,
     macros::map,
-    maps::{Array, HashMap, LpmTrie, LruPerCpuHashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, LpmTrie, PerCpuArray, RingBuf},
 };
 use sensor_common::{
-    event::EventBudget, Addr16, AllowEntry, BlockEntry, FlowKey, HostCounters, HostKey, Settings,
-    SiteCounters, TrieKey, BLOCK_CAPACITY, DEFAULT_HOST_CAPACITY, EVENTS_RING_BYTES,
+    event::EventBudget, Addr16, AllowEntry, BlockEntry, FlowKey, HostKey, HostSet, Settings,
+    SiteCounters, TrieKey, BLOCK_CAPACITY, DEFAULT_HOST_CAPACITY, EVENTS_RING_BYTES, HOST_WAYS,
     PREFIX_CAPACITY,
 };
 
+/// Each CPU's set-associative table of protected hosts (the agent sizes it).
 #[map(name = "HOSTS")]
-pub static HOSTS: LruPerCpuHashMap<HostKey, HostCounters> =
-    LruPerCpuHashMap::with_max_entries(DEFAULT_HOST_CAPACITY, 0);
-
-/// A zeroed `HostCounters` to insert from: too large for the 512-byte BPF stack.
-#[map(name = "HOST_TEMPLATE")]
-pub static HOST_TEMPLATE: PerCpuArray<HostCounters> = PerCpuArray::with_max_entries(1, 0);
+pub static HOSTS: PerCpuArray<HostSet> =
+    PerCpuArray::with_max_entries(DEFAULT_HOST_CAPACITY / HOST_WAYS as u32, 0);
 
 #[map(name = "SITE")]
 pub static SITE: PerCpuArray<SiteCounters> = PerCpuArray::with_max_entries(1, 0);
@@ -94,6 +91,11 @@ pub struct Scratch(pub [u8; 128]);
 #[map(name = "SCRATCH")]
 pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
 
+/// Each CPU's cached time: the coarse clock read once per tick (see `clock`).
+/// Private to one program instance (never pinned).
+#[map(name = "CLOCK")]
+pub static CLOCK: PerCpuArray<crate::clock::TickClock> = PerCpuArray::with_max_entries(1, 0);
+
 #[map(name = "SETTINGS")]
 pub static SETTINGS: Array<Settings> = Array::with_max_entries(1, 0);
 
@@ -135,11 +137,11 @@ pub fn settings() -> Settings {
         Some(s) => *s,
         None => Settings {
             flags: 0,
-            event_rate_per_sec: 0,
+            event_cost_ns: 0,
             event_burst: 0,
             local_generation: 0,
             policy_generation: 0,
-            _pad: 0,
+            host_sets: 0,
         },
     }
 }

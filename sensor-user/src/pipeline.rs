@@ -169,7 +169,7 @@ mod tests {
                 "10.0.0.5"
                     .parse()
                     .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
-                HostCounters::default(),
+                vec![HostCounters::default()],
             )],
             site,
             host_capacity: 64,

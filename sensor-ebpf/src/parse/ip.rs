@@ -30,11 +30,11 @@ pub struct Ip {
     /// The transport protocol (after any extension and AH headers).
     pub protocol: u8,
     /// Frame offset of the transport header, when it can be read.
-    pub l4: Option<usize>,
+    pub l4: Option<u16>,
     /// Frame offset where the IP packet ends (its own length, not Ethernet padding).
-    pub end: usize,
+    pub end: u32,
     /// Frame offset of the IP header.
-    pub at: usize,
+    pub at: u16,
 }
 
 #[repr(C)]
@@ -108,8 +108,8 @@ pub fn parse(
     frame_len: usize,
 ) -> Result<Ip, MalformedReason> {
     match l3 {
-        L3::V4(at) => ipv4(ctx, site, at, frame_len),
-        L3::V6(at) => ipv6(ctx, site, at, frame_len),
+        L3::V4(at) => ipv4(ctx, site, super::offset(at), frame_len),
+        L3::V6(at) => ipv6(ctx, site, super::offset(at), frame_len),
     }
 }
 
@@ -130,8 +130,8 @@ fn ipv4(
         dst: v4_key(ip.dst),
         protocol: ip.protocol,
         l4: None,
-        end: frame_len,
-        at,
+        end: frame_len as u32,
+        at: at as u16,
     };
     let header_len = ((ip.version_ihl & 0x0f) as usize) * 4;
     let total_len = be16(ip.total_len) as usize;
@@ -143,7 +143,7 @@ fn ipv4(
         count_malformed(site, MalformedReason::Ipv4BadTotalLength);
         return Ok(packet);
     }
-    packet.end = at + total_len;
+    packet.end = (at + total_len) as u32;
     if be16(ip.flags_fragment) & 0x1fff != 0 {
         site.fragments += 1;
         return Ok(packet);
@@ -162,7 +162,7 @@ fn ipv4(
         site.esp += 1;
         return Ok(packet);
     }
-    packet.l4 = Some(l4);
+    packet.l4 = Some(l4 as u16);
     Ok(packet)
 }
 
@@ -183,15 +183,15 @@ fn ipv6(
         dst: v6_key(ip.dst),
         protocol: ip.next_header,
         l4: None,
-        end: frame_len,
-        at,
+        end: frame_len as u32,
+        at: at as u16,
     };
     let payload_len = be16(ip.payload_len) as usize;
     if at + IPV6_HEADER + payload_len > frame_len {
         count_malformed(site, MalformedReason::Ipv6BadPayloadLength);
         return Ok(packet);
     }
-    packet.end = at + IPV6_HEADER + payload_len;
+    packet.end = (at + IPV6_HEADER + payload_len) as u32;
     let mut next = ip.next_header;
     let mut offset = at + IPV6_HEADER;
     for _ in 0..IPV6_MAX_EXTENSIONS {
@@ -227,7 +227,7 @@ fn ipv6(
             }
             _ => break,
         }
-        if offset > packet.end {
+        if offset > packet.end as usize {
             count_malformed(site, MalformedReason::Ipv6ExtensionTruncated);
             return Ok(packet);
         }
@@ -238,7 +238,7 @@ fn ipv6(
             count_malformed(site, MalformedReason::Ipv6ExtensionTooDeep);
         }
         PROTO_ESP => site.esp += 1,
-        _ => packet.l4 = Some(offset),
+        _ => packet.l4 = Some(offset as u16),
     }
     Ok(packet)
 }

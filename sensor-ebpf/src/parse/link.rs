@@ -38,8 +38,8 @@ pub enum Start {
 /// Where the IP header is, and which version.
 #[derive(Clone, Copy)]
 pub enum L3 {
-    V4(usize),
-    V6(usize),
+    V4(u16),
+    V6(u16),
 }
 
 /// What the link layer says about the sender.
@@ -89,8 +89,8 @@ fn is_vlan_tpid(ethertype: u16) -> bool {
 fn ip_by_version(ctx: &XdpContext, at: usize) -> Option<L3> {
     let first = read::<[u8; 4]>(ctx, at)?[0];
     match first >> 4 {
-        4 => Some(L3::V4(at)),
-        6 => Some(L3::V6(at)),
+        4 => Some(L3::V4((at) as u16)),
+        6 => Some(L3::V6((at) as u16)),
         _ => None,
     }
 }
@@ -105,8 +105,8 @@ pub fn parse(
     link: &mut Link,
 ) -> Result<Option<L3>, MalformedReason> {
     match start {
-        Start::Ipv4 => return Ok(Some(L3::V4(at))),
-        Start::Ipv6 => return Ok(Some(L3::V6(at))),
+        Start::Ipv4 => return Ok(Some(L3::V4((at) as u16))),
+        Start::Ipv6 => return Ok(Some(L3::V6((at) as u16))),
         Start::RawIp => {
             let l3 = ip_by_version(ctx, at);
             if l3.is_none() {
@@ -127,7 +127,7 @@ pub fn parse(
     let mut ethertype = be16(eth.ethertype);
     let mut offset = at + ETH_HEADER;
     if ethertype == ETHERTYPE_IPV4 {
-        return Ok(Some(L3::V4(offset)));
+        return Ok(Some(L3::V4((offset) as u16)));
     }
     let mut tagged = false;
     // Two tags at most (outer service tag, inner customer tag); unrolled.
@@ -146,14 +146,14 @@ pub fn parse(
         site.vlan_tagged += 1;
     }
     match ethertype {
-        ETHERTYPE_IPV4 => Ok(Some(L3::V4(offset))),
-        ETHERTYPE_IPV6 => Ok(Some(L3::V6(offset))),
+        ETHERTYPE_IPV4 => Ok(Some(L3::V4((offset) as u16))),
+        ETHERTYPE_IPV6 => Ok(Some(L3::V6((offset) as u16))),
         ETHERTYPE_PPPOE_SESSION => {
             let pppoe = read::<PppoeSession>(ctx, offset).ok_or(MalformedReason::PppoeTruncated)?;
             site.pppoe += 1;
             match be16(pppoe.protocol) {
-                PPP_IPV4 => Ok(Some(L3::V4(offset + 8))),
-                PPP_IPV6 => Ok(Some(L3::V6(offset + 8))),
+                PPP_IPV4 => Ok(Some(L3::V4((offset + 8) as u16))),
+                PPP_IPV6 => Ok(Some(L3::V6((offset + 8) as u16))),
                 _ => {
                     // LCP, IPCP and the like.
                     site.non_ip += 1;

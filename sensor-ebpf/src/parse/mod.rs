@@ -54,8 +54,15 @@ pub fn bounded(index: usize, mask: usize) -> usize {
 
 /// Largest frame offset the program reads at (the linear part of a frame is
 /// one page at most); an offset read back from memory is masked with it so
-/// the verifier sees it bounded.
+/// the verifier sees it bounded (a full u16 is not enough: the verifier
+/// wants offset plus access size within 0xffff).
 pub const OFFSET_MASK: usize = 0x3fff;
+
+/// A frame offset stored as u16, bounded for use with the packet.
+#[inline(always)]
+pub fn offset(stored: u16) -> usize {
+    bounded(stored as usize, OFFSET_MASK)
+}
 
 /// Reads a `T` (made of byte arrays or naturally aligned integers, loaded
 /// as the verifier allows on x86_64 and arm64) at `offset`.
@@ -91,15 +98,17 @@ pub struct Packet {
     /// A DNS query or answer (over UDP or TCP), checked to look like one.
     pub dns: Dns,
     /// Frame offset of the DNS question (valid for queries).
-    pub dns_question_at: usize,
+    pub dns_question_at: u16,
     /// Source MAC as it sits in the frame (zero on a raw-IP link).
     pub src_mac: [u16; 3],
     pub vlan: u16,
     /// Bytes counted for the packet's hosts: the whole frame, or the inner
     /// frame of an opened tunnel.
-    pub len: u64,
+    pub len: u32,
     /// Frame offset of the IP header (the inner one for an opened tunnel).
-    pub l3_at: usize,
+    pub l3_at: u16,
+    /// Frame offset of the transport header; 0 when it cannot be read.
+    pub l4_at: u16,
 }
 
 pub enum Parsed {
@@ -127,9 +136,10 @@ fn layers(
             return Err(Parsed::Malformed);
         }
     };
-    let l3 = match forget(l3) {
-        link::L3::V4(at) => link::L3::V4(bounded(at, OFFSET_MASK)),
-        link::L3::V6(at) => link::L3::V6(bounded(at, OFFSET_MASK)),
+    // Offsets read back from memory are masked (see `offset`).
+    let l3 = match l3 {
+        link::L3::V4(at) => link::L3::V4(offset(at) as u16),
+        link::L3::V6(at) => link::L3::V6(offset(at) as u16),
     };
     let ip = match ip::parse(ctx, site, l3, frame_len) {
         Ok(ip) => ip,
@@ -138,11 +148,8 @@ fn layers(
             return Err(Parsed::Malformed);
         }
     };
-    let mut ip = forget(ip);
-    ip.at = bounded(ip.at, OFFSET_MASK);
-    ip.l4 = ip.l4.map(|l4| bounded(l4, OFFSET_MASK));
-    ip.end = bounded(ip.end, 0xffff);
-    let l4 = forget(transport::parse(ctx, site, &ip));
+    let ip = forget(ip);
+    let l4 = transport::parse(ctx, site, &ip);
     Ok((ip, l4))
 }
 
@@ -189,12 +196,12 @@ pub fn parse(
         Ok(found) => found,
         Err(parsed) => return parsed,
     };
-    let mut len = frame_len as u64;
+    let mut len = frame_len as u32;
     match l4.tunnel {
         tunnel::Tunnel::None => {}
         tunnel::Tunnel::Unopened => site.encap_unopened += 1,
         tunnel::Tunnel::Open { kind, inner, start } => {
-            let inner = bounded(inner, OFFSET_MASK);
+            let inner = offset(inner);
             if settings.flags & (sensor_common::policy::SETTING_DECAP_VXLAN << (kind as u32)) == 0 {
                 site.encap_unopened += 1;
             } else {
@@ -208,7 +215,7 @@ pub fn parse(
                         ip = inner_ip;
                         l4 = inner_l4;
                         link = inner_link;
-                        len = frame_len.saturating_sub(inner) as u64;
+                        len = frame_len.saturating_sub(inner) as u32;
                     }
                     Err(Parsed::Malformed) => return Parsed::Malformed,
                     Err(_) => {
@@ -236,6 +243,7 @@ pub fn parse(
         vlan: link.vlan,
         len,
         l3_at: ip.at,
+        l4_at: ip.l4.unwrap_or(0),
     })
 }
 
@@ -255,6 +263,6 @@ fn merge(packet: Packet) -> Parsed {
     // SAFETY: this CPU's slot, valid for the program's run.
     unsafe {
         slot.write(packet);
-        Parsed::Ip(&*core::hint::black_box(slot))
+        Parsed::Ip(&*slot)
     }
 }

@@ -83,7 +83,7 @@ pub struct L4 {
     pub transport: Transport,
     pub dns: Dns,
     /// Frame offset of a DNS query's question.
-    pub dns_question_at: usize,
+    pub dns_question_at: u16,
     pub tunnel: Tunnel,
 }
 
@@ -192,6 +192,7 @@ pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip) -> L4 {
     let Some(at) = ip.l4 else {
         return l4;
     };
+    let at = super::offset(at);
     match ip.protocol {
         PROTO_TCP => tcp(ctx, site, ip, at, &mut l4),
         PROTO_UDP => udp(ctx, site, ip, at, &mut l4),
@@ -212,6 +213,7 @@ pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip) -> L4 {
 
 #[inline(always)]
 fn tcp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L4) {
+    let end = ip.end as usize;
     let Some(tcp) = read::<TcpHeader>(ctx, at) else {
         count_malformed(site, MalformedReason::TcpTruncated);
         l4.transport = ports_only(ctx, at);
@@ -219,7 +221,7 @@ fn tcp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L
     };
     let (src_port, dst_port) = (be16(tcp.src_port), be16(tcp.dst_port));
     let header_len = ((tcp.offset_reserved >> 4) as usize) * 4;
-    if header_len < TCP_HEADER || at + header_len > ip.end {
+    if header_len < TCP_HEADER || at + header_len > end {
         count_malformed(site, MalformedReason::TcpBadDataOffset);
         l4.transport = Transport::Ports { src_port, dst_port };
         return;
@@ -248,14 +250,14 @@ fn tcp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L
         // RFC 1035 4.2.2: over TCP each message has a 2-byte length first.
         // Only a segment that starts a message is looked at.
         let payload = at + header_len;
-        let available = ip.end.saturating_sub(payload);
+        let available = end.saturating_sub(payload);
         if available >= 2 + DNS_HEADER {
             if let Ok(dns) = dns_message(ctx, payload + 2, available - 2, to_dns, from_dns) {
                 if dns != Dns::None {
                     site.dns_over_tcp += 1;
                     count_dns(site, dns);
                     l4.dns = dns;
-                    l4.dns_question_at = payload + 2 + DNS_HEADER;
+                    l4.dns_question_at = (payload + 2 + DNS_HEADER) as u16;
                 }
             }
         }
@@ -264,6 +266,7 @@ fn tcp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L
 
 #[inline(always)]
 fn udp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L4) {
+    let end = ip.end as usize;
     let Some(udp) = read::<UdpHeader>(ctx, at) else {
         count_malformed(site, MalformedReason::UdpTruncated);
         l4.transport = ports_only(ctx, at);
@@ -275,12 +278,12 @@ fn udp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L
     // The datagram's own length, never past the IP packet (and so never
     // into Ethernet padding).
     let claimed = at + be16(udp.len) as usize;
-    let datagram_end = if claimed < ip.end { claimed } else { ip.end };
+    let datagram_end = if claimed < end { claimed } else { end };
     let payload = at + UDP_HEADER;
     let payload_len = datagram_end.saturating_sub(payload);
     let (to_dns, from_dns) = (dst_port == DNS_PORT, src_port == DNS_PORT);
     if to_dns || from_dns {
-        if claimed >= payload + DNS_HEADER && ip.end < payload + DNS_HEADER {
+        if claimed >= payload + DNS_HEADER && end < payload + DNS_HEADER {
             // The UDP length promises a DNS header the packet does not hold.
             count_malformed(site, MalformedReason::DnsTruncated);
             return;
@@ -290,7 +293,7 @@ fn udp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L
             Ok(dns) => {
                 count_dns(site, dns);
                 l4.dns = dns;
-                l4.dns_question_at = payload + DNS_HEADER;
+                l4.dns_question_at = (payload + DNS_HEADER) as u16;
             }
             Err(reason) => count_malformed(site, reason),
         }

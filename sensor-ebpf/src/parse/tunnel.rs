@@ -35,7 +35,7 @@ pub enum Tunnel {
     /// inner frame starts.
     Open {
         kind: EncapKind,
-        inner: usize,
+        inner: u16,
         start: Start,
     },
     /// One it recognises but does not open (IP-in-IP, 6in4, PPTP's GRE,
@@ -85,7 +85,7 @@ pub fn udp(
             }
             Tunnel::Open {
                 kind: EncapKind::Vxlan,
-                inner: payload + VXLAN_HEADER,
+                inner: (payload + VXLAN_HEADER) as u16,
                 start: Start::Ethernet,
             }
         }
@@ -105,7 +105,7 @@ pub fn udp(
             match inner_start(protocol) {
                 Some(start) => Tunnel::Open {
                     kind: EncapKind::Geneve,
-                    inner: payload + GENEVE_HEADER + options,
+                    inner: (payload + GENEVE_HEADER + options) as u16,
                     start,
                 },
                 None => Tunnel::Unopened,
@@ -142,7 +142,7 @@ pub fn gre(ctx: &XdpContext, site: &mut SiteCounters, at: usize) -> Tunnel {
     match protocol {
         ETHERTYPE_ERSPAN_II => Tunnel::Open {
             kind: EncapKind::Erspan,
-            inner: payload + ERSPAN_II_HEADER,
+            inner: (payload + ERSPAN_II_HEADER) as u16,
             start: Start::Ethernet,
         },
         ETHERTYPE_ERSPAN_III => {
@@ -158,14 +158,14 @@ pub fn gre(ctx: &XdpContext, site: &mut SiteCounters, at: usize) -> Tunnel {
             };
             Tunnel::Open {
                 kind: EncapKind::Erspan,
-                inner: payload + ERSPAN_III_HEADER + subheader,
+                inner: (payload + ERSPAN_III_HEADER + subheader) as u16,
                 start: Start::Ethernet,
             }
         }
         _ => match inner_start(protocol) {
             Some(start) => Tunnel::Open {
                 kind: EncapKind::Gre,
-                inner: payload,
+                inner: (payload) as u16,
                 start,
             },
             None => Tunnel::Unopened,

@@ -129,6 +129,7 @@ mod tests {
             interfaces: vec![InterfaceState {
                 name: "eth0".into(),
                 mode: "driver".into(),
+                ..InterfaceState::default()
             }],
             ..AgentState::default()
         };

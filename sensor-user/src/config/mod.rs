@@ -238,7 +238,7 @@ mod tests {
         let config = parse("").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config, Config::default());
         assert_eq!(config.sensor.local_nets.len(), 5);
-        assert_eq!(config.sensor.host_capacity, 16_384);
+        assert_eq!(config.sensor.host_capacity, 32_768);
     }
 
     #[test]
@@ -312,7 +312,7 @@ mod tests {
     fn out_of_range_capacity_names_its_line() {
         let (line, field, message) = invalid("[sensor]\n\nhost_capacity = 8\n");
         assert_eq!((line, field.as_str()), (3, "sensor.host_capacity"));
-        assert!(message.contains("16..=4194304"), "{message}");
+        assert!(message.contains("64..=1048576"), "{message}");
     }
 
     #[test]

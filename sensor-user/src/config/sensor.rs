@@ -21,7 +21,7 @@ pub struct SensorConfig {
     pub pin_dir: PathBuf,
     /// Directory of the agent's state file.
     pub state_dir: PathBuf,
-    /// Entries of the per-host map (16 to 4194304).
+    /// Host slots per CPU (64 to 1048576).
     pub host_capacity: u32,
     /// Tunnels to open (`vxlan`, `geneve`, `gre`, `erspan`): on a mirror
     /// port fed by remote SPAN or cloud traffic mirroring, the inner hosts
@@ -97,11 +97,11 @@ impl SensorConfig {
                 "at least one protected network is needed".to_owned(),
             );
         }
-        if !(16..=4_194_304).contains(&self.host_capacity) {
+        if !(64..=1_048_576).contains(&self.host_capacity) {
             out.fail(
                 "sensor",
                 "host_capacity",
-                format!("{} is outside 16..=4194304", self.host_capacity),
+                format!("{} is outside 64..=1048576", self.host_capacity),
             );
         }
     }

@@ -4,10 +4,7 @@
 use std::time::Duration;
 
 use aya::{
-    maps::{
-        lpm_trie::Key, Array, HashMap, IterableMap as _, LpmTrie, Map, MapData, MapError,
-        PerCpuArray, PerCpuHashMap,
-    },
+    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, Map, MapData, MapError, PerCpuArray},
     Ebpf,
 };
 use sensor_common::{
@@ -16,7 +13,7 @@ use sensor_common::{
         SETTING_BLOCK_NETS_ACTIVE, SETTING_DECAP_VXLAN, SETTING_EVENTS_ENABLED,
         SETTING_SKIP_DUPLICATES,
     },
-    Addr16, AllowEntry, BlockEntry, EncapKind, FlowKey, HostCounters, HostKey, Settings,
+    Addr16, AllowEntry, BlockEntry, EncapKind, FlowKey, HostCounters, HostKey, HostSet, Settings,
     SiteCounters, MAP_ALLOW_NETS, MAP_BLOCK_FLOWS, MAP_BLOCK_HOSTS, MAP_BLOCK_NETS, MAP_HOSTS,
     MAP_LOCAL_NETS, MAP_SETTINGS, MAP_SITE,
 };
@@ -42,7 +39,7 @@ pub struct BlockRecord {
 
 /// Handles to every map the agent and the CLI use.
 pub struct SensorMaps {
-    hosts: PerCpuHashMap<MapData, HostKey, HostCounters>,
+    pub(super) hosts: PerCpuArray<MapData, HostSet>,
     site: PerCpuArray<MapData, SiteCounters>,
     local_nets: LpmTrie<MapData, Addr16, u8>,
     allow_nets: LpmTrie<MapData, Addr16, AllowEntry>,
@@ -57,7 +54,7 @@ fn decap_flag(kind: EncapKind) -> u32 {
     SETTING_DECAP_VXLAN << (kind as u32)
 }
 
-fn map_error(name: &'static str) -> impl Fn(MapError) -> DatapathError {
+pub(super) fn map_error(name: &'static str) -> impl Fn(MapError) -> DatapathError {
     move |source| DatapathError::Map { name, source }
 }
 
@@ -112,7 +109,7 @@ impl SensorMaps {
         // A typed wrapper checks key and value sizes, so a map pinned by a
         // build with another layout is refused here rather than misread.
         Ok(SensorMaps {
-            hosts: PerCpuHashMap::try_from(hosts).map_err(map_error(MAP_HOSTS))?,
+            hosts: PerCpuArray::try_from(hosts).map_err(map_error(MAP_HOSTS))?,
             site: PerCpuArray::try_from(site).map_err(map_error(MAP_SITE))?,
             local_nets: LpmTrie::try_from(local_nets).map_err(map_error(MAP_LOCAL_NETS))?,
             allow_nets: LpmTrie::try_from(allow_nets).map_err(map_error(MAP_ALLOW_NETS))?,
@@ -121,71 +118,6 @@ impl SensorMaps {
             block_nets: LpmTrie::try_from(block_nets).map_err(map_error(MAP_BLOCK_NETS))?,
             settings: Array::try_from(settings).map_err(map_error(MAP_SETTINGS))?,
         })
-    }
-
-    /// The per-host map's capacity (entries).
-    pub fn host_capacity(&self) -> Result<u32, DatapathError> {
-        let info = self.hosts.map().info().map_err(map_error(MAP_HOSTS))?;
-        Ok(info.max_entries())
-    }
-
-    /// Every protected host currently in the map.
-    pub fn hosts(&self) -> Result<Vec<HostRecord>, DatapathError> {
-        let mut records = Vec::new();
-        for item in self.hosts.iter() {
-            match item {
-                Ok((key, values)) => records.push(HostRecord {
-                    key,
-                    per_cpu: values.iter().copied().collect(),
-                }),
-                // Evicted between listing its key and reading it.
-                Err(MapError::KeyNotFound) => continue,
-                Err(source) => {
-                    return Err(DatapathError::Map {
-                        name: MAP_HOSTS,
-                        source,
-                    })
-                }
-            }
-        }
-        Ok(records)
-    }
-
-    /// One host's per-CPU counters, if it is in the map.
-    pub fn host(&self, addr: &Addr16) -> Result<Option<HostRecord>, DatapathError> {
-        let key = HostKey { addr: *addr };
-        match self.hosts.get(&key, 0) {
-            Ok(values) => Ok(Some(HostRecord {
-                key,
-                per_cpu: values.iter().copied().collect(),
-            })),
-            Err(MapError::KeyNotFound) => Ok(None),
-            Err(source) => Err(DatapathError::Map {
-                name: MAP_HOSTS,
-                source,
-            }),
-        }
-    }
-
-    /// Inserts a host with the given counters on every CPU (benchmarks fill the map this way).
-    pub fn insert_host(
-        &mut self,
-        addr: &Addr16,
-        counters: HostCounters,
-    ) -> Result<(), DatapathError> {
-        let cpus = aya::util::nr_cpus().map_err(|(_, e)| DatapathError::Io {
-            path: "/sys/devices/system/cpu/possible".into(),
-            source: e,
-        })?;
-        let values = aya::maps::PerCpuValues::try_from(vec![counters; cpus]).map_err(|e| {
-            DatapathError::Io {
-                path: "/sys/devices/system/cpu/possible".into(),
-                source: e,
-            }
-        })?;
-        self.hosts
-            .insert(HostKey { addr: *addr }, values, 0)
-            .map_err(map_error(MAP_HOSTS))
     }
 
     /// Each CPU's site counters.
@@ -367,6 +299,13 @@ impl SensorMaps {
         self.settings.get(&0, 0).map_err(map_error(MAP_SETTINGS))
     }
 
+    /// Writes the settings, all fields at once.
+    pub(super) fn write_settings(&mut self, settings: Settings) -> Result<(), DatapathError> {
+        self.settings
+            .set(0, settings, 0)
+            .map_err(map_error(MAP_SETTINGS))
+    }
+
     /// Sets the event switch and rate limit, keeping the map flags.
     pub fn set_events(
         &mut self,
@@ -377,7 +316,7 @@ impl SensorMaps {
         let mut settings = self.settings()?;
         settings.flags = (settings.flags & !SETTING_EVENTS_ENABLED)
             | if enabled { SETTING_EVENTS_ENABLED } else { 0 };
-        settings.event_rate_per_sec = rate_per_sec;
+        settings.event_cost_ns = 1_000_000_000 / rate_per_sec.max(1);
         settings.event_burst = burst;
         self.settings
             .set(0, settings, 0)

@@ -7,6 +7,7 @@
 mod attach;
 mod bpffs;
 pub mod events;
+mod hosts;
 pub mod iface;
 mod maps;
 pub mod snapshot;
@@ -160,7 +161,8 @@ pub struct LoadOptions {
     /// Pin maps (reusing pinned ones) under this layout; `None` keeps them private
     /// to this process (tests and benchmarks).
     pub pins: Option<PinLayout>,
-    /// Capacity of the per-host map; ignored when an existing pinned map is reused.
+    /// Host slots per CPU; rounded up to whole sets of [`sensor_common::HOST_WAYS`]
+    /// and a power of two of sets. Ignored when an existing pinned map is reused.
     pub host_capacity: u32,
 }
 
@@ -179,7 +181,7 @@ impl Datapath {
             return Err(DatapathError::NoObject);
         }
         let mut loader = EbpfLoader::new();
-        loader.map_max_entries(MAP_HOSTS, options.host_capacity);
+        loader.map_max_entries(MAP_HOSTS, host_sets(options.host_capacity));
         if let Some(pins) = &options.pins {
             ensure_bpffs(pins.root())?;
             pins.create_dirs()?;
@@ -197,7 +199,8 @@ impl Datapath {
                 .load()
                 .map_err(|source| DatapathError::Program { name, source })?;
         }
-        let maps = SensorMaps::from_ebpf(&mut ebpf)?;
+        let mut maps = SensorMaps::from_ebpf(&mut ebpf)?;
+        maps.publish_host_sets()?;
         let events = match ebpf.take_map(MAP_EVENTS) {
             Some(map) => Some(EventReader::new(RingBuf::try_from(map).map_err(
                 |source| DatapathError::Map {
@@ -258,6 +261,14 @@ impl Datapath {
     pub fn reference_program(&mut self) -> Result<&mut Xdp, DatapathError> {
         self.program(PROGRAM_REFERENCE)
     }
+}
+
+/// Sets for a table of at least `capacity` host slots.
+pub fn host_sets(capacity: u32) -> u32 {
+    capacity
+        .div_ceil(sensor_common::HOST_WAYS as u32)
+        .max(1)
+        .next_power_of_two()
 }
 
 /// Opens the maps a running (or crashed) agent pinned, without loading anything.

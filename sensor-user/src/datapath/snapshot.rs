@@ -1,7 +1,8 @@
-//! Reading the counter maps at one moment: every protected host and the site
-//! counters, each CPU's copy merged (by `sensor-common`'s `user` feature).
+//! Reading the counter maps at one moment: every protected host with each
+//! CPU's copy of its counters, and the site counters summed over CPUs (by
+//! `sensor-common`'s `user` feature).
 
-use sensor_common::{HostCounters, SiteCounters};
+use sensor_common::SiteCounters;
 
 use super::{DatapathError, SensorMaps};
 use crate::{net::ip_from_addr16, sample::Reading};
@@ -11,12 +12,7 @@ pub fn read(maps: &SensorMaps) -> Result<Reading, DatapathError> {
     let hosts = maps
         .hosts()?
         .into_iter()
-        .map(|record| {
-            (
-                ip_from_addr16(&record.key.addr),
-                HostCounters::merge(&record.per_cpu),
-            )
-        })
+        .map(|record| (ip_from_addr16(&record.key.addr), record.per_cpu))
         .collect();
     Ok(Reading {
         hosts,

@@ -105,13 +105,16 @@ pub struct SiteStatus {
     pub dropped_total: u64,
 }
 
-/// The per-host map's occupancy.
+/// The per-host table's occupancy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostTableStatus {
+    /// Host slots per CPU.
     pub capacity: u32,
+    /// Distinct hosts in the table.
     pub live: u64,
+    /// Slots filled, on all CPUs (a host seen on two CPUs fills two).
     pub created: u64,
-    /// Entries the LRU pushed out to make room: `created - live`.
+    /// Hosts pushed out of their set for a new one.
     pub evicted: u64,
     pub create_failed: u64,
 }
@@ -236,13 +239,11 @@ pub fn site_status(s: &SiteCounters) -> SiteStatus {
 
 /// The host table's occupancy at the end of `interval`.
 pub fn host_table(interval: &Interval) -> HostTableStatus {
-    let live = interval.hosts.len() as u64;
-    let created = interval.site.totals.hosts_created;
     HostTableStatus {
         capacity: interval.host_capacity,
-        live,
-        created,
-        evicted: created.saturating_sub(live),
+        live: interval.hosts.len() as u64,
+        created: interval.site.totals.hosts_created,
+        evicted: interval.site.totals.hosts_evicted,
         create_failed: interval.site.totals.hosts_create_failed,
     }
 }
@@ -307,7 +308,7 @@ mod tests {
         let reading = Reading {
             hosts: vec![(
                 "10.0.0.9".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
-                counters,
+                vec![counters],
             )],
             ..Reading::default()
         };
@@ -341,7 +342,7 @@ mod tests {
     }
 
     #[test]
-    fn evictions_are_created_minus_live() {
+    fn evictions_are_what_the_program_counted() {
         let interval = Interval {
             start: UNIX_EPOCH,
             end: UNIX_EPOCH,
@@ -349,6 +350,7 @@ mod tests {
             site: crate::sample::SiteSample {
                 totals: SiteCounters {
                     hosts_created: 1500,
+                    hosts_evicted: 476,
                     ..SiteCounters::default()
                 },
                 delta: SiteCounters::default(),
@@ -358,6 +360,6 @@ mod tests {
             end_monotonic_ns: 0,
         };
         let table = host_table(&interval);
-        assert_eq!((table.capacity, table.live, table.evicted), (1024, 0, 1500));
+        assert_eq!((table.capacity, table.live, table.evicted), (1024, 0, 476));
     }
 }

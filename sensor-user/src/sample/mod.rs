@@ -23,11 +23,12 @@ use sensor_common::{
 };
 use serde::{Deserialize, Serialize};
 
-/// The maps as read at one moment, per-CPU copies merged.
+/// The maps as read at one moment.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Reading {
-    /// Every protected host in the per-host map.
-    pub hosts: Vec<(IpAddr, HostCounters)>,
+    /// Every protected host in the per-host table, with each CPU's copy of
+    /// its counters (zero where a CPU has none).
+    pub hosts: Vec<(IpAddr, Vec<HostCounters>)>,
     /// Site-wide counters since the maps were created.
     pub site: SiteCounters,
     /// Capacity of the per-host map (entries).

@@ -1,15 +1,16 @@
 //! Consecutive readings of the maps into intervals: the change of every
 //! counter since the previous reading, correct across counter wrap-around
-//! and across a host's entry being evicted and created again.
+//! and across a host's slot being evicted and filled again. Each CPU keeps
+//! its own slot for a host, so changes are taken per CPU, then summed.
 
 use std::{collections::HashMap, net::IpAddr, time::SystemTime};
 
-use sensor_common::{user::CounterWords as _, HostTraffic, SiteCounters};
+use sensor_common::{user::CounterWords as _, HostCounters, HostTraffic, SiteCounters};
 
 use super::{DistinctCount, Event, HostSample, Interval, Reading, SiteSample};
 
-/// What the previous reading said about one host.
-#[derive(Clone, Copy, Debug)]
+/// What the previous reading said about one host's slot on one CPU.
+#[derive(Clone, Copy, Debug, Default)]
 struct Seen {
     first_seen_ns: u64,
     totals: HostTraffic,
@@ -18,7 +19,7 @@ struct Seen {
 /// Remembers the previous reading; see [`Sampler::next`].
 #[derive(Clone, Debug, Default)]
 pub struct Sampler {
-    hosts: HashMap<IpAddr, Seen>,
+    hosts: HashMap<IpAddr, Vec<Seen>>,
     site: Option<SiteCounters>,
     at: Option<SystemTime>,
 }
@@ -42,12 +43,13 @@ impl Sampler {
     /// time `now` and kernel time `now_monotonic_ns`, with the events drained
     /// meanwhile.
     ///
-    /// A host's change is `totals - previous totals` while its entry is the
-    /// same one (same first-seen time), modulo 2^64 so that a counter that
-    /// wrapped still gives its true increase. A host not in the previous
-    /// reading, or whose entry was evicted and created again in between (a
-    /// new first-seen time), counts its whole new totals: what the old entry
-    /// counted after the previous reading is lost with it, never counted twice.
+    /// On each CPU, a host's change is `totals - previous totals` while its
+    /// slot is the same one (same first-seen time), modulo 2^64 so that a
+    /// counter that wrapped still gives its true increase; a slot that is new,
+    /// or was evicted and filled again in between (a new first-seen time),
+    /// counts its whole new totals: what the old slot counted after the
+    /// previous reading is lost with it, never counted twice. The host's
+    /// change is the sum over CPUs.
     pub fn next(
         &mut self,
         reading: Reading,
@@ -59,20 +61,33 @@ impl Sampler {
         let mut hosts: Vec<HostSample> = reading
             .hosts
             .iter()
-            .map(|(addr, counters)| {
-                let previous = self
-                    .hosts
-                    .get(addr)
-                    .filter(|seen| seen.first_seen_ns == counters.first_seen_ns);
-                let delta = match previous {
-                    Some(seen) => counters.traffic.since(&seen.totals),
-                    None => counters.traffic,
-                };
+            .map(|(addr, per_cpu)| {
+                let previous = self.hosts.get(addr);
+                let mut new_entry = previous.is_none();
+                let deltas: Vec<HostTraffic> = per_cpu
+                    .iter()
+                    .enumerate()
+                    .map(|(cpu, copy)| {
+                        let seen = previous
+                            .and_then(|seen| seen.get(cpu))
+                            .filter(|seen| seen.first_seen_ns == copy.first_seen_ns);
+                        match seen {
+                            Some(seen) => copy.traffic.since(&seen.totals),
+                            None => {
+                                if copy.first_seen_ns != 0 {
+                                    new_entry = true;
+                                }
+                                copy.traffic
+                            }
+                        }
+                    })
+                    .collect();
+                let counters = HostCounters::merge(per_cpu);
                 HostSample {
                     addr: *addr,
                     totals: counters.traffic,
-                    delta,
-                    new_entry: previous.is_none(),
+                    delta: HostTraffic::sum(&deltas),
+                    new_entry,
                     first_seen_ns: counters.first_seen_ns,
                     last_seen_ns: counters.last_seen_ns,
                     mac: counters.mac,
@@ -107,14 +122,15 @@ impl Sampler {
         self.hosts = reading
             .hosts
             .iter()
-            .map(|(addr, counters)| {
-                (
-                    *addr,
-                    Seen {
-                        first_seen_ns: counters.first_seen_ns,
-                        totals: counters.traffic,
-                    },
-                )
+            .map(|(addr, per_cpu)| {
+                let seen = per_cpu
+                    .iter()
+                    .map(|copy| Seen {
+                        first_seen_ns: copy.first_seen_ns,
+                        totals: copy.traffic,
+                    })
+                    .collect();
+                (*addr, seen)
             })
             .collect();
         self.site = Some(reading.site);
@@ -125,8 +141,6 @@ impl Sampler {
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
-
-    use sensor_common::HostCounters;
 
     use super::*;
 
@@ -150,7 +164,7 @@ mod tests {
                 .map(|(addr, counters)| {
                     (
                         addr.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
-                        *counters,
+                        vec![*counters],
                     )
                 })
                 .collect(),

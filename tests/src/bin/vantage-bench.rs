@@ -181,6 +181,8 @@ fn load(hosts: u32) -> anyhow::Result<Datapath> {
             last_seen_ns: now,
             ..HostCounters::default()
         };
+        // A host whose set is already full is left out (the table is
+        // sized at twice the hosts, so few are).
         maps.insert_host(
             &v4_mapped([10, (n >> 16) as u8, (n >> 8) as u8, n as u8]),
             counters,
