@@ -2,7 +2,7 @@
 //! `BPF_PROG_TEST_RUN`: counting fails open, policy never does. A matrix of
 //! block kinds (none, host block on the remote, prefix block covering it,
 //! flow block on the exact conversation, the allowlist over a host block) ×
-//! shapes (long IPv6 extension chains, AH, ESP, an unknown protocol, TCP cut
+//! shapes (long IPv6 extension chains, AH, cut AH, ESP, an unknown protocol, TCP cut
 //! after 2, 4 and 12 bytes, non-first fragments, bad IP lengths) × IPv4/IPv6
 //! × both directions. Each cell checks the verdict (host and prefix blocks
 //! always drop, a flow block exactly when the ports are readable, the
@@ -211,6 +211,22 @@ fn shapes() -> Vec<Shape> {
             |f, d| base(f, d).0.ip_protocol(253).payload(&[0xfd; 16]).build(),
             false,
             None,
+        ),
+        shape(
+            "AH cut after 1 byte",
+            BOTH,
+            |f, d| {
+                let (frame, sport, dport) = base(f, d);
+                let (bytes, layout) = frame
+                    .auth_header(0x100, 1, 4)
+                    .tcp(sport, dport, TCP_ACK)
+                    .build_with_layout();
+                let mut cut = bytes[..layout.extensions + 1].to_vec();
+                set_ip_length(&mut cut, layout, layout.extensions + 1);
+                cut
+            },
+            false,
+            Some(M::AhTruncated),
         ),
         shape(
             "TCP cut after 2",

@@ -7,7 +7,8 @@
 //! endpoints get no host entry even inside the protected networks), each with
 //! the exact delta of every site counter. Also IP-in-IP and 6in4 (never
 //! opened), and a block on an inner host, which drops only when the tunnel
-//! is opened. Broken tunnels are in `tunnel_faults.rs`.
+//! is opened, and one on an outer endpoint, which drops only when it is
+//! not. Broken tunnels are in `tunnel_faults.rs`.
 
 use sensor_common::{DropReason, EncapKind, SiteCounters, TrafficClass as C};
 use vantage::{
@@ -395,6 +396,40 @@ fn a_block_on_an_inner_host_drops_only_when_opened() -> Result {
                 "{kind:?} opened: {opened}"
             );
         }
+    }
+    Ok(())
+}
+
+/// As described, an opened tunnel is judged by its inner packet only, so a
+/// block on an outer endpoint drops the frame only while the tunnel is left
+/// closed. NOTE: on an inline sensor that opens tunnels, a blocked host can
+/// therefore reach past its block by wrapping its traffic in VXLAN (reported,
+/// not a deviation from the description).
+#[test]
+fn a_block_on_an_outer_endpoint_drops_only_when_unopened() -> Result {
+    let frame = outer(false).vxlan(5, &inner(false, true, 0)).build();
+    for opened in [false, true] {
+        let open = if opened {
+            vec![EncapKind::Vxlan]
+        } else {
+            Vec::new()
+        };
+        let mut h = harness(&open);
+        let target: BlockTarget = OUTER_V4.0.parse()?;
+        h.datapath.maps_mut().block_add(
+            &target,
+            std::time::Duration::from_secs(3600),
+            BlockOrigin::Operator,
+            SystemClock.monotonic_ns(),
+        )?;
+        let (verdict, delta) = h.run_delta(&frame)?;
+        let (want, drops) = if opened { (XDP_PASS, 0) } else { (XDP_DROP, 1) };
+        assert_eq!(verdict, want, "opened: {opened}");
+        assert_eq!(
+            delta.dropped[DropReason::BlockedHost as usize],
+            drops,
+            "opened: {opened}"
+        );
     }
     Ok(())
 }
