@@ -163,3 +163,79 @@ pub fn drain_events(reader: &mut vantage::datapath::EventReader) -> Vec<vantage:
 pub fn sketch_bits(sketch: &[u64; SKETCH_WORDS]) -> u32 {
     sketch.iter().map(|w| w.count_ones()).sum()
 }
+
+/// The counters where `got` differs from `want`, by name (`field: want -> got`),
+/// one per line; empty when they are equal.
+pub fn site_diff(want: &SiteCounters, got: &SiteCounters) -> String {
+    let mut out = Vec::new();
+    macro_rules! scalars {
+        ($($field:ident),* $(,)?) => {$(
+            if want.$field != got.$field {
+                out.push(format!("{}: {} -> {}", stringify!($field), want.$field, got.$field));
+            }
+        )*};
+    }
+    macro_rules! arrays {
+        ($($field:ident: $name:expr),* $(,)?) => {$(
+            for (i, (w, g)) in want.$field.iter().zip(got.$field.iter()).enumerate() {
+                if w != g {
+                    let name: Option<&'static str> = $name(i as u8);
+                    let name = name.map_or_else(|| i.to_string(), str::to_owned);
+                    out.push(format!("{}[{name}]: {w} -> {g}", stringify!($field)));
+                }
+            }
+        )*};
+    }
+    scalars!(
+        packets,
+        bytes,
+        non_ip,
+        broadcast,
+        multicast,
+        vlan_tagged,
+        ipv4,
+        ipv6,
+        fragments,
+        tcp,
+        udp,
+        icmp,
+        dns_queries,
+        dns_answers,
+        tcp_syn,
+        tcp_synack,
+        tcp_rst,
+        allowlisted,
+        events_sent,
+        events_rate_limited,
+        events_ring_full,
+        hosts_created,
+        hosts_create_failed,
+        pppoe,
+        mpls,
+        raw_ip,
+        esp,
+        dns_over_tcp,
+        port53_other,
+        duplicates,
+        encap_unopened,
+    );
+    use sensor_common::{DropReason, EncapKind, MalformedReason, TrafficClass};
+    arrays!(
+        class_packets: |i| TrafficClass::from_repr(i).map(<&str>::from),
+        class_bytes: |i| TrafficClass::from_repr(i).map(<&str>::from),
+        decapsulated: |i| EncapKind::from_repr(i).map(<&str>::from),
+        malformed: |i| MalformedReason::from_repr(i).map(<&str>::from),
+        dropped: |i| DropReason::from_repr(i).map(<&str>::from),
+    );
+    out.join("\n")
+}
+
+/// Fails naming `what` and each counter that differs unless `got == want`.
+#[track_caller]
+pub fn assert_site(got: &SiteCounters, want: &SiteCounters, what: &str) {
+    assert!(
+        got == want,
+        "{what}: site counter delta differs (field: want -> got)\n{}",
+        site_diff(want, got)
+    );
+}
