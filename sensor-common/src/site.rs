@@ -69,15 +69,19 @@ pub enum MalformedReason {
     DnsTruncated = 15,
     /// A PPPoE session header or its PPP protocol field is cut off.
     PppoeTruncated = 16,
-    /// An MPLS label stack entry is cut off.
+    /// An MPLS label stack entry is cut off, or nothing follows the stack.
+    /// (A payload that is not IP, such as a pseudowire, is counted as
+    /// non-IP.)
     MplsTruncated = 17,
-    /// More MPLS labels than the parser follows (4), or no IP after the stack.
+    /// More MPLS labels than the parser follows (4).
     MplsTooDeep = 18,
     /// An IPsec Authentication Header is cut off.
     AhTruncated = 19,
     /// A tunnel header (VXLAN, Geneve, GRE, ERSPAN) is cut off.
     TunnelTruncated = 20,
-    /// A frame inside a tunnel is cut off before its IP header.
+    /// The frame inside an opened tunnel is cut off before its IP addresses
+    /// (inside its link or IP header). The outer packet is not counted for
+    /// its hosts, but blocks on its endpoints apply.
     InnerTruncated = 21,
     /// The IPv6 payload length runs past the frame.
     Ipv6BadPayloadLength = 22,

@@ -34,7 +34,7 @@ use sensor_common::{
     DropReason, EventKind, Settings,
 };
 
-use crate::parse::{Dns, Parsed, Transport};
+use crate::parse::{Dns, Parsed, Transport, Tunneled};
 
 /// Frames with an Ethernet header, in one buffer.
 #[xdp]
@@ -99,7 +99,10 @@ fn try_vantage_xdp(ctx: &XdpContext, raw_ip: bool, frame_len: usize) -> u32 {
         site.duplicates += 1;
     }
     // A duplicate counts (and raises events) again unless told otherwise.
-    let skip = duplicate && settings.flags & SETTING_SKIP_DUPLICATES != 0;
+    // The outer packet of a tunnel whose inner frame is unreadable is
+    // policed but belongs to no host.
+    let skip = (duplicate && settings.flags & SETTING_SKIP_DUPLICATES != 0)
+        || packet.tunnel == Tunneled::OuterOnly;
     let new_peer = !skip && account::account(ctx, site, packet, settings.host_sets, now);
 
     let drop_reason = policy::verdict(site, &packet, &settings, now);

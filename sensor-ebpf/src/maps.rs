@@ -82,6 +82,11 @@ pub static DEDUP: PerCpuArray<crate::dedup::DedupSlot> =
 #[map(name = "PACKET")]
 pub static PACKET: PerCpuArray<crate::parse::Packet> = PerCpuArray::with_max_entries(1, 0);
 
+/// Each CPU's outer endpoints of the packet's opened tunnel (see
+/// `parse::Tunneled`). Private to one program instance (never pinned).
+#[map(name = "OUTER")]
+pub static OUTER: PerCpuArray<crate::parse::Outer> = PerCpuArray::with_max_entries(1, 0);
+
 /// Room for one value passed through memory (see `parse::forget`).
 #[repr(C, align(8))]
 #[derive(Clone, Copy)]

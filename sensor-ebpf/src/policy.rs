@@ -1,6 +1,11 @@
 //! The verdict: allowlist first (never dropped), then host, prefix and flow
 //! blocks. A block only drops while `now` is before its expiry, so blocks
 //! lapse on time even when no agent is running to remove them.
+//!
+//! For an opened tunnel the outer endpoints are checked first (the frame
+//! travels to the outer destination, whatever it carries), then the inner
+//! ones; flow blocks match the inner 5-tuple. When the inner frame could not
+//! be parsed, the outer endpoints alone decide.
 
 use sensor_common::{
     policy::{
@@ -12,8 +17,8 @@ use sensor_common::{
 
 use crate::{
     facts::{FACT_ALLOWED, FACT_HOST_BLOCK, FACT_PREFIX_BLOCK},
-    maps::{trie_lookup, ALLOW_NETS, BLOCK_FLOWS, BLOCK_HOSTS, BLOCK_NETS},
-    parse::Packet,
+    maps::{trie_lookup, ALLOW_NETS, BLOCK_FLOWS, BLOCK_HOSTS, BLOCK_NETS, OUTER},
+    parse::{Packet, Tunneled},
 };
 
 /// Adds one to a counter that other CPUs may be adding to as well (a BPF
@@ -49,31 +54,82 @@ pub fn verdict(
     now: u64,
 ) -> Option<DropReason> {
     let flags = settings.flags;
-    let (src, dst) = (packet.src_facts, packet.dst_facts);
-    // The facts say which addresses have entries; only those are looked up.
-    if flags & SETTING_ALLOW_ACTIVE != 0
-        && ((src & FACT_ALLOWED != 0 && allowlisted(&packet.src))
-            || (dst & FACT_ALLOWED != 0 && allowlisted(&packet.dst)))
-    {
-        site.allowlisted += 1;
-        return None;
+    if packet.tunnel == Tunneled::Inner {
+        // The frame goes to the outer destination as well.
+        if let Some(outer) = OUTER.get_ptr(0) {
+            // SAFETY: this CPU's slot, written by the parser for this frame.
+            let outer = unsafe { &*outer };
+            match endpoints(
+                site,
+                (&outer.src, outer.src_facts),
+                (&outer.dst, outer.dst_facts),
+                flags,
+                now,
+            ) {
+                Decision::Allow => return None,
+                Decision::Drop(reason) => return Some(reason),
+                Decision::Undecided => {}
+            }
+        }
     }
-    if flags & SETTING_BLOCK_HOSTS_ACTIVE != 0
-        && ((src & FACT_HOST_BLOCK != 0 && host_blocked(&packet.src, now))
-            || (dst & FACT_HOST_BLOCK != 0 && host_blocked(&packet.dst, now)))
-    {
-        return Some(DropReason::BlockedHost);
+    match endpoints(
+        site,
+        (&packet.src, packet.src_facts),
+        (&packet.dst, packet.dst_facts),
+        flags,
+        now,
+    ) {
+        Decision::Allow => return None,
+        Decision::Drop(reason) => return Some(reason),
+        Decision::Undecided => {}
     }
-    if flags & SETTING_BLOCK_NETS_ACTIVE != 0
-        && ((src & FACT_PREFIX_BLOCK != 0 && prefix_blocked(&packet.src, now))
-            || (dst & FACT_PREFIX_BLOCK != 0 && prefix_blocked(&packet.dst, now)))
+    if packet.tunnel != Tunneled::OuterOnly
+        && flags & SETTING_BLOCK_FLOWS_ACTIVE != 0
+        && flow_blocked(packet, now)
     {
-        return Some(DropReason::BlockedPrefix);
-    }
-    if flags & SETTING_BLOCK_FLOWS_ACTIVE != 0 && flow_blocked(packet, now) {
         return Some(DropReason::BlockedFlow);
     }
     None
+}
+
+/// What the addresses alone decide.
+enum Decision {
+    /// An address is allowlisted (counted): pass, whatever else matches.
+    Allow,
+    Drop(DropReason),
+    Undecided,
+}
+
+/// The allowlist and the host and prefix blocks for one pair of addresses,
+/// each with its facts.
+#[inline(always)]
+fn endpoints(
+    site: &mut SiteCounters,
+    (src_addr, src): (&HostKey, u32),
+    (dst_addr, dst): (&HostKey, u32),
+    flags: u32,
+    now: u64,
+) -> Decision {
+    if flags & SETTING_ALLOW_ACTIVE != 0
+        && ((src & FACT_ALLOWED != 0 && allowlisted(src_addr))
+            || (dst & FACT_ALLOWED != 0 && allowlisted(dst_addr)))
+    {
+        site.allowlisted += 1;
+        return Decision::Allow;
+    }
+    if flags & SETTING_BLOCK_HOSTS_ACTIVE != 0
+        && ((src & FACT_HOST_BLOCK != 0 && host_blocked(src_addr, now))
+            || (dst & FACT_HOST_BLOCK != 0 && host_blocked(dst_addr, now)))
+    {
+        return Decision::Drop(DropReason::BlockedHost);
+    }
+    if flags & SETTING_BLOCK_NETS_ACTIVE != 0
+        && ((src & FACT_PREFIX_BLOCK != 0 && prefix_blocked(src_addr, now))
+            || (dst & FACT_PREFIX_BLOCK != 0 && prefix_blocked(dst_addr, now)))
+    {
+        return Decision::Drop(DropReason::BlockedPrefix);
+    }
+    Decision::Undecided
 }
 
 #[inline(always)]

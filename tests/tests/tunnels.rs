@@ -400,36 +400,81 @@ fn a_block_on_an_inner_host_drops_only_when_opened() -> Result {
     Ok(())
 }
 
-/// As described, an opened tunnel is judged by its inner packet only, so a
-/// block on an outer endpoint drops the frame only while the tunnel is left
-/// closed. NOTE: on an inline sensor that opens tunnels, a blocked host can
-/// therefore reach past its block by wrapping its traffic in VXLAN (reported,
-/// not a deviation from the description).
+/// A block on an outer endpoint drops the frame whether or not the tunnel
+/// is opened: the frame travels to the outer destination whatever it
+/// carries, so wrapping traffic in VXLAN does not reach past a block. Also
+/// when the inner frame cannot be parsed (ARP inside, or cut short).
 #[test]
-fn a_block_on_an_outer_endpoint_drops_only_when_unopened() -> Result {
-    let frame = outer(false).vxlan(5, &inner(false, true, 0)).build();
-    for opened in [false, true] {
-        let open = if opened {
-            vec![EncapKind::Vxlan]
-        } else {
-            Vec::new()
-        };
-        let mut h = harness(&open);
-        let target: BlockTarget = OUTER_V4.0.parse()?;
-        h.datapath.maps_mut().block_add(
-            &target,
-            std::time::Duration::from_secs(3600),
-            BlockOrigin::Operator,
-            SystemClock.monotonic_ns(),
-        )?;
-        let (verdict, delta) = h.run_delta(&frame)?;
-        let (want, drops) = if opened { (XDP_PASS, 0) } else { (XDP_DROP, 1) };
-        assert_eq!(verdict, want, "opened: {opened}");
-        assert_eq!(
-            delta.dropped[DropReason::BlockedHost as usize],
-            drops,
-            "opened: {opened}"
-        );
+fn a_block_on_an_outer_endpoint_drops_whether_opened_or_not() -> Result {
+    let whole = outer(false).vxlan(5, &inner(false, true, 0)).build();
+    let arp = Frame::new(INNER_MAC, GATEWAY_MAC)
+        .ethertype(0x0806)
+        .payload(&[0u8; 28]);
+    let carrying_arp = outer(false).vxlan(5, &arp).build();
+    for (what, frame) in [("a SYN", &whole), ("ARP", &carrying_arp)] {
+        for opened in [false, true] {
+            let open = if opened {
+                vec![EncapKind::Vxlan]
+            } else {
+                Vec::new()
+            };
+            let mut h = harness(&open);
+            let target: BlockTarget = OUTER_V4.1.parse()?;
+            h.datapath.maps_mut().block_add(
+                &target,
+                std::time::Duration::from_secs(3600),
+                BlockOrigin::Operator,
+                SystemClock.monotonic_ns(),
+            )?;
+            let (verdict, delta) = h.run_delta(frame)?;
+            let context = format!("VXLAN carrying {what}, opened: {opened}");
+            assert_eq!(verdict, XDP_DROP, "{context}");
+            assert_eq!(
+                delta.dropped[DropReason::BlockedHost as usize],
+                1,
+                "{context}"
+            );
+            assert_eq!(
+                delta.decapsulated[EncapKind::Vxlan as usize],
+                u64::from(opened),
+                "{context}"
+            );
+        }
     }
+    Ok(())
+}
+
+/// A block on the inner destination drops an opened tunnel's frame, and the
+/// allowlist on an outer endpoint lets it through (allowlisted once).
+#[test]
+fn inner_blocks_and_outer_allowlist_on_an_opened_tunnel() -> Result {
+    let frame = outer(false).vxlan(5, &inner(false, true, 0)).build();
+    let mut h = harness(&[EncapKind::Vxlan]);
+    let now = SystemClock.monotonic_ns();
+    let target: BlockTarget = INNER_V4.1.parse()?;
+    h.datapath.maps_mut().block_add(
+        &target,
+        std::time::Duration::from_secs(3600),
+        BlockOrigin::Operator,
+        now,
+    )?;
+    let (verdict, delta) = h.run_delta(&frame)?;
+    assert_eq!(verdict, XDP_DROP);
+    assert_eq!(delta.dropped[DropReason::BlockedHost as usize], 1);
+    let allowed = OUTER_V4.0.parse()?;
+    h.datapath.maps_mut().allow_add(&allowed, now)?;
+    // The allowlist holds for the outer source; the frame differs from the
+    // first (another source port) so it is not a duplicate.
+    let frame = outer(false)
+        .vxlan(
+            5,
+            &Frame::new(INNER_MAC, GATEWAY_MAC)
+                .ipv4(INNER_V4.0, INNER_V4.1)
+                .tcp(40001, 443, TCP_SYN),
+        )
+        .build();
+    let (verdict, delta) = h.run_delta(&frame)?;
+    assert_eq!(verdict, XDP_PASS);
+    assert_eq!((delta.allowlisted, delta.dropped), (1, [0; 4]));
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! The network layer: IPv4 (options, fragments, AH) and IPv6 (hop-by-hop,
 //! routing, destination options, fragment and AH headers, any number of
 //! them). Once the fixed header is there with the right version, the
-//! addresses are known and the packet is returned, whatever follows: a bad
-//! length, a non-first fragment, ESP, a chain longer than the parser follows
-//! or cut short only leave the transport unknown (`l4: None`) and are
-//! counted.
+//! addresses are known and the packet is returned, whatever follows: a
+//! non-first fragment, ESP, a chain longer than the parser follows or cut
+//! short only leave the transport unknown (`l4: None`) and are counted. A
+//! length field that claims more than the frame holds is counted and leaves
+//! only the transport's ports to be read (`ports_only`).
 
 use aya_ebpf::programs::XdpContext;
 use sensor_common::{Addr16, HostKey, MalformedReason, SiteCounters};
@@ -35,6 +36,10 @@ pub struct Ip {
     pub end: u32,
     /// Frame offset of the IP header.
     pub at: u16,
+    /// The IP length field claims more than the frame holds (counted as
+    /// malformed): the transport's ports are still read, for the flow
+    /// blocks, but nothing after them is trusted.
+    pub ports_only: bool,
 }
 
 #[repr(C)]
@@ -132,6 +137,7 @@ fn ipv4(
         l4: None,
         end: frame_len as u32,
         at: at as u16,
+        ports_only: false,
     };
     let header_len = ((ip.version_ihl & 0x0f) as usize) * 4;
     let total_len = be16(ip.total_len) as usize;
@@ -141,9 +147,10 @@ fn ipv4(
     }
     if total_len < header_len || at + total_len > frame_len {
         count_malformed(site, MalformedReason::Ipv4BadTotalLength);
-        return Ok(packet);
+        packet.ports_only = true;
+    } else {
+        packet.end = (at + total_len) as u32;
     }
-    packet.end = (at + total_len) as u32;
     if be16(ip.flags_fragment) & 0x1fff != 0 {
         site.fragments += 1;
         return Ok(packet);
@@ -185,13 +192,15 @@ fn ipv6(
         l4: None,
         end: frame_len as u32,
         at: at as u16,
+        ports_only: false,
     };
     let payload_len = be16(ip.payload_len) as usize;
     if at + IPV6_HEADER + payload_len > frame_len {
         count_malformed(site, MalformedReason::Ipv6BadPayloadLength);
-        return Ok(packet);
+        packet.ports_only = true;
+    } else {
+        packet.end = (at + IPV6_HEADER + payload_len) as u32;
     }
-    packet.end = (at + IPV6_HEADER + payload_len) as u32;
     let mut next = ip.next_header;
     let mut offset = at + IPV6_HEADER;
     for _ in 0..IPV6_MAX_EXTENSIONS {

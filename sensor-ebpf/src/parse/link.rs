@@ -82,16 +82,43 @@ fn is_vlan_tpid(ethertype: u16) -> bool {
     ethertype == TPID_8021Q || ethertype == TPID_8021AD || ethertype == TPID_QINQ_LEGACY
 }
 
+/// What follows a raw-IP link header or an MPLS label stack.
+enum Payload {
+    Ip(L3),
+    /// An IP version nibble, but fewer than four bytes of header.
+    CutIp(MalformedReason),
+    /// Not IP (a pseudowire, another protocol).
+    Other,
+    /// Nothing at all.
+    Empty,
+}
+
 /// The IP version from the first nibble at `at` (raw IP and MPLS payloads).
-/// Reads four bytes (no IP header is shorter): a one-byte read at a constant
-/// offset compiles to a bounds check the verifier cannot use.
+/// Reads four bytes when it can (no IP header is shorter), else two, else
+/// the last byte together with the one before it: a lone one-byte read at a
+/// computed offset compiles to a bounds check the verifier cannot use. (A
+/// raw-IP frame of one byte has no byte before it and counts as non-IP.)
 #[inline(always)]
-fn ip_by_version(ctx: &XdpContext, at: usize) -> Option<L3> {
-    let first = read::<[u8; 4]>(ctx, at)?[0];
-    match first >> 4 {
-        4 => Some(L3::V4((at) as u16)),
-        6 => Some(L3::V6((at) as u16)),
-        _ => None,
+fn payload(ctx: &XdpContext, at: usize) -> Payload {
+    let (first, whole) = if let Some(bytes) = read::<[u8; 4]>(ctx, at) {
+        (bytes[0], true)
+    } else if let Some(bytes) = read::<[u8; 2]>(ctx, at) {
+        (bytes[0], false)
+    } else if let Some(bytes) = at
+        .checked_sub(1)
+        .and_then(|before| read::<[u8; 2]>(ctx, before))
+    {
+        // Exactly one byte left: read it with the byte before it.
+        (bytes[1], false)
+    } else {
+        return Payload::Empty;
+    };
+    match (first >> 4, whole) {
+        (4, true) => Payload::Ip(L3::V4(at as u16)),
+        (6, true) => Payload::Ip(L3::V6(at as u16)),
+        (4, false) => Payload::CutIp(MalformedReason::Ipv4Truncated),
+        (6, false) => Payload::CutIp(MalformedReason::Ipv6Truncated),
+        _ => Payload::Other,
     }
 }
 
@@ -108,11 +135,14 @@ pub fn parse(
         Start::Ipv4 => return Ok(Some(L3::V4((at) as u16))),
         Start::Ipv6 => return Ok(Some(L3::V6((at) as u16))),
         Start::RawIp => {
-            let l3 = ip_by_version(ctx, at);
-            if l3.is_none() {
-                site.non_ip += 1;
-            }
-            return Ok(l3);
+            return match payload(ctx, at) {
+                Payload::Ip(l3) => Ok(Some(l3)),
+                Payload::CutIp(reason) => Err(reason),
+                Payload::Other | Payload::Empty => {
+                    site.non_ip += 1;
+                    Ok(None)
+                }
+            };
         }
         Start::Ethernet => {}
     }
@@ -168,11 +198,15 @@ pub fn parse(
                 offset += 4;
                 if entry[2] & 1 == 1 {
                     // Bottom of the stack: IP follows, or a pseudowire.
-                    let l3 = ip_by_version(ctx, offset);
-                    if l3.is_none() {
-                        site.non_ip += 1;
-                    }
-                    return Ok(l3);
+                    return match payload(ctx, offset) {
+                        Payload::Ip(l3) => Ok(Some(l3)),
+                        Payload::CutIp(reason) => Err(reason),
+                        Payload::Empty => Err(MalformedReason::MplsTruncated),
+                        Payload::Other => {
+                            site.non_ip += 1;
+                            Ok(None)
+                        }
+                    };
                 }
             }
             Err(MalformedReason::MplsTooDeep)

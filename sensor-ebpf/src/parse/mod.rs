@@ -109,6 +109,40 @@ pub struct Packet {
     pub l3_at: u16,
     /// Frame offset of the transport header; 0 when it cannot be read.
     pub l4_at: u16,
+    /// Where the packet sits relative to an opened tunnel.
+    pub tunnel: Tunneled,
+}
+
+/// A packet's relation to an opened tunnel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Tunneled {
+    /// No tunnel opened: the frame's own packet.
+    No,
+    /// The inner packet of an opened tunnel; the outer endpoints are in
+    /// this CPU's [`crate::maps::OUTER`] slot (blocks apply to them too:
+    /// the frame travels to the outer destination).
+    Inner,
+    /// The outer packet of an opened tunnel whose inner frame could not be
+    /// parsed (counted as malformed or non-IP): not accounted to any host,
+    /// but blocks on its endpoints apply.
+    OuterOnly,
+}
+
+/// The outer endpoints of an opened tunnel, and what the maps say of them.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Outer {
+    pub src: HostKey,
+    pub dst: HostKey,
+    pub src_facts: u32,
+    pub dst_facts: u32,
+}
+
+/// Why [`layers`] found no IP packet.
+enum Unparsed {
+    NotIp,
+    Malformed(MalformedReason),
 }
 
 pub enum Parsed {
@@ -127,14 +161,11 @@ fn layers(
     start: link::Start,
     frame_len: usize,
     link: &mut link::Link,
-) -> Result<(ip::Ip, transport::L4), Parsed> {
+) -> Result<(ip::Ip, transport::L4), Unparsed> {
     let l3 = match link::parse(ctx, site, at, start, link) {
         Ok(Some(l3)) => l3,
-        Ok(None) => return Err(Parsed::NotIp),
-        Err(reason) => {
-            count_malformed(site, reason);
-            return Err(Parsed::Malformed);
-        }
+        Ok(None) => return Err(Unparsed::NotIp),
+        Err(reason) => return Err(Unparsed::Malformed(reason)),
     };
     // Offsets read back from memory are masked (see `offset`).
     let l3 = match l3 {
@@ -143,10 +174,7 @@ fn layers(
     };
     let ip = match ip::parse(ctx, site, l3, frame_len) {
         Ok(ip) => ip,
-        Err(reason) => {
-            count_malformed(site, reason);
-            return Err(Parsed::Malformed);
-        }
+        Err(reason) => return Err(Unparsed::Malformed(reason)),
     };
     let ip = forget(ip);
     let l4 = transport::parse(ctx, site, &ip);
@@ -194,9 +222,15 @@ pub fn parse(
     };
     let (mut ip, mut l4) = match layers(ctx, site, 0, start, frame_len, &mut link) {
         Ok(found) => found,
-        Err(parsed) => return parsed,
+        Err(Unparsed::NotIp) => return Parsed::NotIp,
+        Err(Unparsed::Malformed(reason)) => {
+            count_malformed(site, reason);
+            return Parsed::Malformed;
+        }
     };
     let mut len = frame_len as u32;
+    let mut tunneled = Tunneled::No;
+    let mut outer = None;
     match l4.tunnel {
         tunnel::Tunnel::None => {}
         tunnel::Tunnel::Unopened => site.encap_unopened += 1,
@@ -212,17 +246,37 @@ pub fn parse(
                 let mut inner_link = link::Link::default();
                 match layers(ctx, site, inner, start, frame_len, &mut inner_link) {
                     Ok((inner_ip, inner_l4)) => {
+                        outer = Some((ip.src, ip.dst));
                         ip = inner_ip;
                         l4 = inner_l4;
                         link = inner_link;
                         len = frame_len.saturating_sub(inner) as u32;
+                        tunneled = Tunneled::Inner;
                     }
-                    Err(Parsed::Malformed) => return Parsed::Malformed,
-                    Err(_) => {
-                        // An inner frame that is not IP (ARP inside VXLAN, say).
-                        return Parsed::NotIp;
+                    Err(unparsed) => {
+                        match unparsed {
+                            Unparsed::NotIp => {}
+                            Unparsed::Malformed(reason) => {
+                                count_malformed(site, inner_reason(reason))
+                            }
+                        }
+                        // The outer packet still goes where it is addressed.
+                        tunneled = Tunneled::OuterOnly;
                     }
                 }
+            }
+        }
+    }
+    if let Some((src, dst)) = outer {
+        if let Some(slot) = crate::maps::OUTER.get_ptr_mut(0) {
+            // SAFETY: this CPU's slot, valid for the program's run.
+            unsafe {
+                slot.write(Outer {
+                    src,
+                    dst,
+                    src_facts: facts(&src, settings),
+                    dst_facts: facts(&dst, settings),
+                });
             }
         }
     }
@@ -244,7 +298,24 @@ pub fn parse(
         len,
         l3_at: ip.at,
         l4_at: ip.l4.unwrap_or(0),
+        tunnel: tunneled,
     })
+}
+
+/// The reason an opened tunnel's inner frame is counted under: cut before
+/// its IP addresses is [`MalformedReason::InnerTruncated`] (the outer
+/// packet's lengths said it was whole); anything else keeps its own reason.
+#[inline(always)]
+fn inner_reason(reason: MalformedReason) -> MalformedReason {
+    match reason {
+        MalformedReason::EthTruncated
+        | MalformedReason::VlanTruncated
+        | MalformedReason::PppoeTruncated
+        | MalformedReason::MplsTruncated
+        | MalformedReason::Ipv4Truncated
+        | MalformedReason::Ipv6Truncated => MalformedReason::InnerTruncated,
+        other => other,
+    }
 }
 
 /// Passes the packet through a per-CPU map slot and hands back a reference

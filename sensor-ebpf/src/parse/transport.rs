@@ -193,6 +193,12 @@ pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip) -> L4 {
         return l4;
     };
     let at = super::offset(at);
+    if ip.ports_only {
+        if ip.protocol == PROTO_TCP || ip.protocol == PROTO_UDP {
+            l4.transport = ports_only(ctx, at);
+        }
+        return l4;
+    }
     match ip.protocol {
         PROTO_TCP => tcp(ctx, site, ip, at, &mut l4),
         PROTO_UDP => udp(ctx, site, ip, at, &mut l4),
@@ -204,7 +210,7 @@ pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip) -> L4 {
                 count_malformed(site, MalformedReason::IcmpTruncated);
             }
         }
-        PROTO_GRE => l4.tunnel = tunnel::gre(ctx, site, at),
+        PROTO_GRE => l4.tunnel = tunnel::gre(ctx, site, at, ip.end as usize),
         PROTO_IPIP | PROTO_IPV6_IN_IP => l4.tunnel = Tunnel::Unopened,
         _ => {}
     }

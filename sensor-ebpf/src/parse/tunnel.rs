@@ -101,6 +101,10 @@ pub fn udp(
                 return Tunnel::Unopened;
             }
             let options = ((header[0] & 0x3f) as usize) * 4;
+            if len < GENEVE_HEADER + options {
+                count_malformed(site, MalformedReason::TunnelTruncated);
+                return Tunnel::Unopened;
+            }
             let protocol = u16::from_be_bytes([header[2], header[3]]);
             match inner_start(protocol) {
                 Some(start) => Tunnel::Open {
@@ -115,9 +119,11 @@ pub fn udp(
     }
 }
 
-/// A GRE packet at `at`: plain GRE over IP or Ethernet, or ERSPAN.
+/// A GRE packet at `at`, in an IP packet ending at frame offset `end`:
+/// plain GRE over IP or Ethernet, or ERSPAN. A header that does not fit
+/// before `end` is `TunnelTruncated` and left unopened.
 #[inline(always)]
-pub fn gre(ctx: &XdpContext, site: &mut SiteCounters, at: usize) -> Tunnel {
+pub fn gre(ctx: &XdpContext, site: &mut SiteCounters, at: usize, end: usize) -> Tunnel {
     let Some(gre) = read::<GreHeader>(ctx, at) else {
         count_malformed(site, MalformedReason::TunnelTruncated);
         return Tunnel::Unopened;
@@ -139,12 +145,12 @@ pub fn gre(ctx: &XdpContext, site: &mut SiteCounters, at: usize) -> Tunnel {
     }
     let payload = at + header;
     let protocol = be16(gre.protocol);
-    match protocol {
-        ETHERTYPE_ERSPAN_II => Tunnel::Open {
-            kind: EncapKind::Erspan,
-            inner: (payload + ERSPAN_II_HEADER) as u16,
-            start: Start::Ethernet,
-        },
+    let (kind, inner, start) = match protocol {
+        ETHERTYPE_ERSPAN_II => (
+            EncapKind::Erspan,
+            payload + ERSPAN_II_HEADER,
+            Start::Ethernet,
+        ),
         ETHERTYPE_ERSPAN_III => {
             // The O flag (last bit of the header) adds a platform subheader.
             let Some(erspan) = read::<[u8; ERSPAN_III_HEADER]>(ctx, payload) else {
@@ -156,19 +162,24 @@ pub fn gre(ctx: &XdpContext, site: &mut SiteCounters, at: usize) -> Tunnel {
             } else {
                 0
             };
-            Tunnel::Open {
-                kind: EncapKind::Erspan,
-                inner: (payload + ERSPAN_III_HEADER + subheader) as u16,
-                start: Start::Ethernet,
-            }
+            (
+                EncapKind::Erspan,
+                payload + ERSPAN_III_HEADER + subheader,
+                Start::Ethernet,
+            )
         }
         _ => match inner_start(protocol) {
-            Some(start) => Tunnel::Open {
-                kind: EncapKind::Gre,
-                inner: (payload) as u16,
-                start,
-            },
-            None => Tunnel::Unopened,
+            Some(start) => (EncapKind::Gre, payload, start),
+            None => return Tunnel::Unopened,
         },
+    };
+    if inner > end {
+        count_malformed(site, MalformedReason::TunnelTruncated);
+        return Tunnel::Unopened;
+    }
+    Tunnel::Open {
+        kind,
+        inner: inner as u16,
+        start,
     }
 }
