@@ -39,8 +39,13 @@ pub struct HostSet {
 /// sets (a power of two). The same function on both sides of the map.
 #[inline(always)]
 pub fn host_set(key: &HostKey, sets: u32) -> u32 {
-    let [a, b] = key.words();
-    (mix64(a ^ b.rotate_left(23)) >> 40) as u32 & sets.wrapping_sub(1)
+    host_set_of(addr_mix(key), sets)
+}
+
+/// [`host_set`] from the address's [`addr_mix`].
+#[inline(always)]
+pub fn host_set_of(mix: u64, sets: u32) -> u32 {
+    (mix >> 40) as u32 & sets.wrapping_sub(1)
 }
 
 /// Key of [`crate::MAP_BLOCK_HOSTS`] and the address in a [`HostSlot`].
@@ -156,11 +161,26 @@ fn mix64(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// One 64-bit hash of an address, computed once per packet and used for
+/// everything that needs one: the host set (its bits 40 and up, see
+/// [`host_set_of`]), the sketch bit (its top bits, see [`addr_hash_of`]) and
+/// the XDP program's caches (its low bits).
+#[inline(always)]
+pub fn addr_mix(key: &HostKey) -> u64 {
+    let [a, b] = key.words();
+    mix64(a ^ b.rotate_left(23))
+}
+
 /// Hashes an address for a sketch.
 #[inline(always)]
 pub fn addr_hash(key: &HostKey) -> u32 {
-    let [a, b] = key.words();
-    (mix64(a ^ mix64(b)) >> 32) as u32
+    addr_hash_of(addr_mix(key))
+}
+
+/// [`addr_hash`] from the address's [`addr_mix`].
+#[inline(always)]
+pub fn addr_hash_of(mix: u64) -> u32 {
+    (mix >> 32) as u32
 }
 
 /// Seed of [`port_hash`], chosen so that 38 common service ports (20-23,

@@ -49,6 +49,15 @@ pub const PROGRAM_RAW_IP: &str = "vantage_xdp_raw_ip";
 pub const PROGRAM_RAW_IP_FRAGS: &str = "vantage_xdp_raw_ip_frags";
 /// A pass-only XDP program in the same object, the benchmark's reference.
 pub const PROGRAM_REFERENCE: &str = "vantage_reference_pass";
+/// The benchmark's cut-down copies of [`PROGRAM_SENSOR`], each stopping after
+/// one more stage (parse; clock and duplicates; host accounting; verdict),
+/// in that order. Never attached.
+pub const PROGRAM_STAGES: [&str; 4] = [
+    "vantage_stage_parse",
+    "vantage_stage_dedup",
+    "vantage_stage_account",
+    "vantage_stage_policy",
+];
 
 /// Default capacity of [`MAP_HOSTS`] in host slots (sets × ways); the agent
 /// sizes the map at load.

@@ -246,9 +246,11 @@ mod tests {
                 "udp_new_peer"
             ]
         );
-        assert_eq!(
-            crate::MalformedReason::iter().count(),
-            crate::site::MALFORMED_REASONS
+        // Every reason has a counter (the rest are spare, for new reasons
+        // without a change of map layout).
+        assert!(crate::MalformedReason::iter().count() <= crate::site::MALFORMED_REASONS);
+        assert!(
+            crate::MalformedReason::iter().all(|r| (r as usize) < crate::site::MALFORMED_REASONS)
         );
     }
 }

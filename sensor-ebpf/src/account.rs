@@ -3,7 +3,7 @@
 
 use aya_ebpf::programs::XdpContext;
 use sensor_common::{
-    host::{addr_hash, host_set, port_hash, sketch_insert},
+    host::{addr_hash_of, host_set_of, port_hash, sketch_insert},
     HostCounters, HostKey, SiteCounters, TrafficClass, HOST_WAYS,
 };
 
@@ -37,12 +37,12 @@ pub fn account(
 
     let mut new_peer = false;
     if packet.src_local {
-        if let Some(host) = host_entry(site, &packet.src, host_sets, now) {
+        if let Some(host) = host_entry(site, &packet.src, packet.src_mix, host_sets, now) {
             new_peer = count_sent(ctx, host, packet, frame_len);
         }
     }
     if packet.dst_local {
-        if let Some(host) = host_entry(site, &packet.dst, host_sets, now) {
+        if let Some(host) = host_entry(site, &packet.dst, packet.dst_mix, host_sets, now) {
             count_received(host, packet, frame_len);
         }
     }
@@ -57,10 +57,11 @@ pub fn account(
 fn host_entry(
     site: &mut SiteCounters,
     key: &HostKey,
+    mix: u64,
     sets: u32,
     now: u64,
 ) -> Option<&'static mut HostCounters> {
-    let set = HOSTS.get_ptr_mut(host_set(key, sets))?;
+    let set = HOSTS.get_ptr_mut(host_set_of(mix, sets))?;
     // SAFETY: this CPU's copy of the set, valid for the program's run.
     let set = unsafe { &mut *set };
     let words = key.words();
@@ -124,7 +125,7 @@ fn count_sent(ctx: &XdpContext, host: &mut HostCounters, packet: &Packet, frame_
         host.traffic.lateral_packets_out += 1;
         host.traffic.lateral_bytes_out += frame_len;
     }
-    let new_peer = sketch_insert(&mut host.peer_sketch, addr_hash(&packet.dst));
+    let new_peer = sketch_insert(&mut host.peer_sketch, addr_hash_of(packet.dst_mix));
     match packet.transport {
         Transport::Tcp {
             dst_port, syn, ack, ..
@@ -154,7 +155,7 @@ fn count_received(host: &mut HostCounters, packet: &Packet, frame_len: u64) {
     if packet.src_local {
         host.traffic.lateral_packets_in += 1;
     }
-    sketch_insert(&mut host.peer_sketch, addr_hash(&packet.src));
+    sketch_insert(&mut host.peer_sketch, addr_hash_of(packet.src_mix));
     match packet.transport {
         Transport::Tcp { syn, ack, rst, .. } => {
             if syn && ack {

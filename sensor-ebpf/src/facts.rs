@@ -55,9 +55,9 @@ fn look_up(addr: &HostKey, flags: u32) -> u32 {
 /// the constants `look_up` builds on each of its paths would multiply the
 /// states it has to explore until it gives up.
 #[inline(always)]
-pub fn facts(addr: &HostKey, settings: &Settings) -> u32 {
+pub fn facts(addr: &HostKey, mix: u64, settings: &Settings) -> u32 {
     let words = addr.words();
-    let set = ((words[0] ^ words[1]).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 55) as u32;
+    let set = mix as u32;
     // An in-range index into a per-CPU array always resolves.
     let Some(set) = LOCALITY.get_ptr_mut(set & (LOCALITY_SETS - 1)) else {
         return 0;

@@ -31,7 +31,7 @@ use aya_ebpf::{
 };
 use sensor_common::{
     policy::{SETTING_EVENTS_ENABLED, SETTING_SKIP_DUPLICATES},
-    DropReason, EventKind, Settings,
+    DropReason, EventKind,
 };
 
 use crate::parse::{Dns, Parsed, Transport, Tunneled};
@@ -70,6 +70,43 @@ pub fn vantage_reference_pass(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }
 
+/// The benchmark's cut-down copies of [`vantage_xdp`], each stopping after
+/// one more stage, so that the differences say what each stage costs. Never
+/// attached; loaded (verified) only by the benchmark.
+#[xdp]
+pub fn vantage_stage_parse(ctx: XdpContext) -> u32 {
+    let len = ctx.data_end() - ctx.data();
+    run::<STOP_AFTER_PARSE>(&ctx, false, len)
+}
+
+/// See [`vantage_stage_parse`]: parse, then the clock and the duplicate check.
+#[xdp]
+pub fn vantage_stage_dedup(ctx: XdpContext) -> u32 {
+    let len = ctx.data_end() - ctx.data();
+    run::<STOP_AFTER_DEDUP>(&ctx, false, len)
+}
+
+/// See [`vantage_stage_parse`]: up to and including host accounting.
+#[xdp]
+pub fn vantage_stage_account(ctx: XdpContext) -> u32 {
+    let len = ctx.data_end() - ctx.data();
+    run::<STOP_AFTER_ACCOUNT>(&ctx, false, len)
+}
+
+/// See [`vantage_stage_parse`]: up to and including the verdict.
+#[xdp]
+pub fn vantage_stage_policy(ctx: XdpContext) -> u32 {
+    let len = ctx.data_end() - ctx.data();
+    run::<STOP_AFTER_POLICY>(&ctx, false, len)
+}
+
+const STOP_AFTER_PARSE: u8 = 1;
+const STOP_AFTER_DEDUP: u8 = 2;
+const STOP_AFTER_ACCOUNT: u8 = 3;
+const STOP_AFTER_POLICY: u8 = 4;
+/// The whole program.
+const ALL_STAGES: u8 = 5;
+
 /// The whole frame's length, all buffers included.
 #[inline(always)]
 fn buffer_len(ctx: &XdpContext) -> usize {
@@ -79,22 +116,33 @@ fn buffer_len(ctx: &XdpContext) -> usize {
 
 #[inline(always)]
 fn try_vantage_xdp(ctx: &XdpContext, raw_ip: bool, frame_len: usize) -> u32 {
+    run::<ALL_STAGES>(ctx, raw_ip, frame_len)
+}
+
+/// The program's stages up to `LAST` (see [`vantage_stage_parse`]).
+#[inline(always)]
+fn run<const LAST: u8>(ctx: &XdpContext, raw_ip: bool, frame_len: usize) -> u32 {
     let Some(site) = maps::site() else {
         return xdp_action::XDP_PASS;
     };
     site.packets += 1;
     site.bytes += frame_len as u64;
 
-    let settings: Settings = maps::settings();
-    let packet = match parse::parse(ctx, site, &settings, raw_ip, frame_len) {
+    let Some(settings) = maps::settings() else {
+        return xdp_action::XDP_PASS;
+    };
+    let packet = match parse::parse(ctx, site, settings, raw_ip, frame_len) {
         Parsed::Ip(packet) => packet,
         Parsed::NotIp | Parsed::Malformed => return xdp_action::XDP_PASS,
     };
+    if LAST == STOP_AFTER_PARSE {
+        return xdp_action::XDP_PASS;
+    }
 
     // CLOCK_MONOTONIC at tick resolution is enough for last-seen times,
     // block expiry, duplicates and event times (see `clock`).
     let now = clock::now();
-    let duplicate = dedup::seen_twice(ctx, packet, frame_len, now);
+    let duplicate = dedup::seen_twice(packet, frame_len, now);
     if duplicate {
         site.duplicates += 1;
     }
@@ -103,11 +151,20 @@ fn try_vantage_xdp(ctx: &XdpContext, raw_ip: bool, frame_len: usize) -> u32 {
     // policed but belongs to no host.
     let skip = (duplicate && settings.flags & SETTING_SKIP_DUPLICATES != 0)
         || packet.tunnel == Tunneled::OuterOnly;
+    if LAST == STOP_AFTER_DEDUP {
+        return xdp_action::XDP_PASS;
+    }
     let new_peer = !skip && account::account(ctx, site, packet, settings.host_sets, now);
+    if LAST == STOP_AFTER_ACCOUNT {
+        return xdp_action::XDP_PASS;
+    }
 
-    let drop_reason = policy::verdict(site, &packet, &settings, now);
+    let drop_reason = policy::verdict(site, packet, settings, now);
     if let Some(reason) = drop_reason {
         site.dropped[parse::bounded(reason as usize, 3)] += 1;
+    }
+    if LAST == STOP_AFTER_POLICY {
+        return verdict(drop_reason);
     }
 
     if settings.flags & SETTING_EVENTS_ENABLED != 0 && packet.src_local && !skip {
@@ -128,7 +185,7 @@ fn try_vantage_xdp(ctx: &XdpContext, raw_ip: bool, frame_len: usize) -> u32 {
             events::emit(
                 ctx,
                 site,
-                &settings,
+                settings,
                 &packet,
                 kind,
                 drop_reason.is_some(),
@@ -137,6 +194,11 @@ fn try_vantage_xdp(ctx: &XdpContext, raw_ip: bool, frame_len: usize) -> u32 {
         }
     }
 
+    verdict(drop_reason)
+}
+
+#[inline(always)]
+fn verdict(drop_reason: Option<DropReason>) -> u32 {
     match drop_reason {
         Some(DropReason::BlockedHost | DropReason::BlockedFlow | DropReason::BlockedPrefix) => {
             xdp_action::XDP_DROP

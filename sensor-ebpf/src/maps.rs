@@ -135,18 +135,11 @@ pub fn site() -> Option<&'static mut SiteCounters> {
     SITE.get_ptr_mut(0).map(|p| unsafe { &mut *p })
 }
 
-/// A copy of the agent's settings (all zero, i.e. everything off, before the agent writes them).
+/// The agent's settings, read in place (all zero, i.e. everything off,
+/// before the agent writes them). Fields are read where they are needed;
+/// an agent rewriting them meanwhile changes a frame's handling at worst
+/// from one setting to the next.
 #[inline(always)]
-pub fn settings() -> Settings {
-    match SETTINGS.get(0) {
-        Some(s) => *s,
-        None => Settings {
-            flags: 0,
-            event_cost_ns: 0,
-            event_burst: 0,
-            local_generation: 0,
-            policy_generation: 0,
-            host_sets: 0,
-        },
-    }
+pub fn settings() -> Option<&'static Settings> {
+    SETTINGS.get(0)
 }

@@ -44,28 +44,28 @@ pub struct Ip {
 
 #[repr(C)]
 #[derive(Clone, Copy)]
-struct Ipv4Header {
-    version_ihl: u8,
-    tos: u8,
-    total_len: u16,
-    id: u16,
-    flags_fragment: u16,
-    ttl: u8,
-    protocol: u8,
-    checksum: u16,
-    src: u32,
-    dst: u32,
+pub(super) struct Ipv4Header {
+    pub(super) version_ihl: u8,
+    pub(super) tos: u8,
+    pub(super) total_len: u16,
+    pub(super) id: u16,
+    pub(super) flags_fragment: u16,
+    pub(super) ttl: u8,
+    pub(super) protocol: u8,
+    pub(super) checksum: u16,
+    pub(super) src: u32,
+    pub(super) dst: u32,
 }
 
 #[repr(C)]
 #[derive(Clone, Copy)]
-struct Ipv6Header {
-    version_class_flow: u32,
-    payload_len: u16,
-    next_header: u8,
-    hop_limit: u8,
-    src: [u32; 4],
-    dst: [u32; 4],
+pub(super) struct Ipv6Header {
+    pub(super) version_class_flow: u32,
+    pub(super) payload_len: u16,
+    pub(super) next_header: u8,
+    pub(super) hop_limit: u8,
+    pub(super) src: [u64; 2],
+    pub(super) dst: [u64; 2],
 }
 
 /// The first two bytes of an extension or AH header.
@@ -85,21 +85,30 @@ struct Ipv6Fragment {
     id: u32,
 }
 
-/// An IPv4 address (as loaded from the frame) in the IPv4-mapped key form.
+/// An IPv4 address (as loaded from the frame) in the IPv4-mapped key form,
+/// built as two words so that it is stored, and read back, a word at a
+/// time (a word read of narrower stores waits for them to drain).
 #[inline(always)]
-fn v4_key(raw: u32) -> HostKey {
-    let words: [u32; 4] = [0, 0, u32::from_ne_bytes([0, 0, 0xff, 0xff]), raw];
-    // SAFETY: same size, no invalid bit patterns.
-    HostKey {
-        addr: unsafe { core::mem::transmute::<[u32; 4], Addr16>(words) },
-    }
+pub(super) fn v4_key(raw: u32) -> HostKey {
+    // ::ffff:a.b.c.d: bytes 10 and 11 are 0xff, the address follows.
+    #[cfg(target_endian = "little")]
+    let low = 0xffff_0000u64 | (raw as u64) << 32;
+    #[cfg(target_endian = "big")]
+    let low = 0xffffu64 << 32 | raw as u64;
+    key_of_words([0, low])
+}
+
+/// An IPv6 address as loaded from the frame (two words).
+#[inline(always)]
+pub(super) fn v6_key(raw: [u64; 2]) -> HostKey {
+    key_of_words(raw)
 }
 
 #[inline(always)]
-fn v6_key(raw: [u32; 4]) -> HostKey {
+fn key_of_words(words: [u64; 2]) -> HostKey {
     // SAFETY: same size, no invalid bit patterns.
     HostKey {
-        addr: unsafe { core::mem::transmute::<[u32; 4], Addr16>(raw) },
+        addr: unsafe { core::mem::transmute::<[u64; 2], Addr16>(words) },
     }
 }
 

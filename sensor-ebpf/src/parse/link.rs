@@ -53,10 +53,10 @@ pub struct Link {
 
 #[repr(C)]
 #[derive(Clone, Copy)]
-struct EthHeader {
-    dst: [u16; 3],
-    src: [u16; 3],
-    ethertype: u16,
+pub(super) struct EthHeader {
+    pub(super) dst: [u16; 3],
+    pub(super) src: [u16; 3],
+    pub(super) ethertype: u16,
 }
 
 #[repr(C)]

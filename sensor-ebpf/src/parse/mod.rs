@@ -5,7 +5,9 @@
 //! headers), the transport ([`transport`]: TCP, UDP, ICMP, DNS over UDP and
 //! TCP when it really is DNS), and, where the settings say so, one tunnel
 //! ([`tunnel`]: VXLAN, Geneve, GRE, ERSPAN II/III) whose inner frame is then
-//! parsed the same way.
+//! parsed the same way. Common frames (untagged Ethernet, IPv4 without
+//! options or IPv6 without extensions, TCP or UDP that is neither DNS nor a
+//! tunnel) take a straight [`fast`] pass that counts the same.
 //!
 //! Counting fails open, policy never does: once the source and destination
 //! addresses are readable the packet is an [`Parsed::Ip`], whatever follows
@@ -17,13 +19,14 @@
 //!
 //! Every read goes through [`ptr_at`], the one bounds-checked accessor.
 
+mod fast;
 pub mod ip;
 pub mod link;
 pub mod transport;
 pub mod tunnel;
 
 use aya_ebpf::programs::XdpContext;
-use sensor_common::{HostKey, MalformedReason, Settings, SiteCounters};
+use sensor_common::{host::addr_mix, HostKey, MalformedReason, Settings, SiteCounters};
 
 use crate::facts::{facts, FACT_LOCAL};
 pub use transport::{Dns, Transport};
@@ -111,6 +114,15 @@ pub struct Packet {
     pub l4_at: u16,
     /// Where the packet sits relative to an opened tunnel.
     pub tunnel: Tunneled,
+    /// IP and transport header words that differ between packets of one
+    /// flow (IPv4 id, fragment field and checksum, or IPv6 flow label and
+    /// length; TCP sequence, acknowledgement, flags and window, or UDP
+    /// length and checksum), for the duplicate fingerprint (see `dedup`).
+    pub varies: u64,
+    /// `sensor_common::host::addr_mix` of each address: the one hash of it
+    /// that the caches, the host table and the sketches use.
+    pub src_mix: u64,
+    pub dst_mix: u64,
 }
 
 /// A packet's relation to an opened tunnel.
@@ -213,6 +225,25 @@ pub fn parse(
     raw_ip: bool,
     frame_len: usize,
 ) -> Parsed {
+    if !raw_ip {
+        let Some(slot) = crate::maps::PACKET.get_ptr_mut(0) else {
+            return Parsed::NotIp;
+        };
+        // SAFETY: this CPU's slot, valid for the program's run.
+        let slot = unsafe { &mut *slot };
+        if fast::parse(ctx, site, frame_len, slot) {
+            let (src_mix, dst_mix) = (addr_mix(&slot.src), addr_mix(&slot.dst));
+            slot.src_mix = src_mix;
+            slot.dst_mix = dst_mix;
+            let src_facts = facts(&slot.src, src_mix, settings);
+            let dst_facts = facts(&slot.dst, dst_mix, settings);
+            slot.src_facts = src_facts;
+            slot.dst_facts = dst_facts;
+            slot.src_local = src_facts & FACT_LOCAL != 0;
+            slot.dst_local = dst_facts & FACT_LOCAL != 0;
+            return Parsed::Ip(slot);
+        }
+    }
     let mut link = link::Link::default();
     let start = if raw_ip {
         site.raw_ip += 1;
@@ -274,14 +305,15 @@ pub fn parse(
                 slot.write(Outer {
                     src,
                     dst,
-                    src_facts: facts(&src, settings),
-                    dst_facts: facts(&dst, settings),
+                    src_facts: facts(&src, addr_mix(&src), settings),
+                    dst_facts: facts(&dst, addr_mix(&dst), settings),
                 });
             }
         }
     }
-    let src_facts = facts(&ip.src, settings);
-    let dst_facts = facts(&ip.dst, settings);
+    let (src_mix, dst_mix) = (addr_mix(&ip.src), addr_mix(&ip.dst));
+    let src_facts = facts(&ip.src, src_mix, settings);
+    let dst_facts = facts(&ip.dst, dst_mix, settings);
     merge(Packet {
         src_local: src_facts & FACT_LOCAL != 0,
         dst_local: dst_facts & FACT_LOCAL != 0,
@@ -299,7 +331,24 @@ pub fn parse(
         l3_at: ip.at,
         l4_at: ip.l4.unwrap_or(0),
         tunnel: tunneled,
+        varies: varies(ctx, ip.at, ip.l4),
+        src_mix,
+        dst_mix,
     })
+}
+
+/// [`Packet::varies`] for a frame the general parser read: the same header
+/// words the fast path takes, read again (IPv4 from its fifth byte, IPv6
+/// from its first; the transport header after its ports).
+#[inline(always)]
+fn varies(ctx: &XdpContext, l3: u16, l4: Option<u16>) -> u64 {
+    let mut varies = read::<u64>(ctx, offset(l3) + 4).unwrap_or(0);
+    if let Some(l4) = l4 {
+        let at = offset(l4) + 4;
+        varies ^= read::<u64>(ctx, at).unwrap_or(0).rotate_left(13);
+        varies ^= u64::from(read::<u32>(ctx, at + 8).unwrap_or(0)).rotate_left(29);
+    }
+    varies
 }
 
 /// The reason an opened tunnel's inner frame is counted under: cut before

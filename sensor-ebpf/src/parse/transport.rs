@@ -89,25 +89,25 @@ pub struct L4 {
 
 #[repr(C)]
 #[derive(Clone, Copy)]
-struct TcpHeader {
-    src_port: u16,
-    dst_port: u16,
-    seq: u32,
-    ack: u32,
-    offset_reserved: u8,
-    flags: u8,
-    window: u16,
-    checksum: u16,
-    urgent: u16,
+pub(super) struct TcpHeader {
+    pub(super) src_port: u16,
+    pub(super) dst_port: u16,
+    pub(super) seq: u32,
+    pub(super) ack: u32,
+    pub(super) offset_reserved: u8,
+    pub(super) flags: u8,
+    pub(super) window: u16,
+    pub(super) checksum: u16,
+    pub(super) urgent: u16,
 }
 
 #[repr(C)]
 #[derive(Clone, Copy)]
-struct UdpHeader {
-    src_port: u16,
-    dst_port: u16,
-    len: u16,
-    checksum: u16,
+pub(super) struct UdpHeader {
+    pub(super) src_port: u16,
+    pub(super) dst_port: u16,
+    pub(super) len: u16,
+    pub(super) checksum: u16,
 }
 
 #[repr(C)]

@@ -10,8 +10,8 @@ use sensor_common::{EncapKind, MalformedReason, SiteCounters};
 
 use super::{be16, count_malformed, link::Start, read};
 
-const VXLAN_PORT: u16 = 4789;
-const GENEVE_PORT: u16 = 6081;
+pub(super) const VXLAN_PORT: u16 = 4789;
+pub(super) const GENEVE_PORT: u16 = 6081;
 const VXLAN_HEADER: usize = 8;
 const GENEVE_HEADER: usize = 8;
 const GRE_HEADER: usize = 4;

@@ -246,8 +246,9 @@ impl Datapath {
         self.program(sensor_common::PROGRAM_RAW_IP)
     }
 
-    /// One of the object's programs by name, loaded (verified) on first use.
-    fn program(&mut self, name: &'static str) -> Result<&mut Xdp, DatapathError> {
+    /// One of the object's programs by name (`sensor_common::PROGRAM_*`),
+    /// loaded (verified) on first use, for `BPF_PROG_TEST_RUN`.
+    pub fn program(&mut self, name: &'static str) -> Result<&mut Xdp, DatapathError> {
         let program = xdp_program(&mut self.ebpf, name)?;
         if program.fd().is_err() {
             program
