@@ -186,7 +186,7 @@ fn run<const LAST: u8>(ctx: &XdpContext, raw_ip: bool, frame_len: usize) -> u32 
                 ctx,
                 site,
                 settings,
-                &packet,
+                packet,
                 kind,
                 drop_reason.is_some(),
                 now,

@@ -140,3 +140,66 @@ fn a_closed_pipe_ends_a_command_quietly() -> anyhow::Result<()> {
     assert_ne!(out.status.code(), Some(101), "{stderr}");
     Ok(())
 }
+
+/// Maps pinned by a version with another layout (here a SITE map with an
+/// 8-byte value, made with bpftool) stop both the agent and the operator
+/// commands, naming the map and the way out; nothing is loaded or changed.
+#[test]
+fn maps_pinned_by_another_version_are_refused_with_the_way_out() -> anyhow::Result<()> {
+    vantage_tests::harness::require_root();
+    let dirs = SensorDirs::new("oldpins");
+    let maps = dirs.pin_dir.join("maps");
+    std::fs::create_dir_all(&maps)?;
+    let site = maps.join("SITE");
+    let made = Command::new("bpftool")
+        .args(["map", "create"])
+        .arg(&site)
+        .args([
+            "type",
+            "percpu_array",
+            "key",
+            "4",
+            "value",
+            "8",
+            "entries",
+            "1",
+            "name",
+            "SITE",
+        ])
+        .output()?;
+    assert!(
+        made.status.success(),
+        "bpftool map create: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let pin_dir = dirs.pin_dir.display().to_string();
+    let state_dir = dirs.state_dir.display().to_string();
+    for args in [
+        vec!["status", "--pin-dir", &pin_dir, "--state-dir", &state_dir],
+        vec![
+            "run",
+            "--iface",
+            "lo",
+            "--pin-dir",
+            &pin_dir,
+            "--state-dir",
+            &state_dir,
+        ],
+    ] {
+        let (ok, stderr) = vantage(&args)?;
+        assert!(!ok, "vantage {} refuses: {stderr}", args[0]);
+        assert!(
+            stderr.contains("the map SITE pinned under")
+                && stderr.contains("another version")
+                && stderr.contains("value 8 bytes")
+                && stderr.contains(&format!("vantage unload --pin-dir {pin_dir}")),
+            "vantage {}: {stderr}",
+            args[0]
+        );
+    }
+    assert!(
+        !maps.join("HOSTS").exists(),
+        "nothing else was pinned next to the old map"
+    );
+    Ok(())
+}

@@ -478,3 +478,30 @@ fn inner_blocks_and_outer_allowlist_on_an_opened_tunnel() -> Result {
     assert_eq!((delta.allowlisted, delta.dropped), (1, [0; 4]));
     Ok(())
 }
+
+/// One level of tunnel is opened: VXLAN inside VXLAN counts the middle
+/// packet for its hosts and the tunnel it carries as not opened.
+#[test]
+fn a_tunnel_inside_an_opened_tunnel_is_counted_not_opened() -> Result {
+    let mut h = harness(&[EncapKind::Vxlan]);
+    let middle = Frame::new(SPAN_MAC, SENSOR_MAC)
+        .ipv4("10.8.0.1", "10.8.0.2")
+        .vxlan(9, &inner(false, true, 0));
+    let frame = outer(false).vxlan(5, &middle).build();
+    let (verdict, delta) = h.run_delta(&frame)?;
+    assert_eq!(verdict, XDP_PASS);
+    assert_eq!(delta.decapsulated[EncapKind::Vxlan as usize], 1);
+    assert_eq!(delta.encap_unopened, 1);
+    assert_eq!((delta.ipv4, delta.udp, delta.tcp), (2, 2, 0));
+    let host = h.known_host("10.8.0.1")?;
+    assert_eq!(host.traffic.udp_out, 1);
+    assert!(
+        h.host(INNER_V4.0)?.is_none(),
+        "the innermost frame is not opened"
+    );
+    assert!(
+        h.host(OUTER_V4.0)?.is_none(),
+        "the outer endpoints are not hosts"
+    );
+    Ok(())
+}

@@ -277,6 +277,10 @@ pub fn parse(
                 let mut inner_link = link::Link::default();
                 match layers(ctx, site, inner, start, frame_len, &mut inner_link) {
                     Ok((inner_ip, inner_l4)) => {
+                        // One level is opened: a tunnel inside is counted.
+                        if !matches!(inner_l4.tunnel, tunnel::Tunnel::None) {
+                            site.encap_unopened += 1;
+                        }
                         outer = Some((ip.src, ip.dst));
                         ip = inner_ip;
                         l4 = inner_l4;

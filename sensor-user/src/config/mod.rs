@@ -263,6 +263,16 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_shows_the_example_as_it_is() {
+        let readme = include_str!("../../../README.md");
+        let block = format!("```toml\n{EXAMPLE}```");
+        assert!(
+            readme.contains(&block),
+            "README.md's configuration block differs from sensor-user/src/config/example.toml: copy the file into it"
+        );
+    }
+
+    #[test]
     fn example_parses_to_the_defaults() {
         let config = parse(EXAMPLE).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config, Config::default());

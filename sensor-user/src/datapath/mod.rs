@@ -10,6 +10,7 @@ pub mod events;
 mod hosts;
 pub mod iface;
 mod maps;
+mod pins;
 pub mod snapshot;
 
 use std::path::{Path, PathBuf};
@@ -108,6 +109,15 @@ pub enum DatapathError {
     },
     #[error(transparent)]
     Bpffs(#[from] BpffsError),
+    #[error("the map {map} pinned under {} was made by another version of the program (key {} and value {} bytes; this version needs {} and {}): run `vantage unload --pin-dir {}` first (its counters and blocks are lost), then start again", pin_dir.display(), found.0, found.1, expected.0, expected.1, pin_dir.display())]
+    PinnedByOtherVersion {
+        map: &'static str,
+        pin_dir: PathBuf,
+        /// Key and value sizes of the pinned map, bytes.
+        found: (u32, u32),
+        /// Key and value sizes this version needs, bytes.
+        expected: (u32, u32),
+    },
 }
 
 /// Where things live under the pin directory.
@@ -184,6 +194,7 @@ impl Datapath {
         loader.map_max_entries(MAP_HOSTS, host_sets(options.host_capacity));
         if let Some(pins) = &options.pins {
             ensure_bpffs(pins.root())?;
+            pins::check(pins)?;
             pins.create_dirs()?;
             for name in ALL_MAPS {
                 loader.map_pin_path(name, pins.map(name));
@@ -274,6 +285,7 @@ pub fn host_sets(capacity: u32) -> u32 {
 
 /// Opens the maps a running (or crashed) agent pinned, without loading anything.
 pub fn open_pinned(pins: &PinLayout) -> Result<SensorMaps, DatapathError> {
+    pins::check(pins)?;
     SensorMaps::from_pins(pins)
 }
 

@@ -318,8 +318,8 @@ fn stages_part(options: &Options, pins: &PinDir, filter: &Xdp) -> anyhow::Result
     order.extend(programs.iter());
     let m = interleaved(&order, &syn(), options.rounds, WARM_UP)?;
     println!(
-        "{:<22} {:>9} {:>9} {:>9}  {}",
-        "stage", "ns", "added", "v/filter", "work"
+        "{:<22} {:>9} {:>9} {:>9}  work",
+        "stage", "ns", "added", "v/filter"
     );
     println!(
         "{:<22} {:>9.1} {:>9} {:>9}  harness floor",
