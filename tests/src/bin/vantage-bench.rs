@@ -286,21 +286,12 @@ fn frames_part(
 const STAGE_WORK: [(&str, &str); 5] = [
     (
         "parse",
-        "site counters, settings, headers, scratch merge, locality cache x2",
+        "SITE, SETTINGS, PACKET lookups; fast-path headers; 2 address hashes; LOCALITY x2",
     ),
-    (
-        "+ clock, duplicates",
-        "per-CPU clock, fingerprint, one slot",
-    ),
-    (
-        "+ host accounting",
-        "one host set (8 ways), counters, sketches",
-    ),
-    ("+ verdict", "flags only when no block covers the addresses"),
-    (
-        "+ events (whole)",
-        "event budget; ring buffer when within it",
-    ),
+    ("+ clock, duplicates", "CLOCK lookup, jiffies (inlined); fingerprint; DEDUP lookup"),
+    ("+ host accounting", "HOSTS lookup (one set of 8 ways); counters; 2 sketch bits"),
+    ("+ verdict", "settings flags only: no block or allow entry covers the addresses"),
+    ("+ events (whole)", "EVENT_BUDGET lookup; ring buffer only within the budget"),
 ];
 
 /// Part two: the cut-down programs, interleaved with the whole one and the
