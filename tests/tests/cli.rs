@@ -201,5 +201,6 @@ fn maps_pinned_by_another_version_are_refused_with_the_way_out() -> anyhow::Resu
         !maps.join("HOSTS").exists(),
         "nothing else was pinned next to the old map"
     );
+    assert!(site.exists(), "the refused start left the old pin alone");
     Ok(())
 }

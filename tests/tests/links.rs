@@ -213,9 +213,14 @@ fn generic_mode_turns_gro_off_counts_every_frame_and_unload_restores_gro() -> Re
     );
 
     let dirs = SensorDirs::new("gr");
-    let config = config(&dirs, "[sensor]\nattach_mode = \"generic\"\n")?;
-    let agent =
-        Agent::start_with_config(&receiver, &[&r], &["10.67.0.1/32"], &dirs, Some(&config))?;
+    let generic_config = config(&dirs, "[sensor]\nattach_mode = \"generic\"\n")?;
+    let agent = Agent::start_with_config(
+        &receiver,
+        &[&r],
+        &["10.67.0.1/32"],
+        &dirs,
+        Some(&generic_config),
+    )?;
     let status = dirs.fresh_status()?;
     let iface = &status["agent"]["interfaces"][0];
     assert_eq!(
@@ -265,7 +270,46 @@ fn generic_mode_turns_gro_off_counts_every_frame_and_unload_restores_gro() -> Re
     assert!(wire > 2800, "4 MiB in MSS-sized segments: {wire} frames");
     assert_eq!(counted, wire, "every segment on the wire counts once");
 
-    drop(agent);
+    // Unloading under a running agent is refused.
+    let unload = |ns: &Namespace| -> anyhow::Result<std::process::Output> {
+        Ok(ns
+            .net_command(&vantage_bin()?)
+            .args(["unload", "--pin-dir"])
+            .arg(&dirs.pin_dir)
+            .arg("--state-dir")
+            .arg(&dirs.state_dir)
+            .output()?)
+    };
+    let out = unload(&receiver)?;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("an agent is running"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dirs.status()?["agent"]["running"] == true);
+
+    // A successor asked for driver mode does not keep the generic link.
+    let mut agent = agent;
+    agent.terminate()?;
+    let driver_config = config(&dirs, "[sensor]\nattach_mode = \"driver\"\n")?;
+    let successor = Agent::start_with_config(
+        &receiver,
+        &[&r],
+        &["10.67.0.1/32"],
+        &dirs,
+        Some(&driver_config),
+    )?;
+    let status = dirs.fresh_status()?;
+    let iface = &status["agent"]["interfaces"][0];
+    assert_eq!(
+        (iface["mode"].as_str(), iface["took_over"].as_bool()),
+        (Some("driver"), Some(false)),
+        "{iface}"
+    );
+    let mut successor = successor;
+    successor.terminate()?;
+
     let out = receiver
         .net_command(&vantage_bin()?)
         .args(["unload", "--pin-dir"])

@@ -220,14 +220,18 @@ fn agent_killed_with_sigkill_keeps_blocks_and_counters_for_its_successor() -> Re
         &dirs,
     )?;
     let after = dirs.fresh_status()?;
-    let modes: Vec<&str> = after["agent"]["interfaces"]
+    let modes: Vec<(&str, bool)> = after["agent"]["interfaces"]
         .as_array()
-        .map(|a| a.iter().filter_map(|i| i["mode"].as_str()).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| Some((i["mode"].as_str()?, i["took_over"].as_bool()?)))
+                .collect()
+        })
         .unwrap_or_default();
     assert_eq!(
         modes,
-        vec!["replaced", "replaced"],
-        "the successor took over the pinned links: {}",
+        vec![("driver", true), ("driver", true)],
+        "the successor took over the pinned links, in the mode they ran in: {}",
         successor.log_text()
     );
     assert!(

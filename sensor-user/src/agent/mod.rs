@@ -128,9 +128,10 @@ pub async fn run(
         state_file::LockError::Held(path) => AgentError::AlreadyRunning { path },
         state_file::LockError::Io(path, source) => AgentError::Lock { path, source },
     })?;
-    // A start that fails leaves no pins behind unless an earlier agent's
-    // datapath was there before (it keeps running, as it would have).
-    let fresh = !options.pins.has_maps();
+    // A start that fails leaves no pins behind unless something was pinned
+    // there before (an earlier agent's datapath keeps running, as it would
+    // have; pins it does not understand are left for the operator).
+    let fresh = options.pins.is_empty();
     let started = load_and_attach(&options, clock.as_ref());
     let (mut datapath, interfaces) = match started {
         Ok(started) => started,
@@ -138,6 +139,11 @@ pub async fn run(
             if fresh {
                 if let Err(cleanup) = crate::datapath::unload(&options.pins) {
                     log::warn!("removing the pins of the failed start: {cleanup}");
+                }
+                for (iface, restored) in offloads::restore(&options.state_dir) {
+                    if let Err(error) = restored {
+                        log::warn!("{iface}: could not turn GRO/LRO back on: {error}");
+                    }
                 }
             }
             return Err(error);
@@ -239,27 +245,37 @@ fn load_and_attach(
 fn describe(iface: &str, attached: &Attachment, state_dir: &Path) -> InterfaceState {
     let mode: &'static str = attached.mode.into();
     log::info!(
-        "attached to {iface} ({mode}{}, MTU {})",
+        "attached to {iface} ({mode}{}{}, MTU {})",
         if attached.frags { ", multi-buffer" } else { "" },
+        if attached.took_over {
+            ", taken over from the earlier agent"
+        } else {
+            ""
+        },
         attached.mtu
     );
     let vlan_offload = attached.link == LinkKind::Ethernet
         && crate::datapath::iface::rx_vlan_offload(iface).unwrap_or(false);
     if vlan_offload {
         log::warn!(
-            "{iface}: the NIC strips VLAN tags before XDP sees them, so VLAN counters and per-host VLANs read 0; to see them: ethtool -K {iface} rxvlan off"
+            "{iface} reports rx VLAN offload: VLAN tags the NIC strips do not reach XDP, so VLAN counters and per-host VLANs may read 0; to see them: ethtool -K {iface} rxvlan off"
         );
     }
     if attached.mode == AttachedMode::Generic {
-        if let Err(error) = offloads::stop_merging(state_dir, iface) {
-            log::warn!(
+        match offloads::stop_merging(state_dir, iface) {
+            Ok(()) => log::info!(
+                "{iface}: GRO and LRO turned off so that generic XDP sees every received segment (`vantage unload --state-dir {}` turns them back on)",
+                state_dir.display()
+            ),
+            Err(error) => log::warn!(
                 "{iface}: could not turn GRO/LRO off ({error}); in generic mode merged segments then count as one packet"
-            );
+            ),
         }
     }
     InterfaceState {
         name: iface.to_owned(),
         mode: mode.to_owned(),
+        took_over: attached.took_over,
         link: match attached.link {
             LinkKind::Ethernet => "ethernet",
             LinkKind::RawIp => "raw_ip",

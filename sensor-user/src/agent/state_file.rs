@@ -88,6 +88,18 @@ pub fn lock_instance(dir: &Path) -> Result<std::fs::File, LockError> {
     }
 }
 
+/// True if an agent holds the lock of state directory `dir` now. Creates
+/// nothing: no lock file means no agent.
+pub fn agent_running(dir: &Path) -> bool {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join(LOCK_FILE))
+    else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
+
 /// Removes the state file (on a clean exit).
 pub fn remove_state(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(STATE_FILE));

@@ -5,7 +5,7 @@ use std::{path::Path, time::Duration};
 
 use anyhow::bail;
 use vantage::{
-    agent::offloads,
+    agent::{offloads, state_file},
     config::duration::{format_duration, parse_duration},
     datapath::{self, BlockRecord, PinLayout},
     net::{BlockOrigin, BlockTarget, Cidr},
@@ -155,17 +155,18 @@ pub(super) fn allow(command: AllowCommand) -> anyhow::Result<()> {
 pub(super) fn unload(common: &CommonArgs) -> anyhow::Result<()> {
     let config = load_config(common)?;
     let pins = PinLayout::new(&config.sensor.pin_dir);
-    if !Path::new(pins.root()).exists() {
-        bail!("nothing pinned at {}", pins.root().display());
+    let state_dir = &config.sensor.state_dir;
+    if state_file::agent_running(state_dir) {
+        bail!(
+            "an agent is running with the state directory {}: stop it first (SIGTERM; the datapath stays attached), then unload",
+            state_dir.display()
+        );
     }
-    let removed = datapath::unload(&pins)?;
-    println!(
-        "removed {} pin(s) under {}; the XDP program is detached",
-        removed.len(),
-        pins.root().display()
-    );
-    for (iface, restored) in offloads::restore(&config.sensor.state_dir) {
-        match restored {
+    // Offloads first: they are recorded in the state directory, not under
+    // the pins, so a second `unload --state-dir` can still restore them.
+    let restored = offloads::restore(state_dir);
+    for (iface, result) in &restored {
+        match result {
             Ok(merging) => println!(
                 "{iface}: GRO {} and LRO {} again, as before the agent",
                 if merging.gro { "on" } else { "off" },
@@ -173,6 +174,28 @@ pub(super) fn unload(common: &CommonArgs) -> anyhow::Result<()> {
             ),
             Err(error) => eprintln!("{iface}: could not restore GRO/LRO: {error}"),
         }
+    }
+    if !Path::new(pins.root()).exists() {
+        if restored.is_empty() {
+            bail!(
+                "nothing pinned at {} and no offloads recorded in {}",
+                pins.root().display(),
+                state_dir.display()
+            );
+        }
+        return Ok(());
+    }
+    let removed = datapath::unload(&pins)?;
+    println!(
+        "removed {} pin(s) under {}; the XDP program is detached",
+        removed.len(),
+        pins.root().display()
+    );
+    if restored.is_empty() {
+        println!(
+            "no offloads recorded in {}: if the agent ran in generic mode with another state directory, run `vantage unload --state-dir DIR` to turn GRO back on",
+            state_dir.display()
+        );
     }
     Ok(())
 }

@@ -339,6 +339,14 @@ mod tests {
     }
 
     #[test]
+    fn a_tunnel_listed_twice_is_refused() {
+        let (line, field, message) =
+            invalid("[sensor]\ninterfaces = []\n\ndecapsulate = [\"vxlan\", \"vxlan\"]\n");
+        assert_eq!((line, field.as_str()), (4, "sensor.decapsulate"));
+        assert!(message.contains("\"vxlan\" is listed twice"), "{message}");
+    }
+
+    #[test]
     fn duplicate_interface_is_refused() {
         let (line, field, message) = invalid("[sensor]\ninterfaces = [\"eth0\", \"eth0\"]\n");
         assert_eq!((line, field.as_str()), (2, "sensor.interfaces"));

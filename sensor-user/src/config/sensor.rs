@@ -90,6 +90,12 @@ impl SensorConfig {
                 out.fail("sensor", "interfaces", format!("{iface:?} is listed twice"));
             }
         }
+        for (i, kind) in self.decapsulate.iter().enumerate() {
+            if self.decapsulate[..i].contains(kind) {
+                let name: &str = kind.into();
+                out.fail("sensor", "decapsulate", format!("{name:?} is listed twice"));
+            }
+        }
         if self.local_nets.is_empty() {
             out.fail(
                 "sensor",

@@ -14,6 +14,7 @@ use sensor_common::{PROGRAM_RAW_IP, PROGRAM_RAW_IP_FRAGS, PROGRAM_SENSOR, PROGRA
 
 use super::{
     iface::{self, LinkKind},
+    xdp_mode::{self, XdpAttached},
     AttachMode, AttachedMode, Datapath, DatapathError,
 };
 
@@ -28,6 +29,8 @@ pub struct Attachment {
     pub mtu: u32,
     /// Why generic mode was used when native was asked for or tried first.
     pub generic_because: Option<String>,
+    /// An earlier agent's link was taken over (its mode is kept).
+    pub took_over: bool,
 }
 
 impl Datapath {
@@ -67,15 +70,47 @@ impl Datapath {
             frags,
             mtu,
             generic_because,
+            took_over: false,
         };
         if let Some(pins) = self.pins.clone() {
             let path = pins.link(iface);
-            // A link of the multi-buffer variant does not take the
-            // single-buffer one: the swap fails, the old link goes, and the
-            // interface is attached afresh below (a brief gap, on jumbo-MTU
-            // interfaces only).
-            if path.exists() && take_over_link(self.program(single)?, iface, &path)? {
-                return Ok(attachment(AttachedMode::Replaced, false, None));
+            if path.exists() {
+                // The link does not record its mode; the interface does.
+                let running = interface_index(iface)
+                    .ok_or_else(|| DatapathError::NoSuchInterface(iface.to_owned()))
+                    .and_then(|index| xdp_mode::attached(index).map_err(io))?;
+                let conflict = matches!(
+                    (request, running),
+                    (AttachMode::Driver, XdpAttached::Generic)
+                        | (AttachMode::Generic, XdpAttached::Driver)
+                );
+                if conflict {
+                    log::info!(
+                        "{iface}: the earlier agent's program runs in {} mode and {} mode was asked for: attaching afresh",
+                        if running == XdpAttached::Generic { "generic" } else { "driver" },
+                        if request == AttachMode::Generic { "generic" } else { "driver" },
+                    );
+                    drop_pinned_link(iface, &path)?;
+                } else if take_over_link(self.program(single)?, iface, &path)? {
+                    // A link of the multi-buffer variant does not take the
+                    // single-buffer one: the swap fails, the old link goes,
+                    // and the interface is attached afresh below (a brief
+                    // gap, on jumbo-MTU interfaces only).
+                    let generic = running == XdpAttached::Generic;
+                    let mut taken = attachment(
+                        if generic {
+                            AttachedMode::Generic
+                        } else {
+                            AttachedMode::Driver
+                        },
+                        false,
+                        generic.then(|| {
+                            "the earlier agent's generic attachment was taken over".to_owned()
+                        }),
+                    );
+                    taken.took_over = true;
+                    return Ok(taken);
+                }
             }
         }
         let native = |datapath: &mut Datapath| -> Result<(bool, ()), DatapathError> {
@@ -111,7 +146,7 @@ impl Datapath {
                 Ok((frags, ())) => Ok(attachment(AttachedMode::Driver, frags, None)),
                 Err(busy @ DatapathError::AttachBusy { .. }) => Err(busy),
                 Err(native_error) => {
-                    let because = native_error.to_string();
+                    let because = error_chain(&native_error);
                     log::warn!(
                         "{iface}: native XDP refused ({because}); using generic XDP, which works everywhere but costs more CPU per packet and sees segments the kernel merged (GRO), which the agent turns off on this interface"
                     );
@@ -160,11 +195,27 @@ impl Datapath {
 
 /// True if an interface of this name exists in this network namespace.
 fn interface_exists(iface: &str) -> bool {
-    let Ok(name) = std::ffi::CString::new(iface) else {
-        return false;
-    };
+    interface_index(iface).is_some()
+}
+
+/// The interface's index in this network namespace.
+fn interface_index(iface: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(iface).ok()?;
     // SAFETY: `name` is a NUL-terminated string that outlives the call.
-    unsafe { libc::if_nametoindex(name.as_ptr()) != 0 }
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
+/// Detaches the earlier agent's pinned link (unpinned and closed).
+fn drop_pinned_link(iface: &str, path: &Path) -> Result<(), DatapathError> {
+    let pin_error = |message: String| DatapathError::Pin {
+        what: format!("XDP link of {iface}"),
+        path: path.to_path_buf(),
+        message,
+    };
+    let pinned = PinnedLink::from_pin(path).map_err(|e| pin_error(e.to_string()))?;
+    drop(pinned.unpin().map_err(|e| pin_error(e.to_string()))?);
+    Ok(())
 }
 
 fn attach_in(
@@ -189,6 +240,21 @@ fn attach_in(
             source,
         }
     })
+}
+
+/// An error and every cause under it, as one line.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        let next = current.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = current.source();
+    }
+    text
 }
 
 /// The OS error number of an attach failure, if it carries one.

@@ -12,6 +12,7 @@ pub mod iface;
 mod maps;
 mod pins;
 pub mod snapshot;
+mod xdp_mode;
 
 use std::path::{Path, PathBuf};
 
@@ -41,8 +42,6 @@ pub enum AttachedMode {
     Driver,
     /// Generic XDP in the kernel stack (slower; used when the driver lacks XDP).
     Generic,
-    /// An earlier agent's attachment, taken over with an atomic program swap.
-    Replaced,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +73,7 @@ pub enum DatapathError {
         iface: String,
         source: std::io::Error,
     },
-    #[error("`{iface}` is a {what}: the program reads Ethernet frames or raw IP (ppp, tun, wireguard, ipip, sit) and nothing else")]
+    #[error("`{iface}` is a {what}: the program reads Ethernet frames, or raw IP on ppp, rawip, ipip, ip6ip6, sit, ip6gre and headerless links (tun, WireGuard), and nothing else")]
     UnsupportedLink { iface: String, what: String },
     #[error("native XDP on `{iface}` refuses its MTU of {mtu} bytes, with single- and multi-buffer programs: lower the MTU or use generic mode (attach_mode = \"generic\")")]
     MtuTooLarge { iface: String, mtu: u32 },
@@ -109,7 +108,7 @@ pub enum DatapathError {
     },
     #[error(transparent)]
     Bpffs(#[from] BpffsError),
-    #[error("the map {map} pinned under {} was made by another version of the program (key {} and value {} bytes; this version needs {} and {}): run `vantage unload --pin-dir {}` first (its counters and blocks are lost), then start again", pin_dir.display(), found.0, found.1, expected.0, expected.1, pin_dir.display())]
+    #[error("the map {map} pinned under {} was made by another version of the program (key {} and value {} bytes; this version needs {} and {}): stop that version's agent, run `vantage unload --pin-dir {}` with the --state-dir it used (its counters and blocks are lost), then start again", pin_dir.display(), found.0, found.1, expected.0, expected.1, pin_dir.display())]
     PinnedByOtherVersion {
         map: &'static str,
         pin_dir: PathBuf,
@@ -154,6 +153,13 @@ impl PinLayout {
     /// True if maps are pinned here (an agent ran, or runs, with this layout).
     pub fn has_maps(&self) -> bool {
         self.map(sensor_common::MAP_HOSTS).exists()
+    }
+
+    /// True if nothing at all is pinned here (no map, no link).
+    pub fn is_empty(&self) -> bool {
+        [self.maps_dir(), self.links_dir()]
+            .iter()
+            .all(|dir| std::fs::read_dir(dir).map_or(true, |mut entries| entries.next().is_none()))
     }
 
     fn create_dirs(&self) -> Result<(), DatapathError> {

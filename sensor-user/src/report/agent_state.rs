@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InterfaceState {
     pub name: String,
-    /// `driver`, `generic` or `replaced` (taken over from an earlier agent).
+    /// `driver` or `generic`: where the program runs.
     pub mode: String,
+    /// The program was swapped into an earlier agent's attachment, whose
+    /// mode it kept.
+    #[serde(default)]
+    pub took_over: bool,
     /// `ethernet`, or `raw_ip` for links without an Ethernet header.
     #[serde(default)]
     pub link: String,

@@ -32,17 +32,34 @@ pub fn render_table(report: &StatusReport) -> String {
     let mut out = String::new();
     let agent = &report.agent;
     if agent.running {
-        let ifaces: Vec<String> = agent
-            .interfaces
-            .iter()
-            .map(|i| format!("{} ({})", i.name, i.mode))
-            .collect();
-        let _ = writeln!(
-            out,
-            "agent: running, pid {}, on {}",
-            agent.pid,
-            ifaces.join(", ")
-        );
+        let _ = writeln!(out, "agent: running, pid {}", agent.pid);
+        for i in &agent.interfaces {
+            let mut facts = vec![
+                format!("{} XDP", i.mode),
+                i.link.replace('_', "-"),
+                format!("MTU {}", i.mtu),
+            ];
+            if i.multi_buffer {
+                facts.push("multi-buffer".to_owned());
+            }
+            if i.took_over {
+                facts.push("taken over from the earlier agent".to_owned());
+            }
+            if i.merging_off {
+                facts.push("GRO/LRO off".to_owned());
+            }
+            let _ = writeln!(out, "  on {}: {}", i.name, facts.join(", "));
+            if let Some(because) = &i.generic_because {
+                let _ = writeln!(out, "    generic because: {because}");
+            }
+            if i.vlan_offload {
+                let _ = writeln!(
+                    out,
+                    "    reports rx VLAN offload: stripped tags are not seen (ethtool -K {} rxvlan off)",
+                    i.name
+                );
+            }
+        }
     } else {
         let _ = writeln!(
             out,
@@ -53,7 +70,7 @@ pub fn render_table(report: &StatusReport) -> String {
     let t = &report.host_table;
     let _ = writeln!(
         out,
-        "hosts: {} live of {} capacity, {} created, {} evicted, {} failed",
+        "hosts: {} live of {} slots per CPU; entries created {}, evicted {}, failed {} (per CPU: a host seen on two CPUs has two)",
         t.live, t.capacity, t.created, t.evicted, t.create_failed
     );
     let s = &report.site;
@@ -105,9 +122,19 @@ pub fn render_table(report: &StatusReport) -> String {
     };
     let _ = writeln!(
         out,
-        "  tunnels opened: {}  not opened {}",
+        "  tunnels: open {}; frames opened: {}; frames in tunnels not opened: {}; duplicates {}",
+        if report.parsing.decapsulate.is_empty() {
+            "none".to_owned()
+        } else {
+            report.parsing.decapsulate.join(", ")
+        },
         nonzero(&s.decapsulated),
-        s.encap_unopened
+        s.encap_unopened,
+        if report.parsing.skip_duplicates {
+            "counted once for hosts"
+        } else {
+            "counted again for hosts"
+        }
     );
     let _ = writeln!(
         out,

@@ -288,10 +288,22 @@ const STAGE_WORK: [(&str, &str); 5] = [
         "parse",
         "SITE, SETTINGS, PACKET lookups; fast-path headers; 2 address hashes; LOCALITY x2",
     ),
-    ("+ clock, duplicates", "CLOCK lookup, jiffies (inlined); fingerprint; DEDUP lookup"),
-    ("+ host accounting", "HOSTS lookup (one set of 8 ways); counters; 2 sketch bits"),
-    ("+ verdict", "settings flags only: no block or allow entry covers the addresses"),
-    ("+ events (whole)", "EVENT_BUDGET lookup; ring buffer only within the budget"),
+    (
+        "+ clock, duplicates",
+        "CLOCK lookup, jiffies (inlined); fingerprint; DEDUP lookup",
+    ),
+    (
+        "+ host accounting",
+        "HOSTS lookup (one set of 8 ways); counters; 2 sketch bits",
+    ),
+    (
+        "+ verdict",
+        "settings flags only: no block or allow entry covers the addresses",
+    ),
+    (
+        "+ events (whole)",
+        "EVENT_BUDGET lookup; ring buffer only within the budget",
+    ),
 ];
 
 /// Part two: the cut-down programs, interleaved with the whole one and the
