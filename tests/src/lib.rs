@@ -4,8 +4,10 @@
 
 pub mod agent;
 pub mod bench;
+pub mod expect;
 pub mod fleet;
 pub mod harness;
+pub mod mirror;
 pub mod netns;
 pub mod packet;
 pub mod services;

@@ -10,15 +10,12 @@ use vantage::{
     time::{Clock as _, SystemClock},
 };
 use vantage_tests::{
+    expect::harness,
     harness::{drain_events, Harness, XDP_DROP, XDP_PASS},
     packet::{Frame, CLIENT_MAC, GATEWAY_MAC, TCP_ACK, TCP_SYN},
 };
 
 type Result = anyhow::Result<()>;
-
-fn harness() -> Harness {
-    Harness::new(1024).unwrap_or_else(|e| panic!("loading the sensor: {e:#}"))
-}
 
 fn syn(src: &str, dst: &str, sport: u16, dport: u16) -> Vec<u8> {
     Frame::client()

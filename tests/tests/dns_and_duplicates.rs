@@ -14,6 +14,7 @@ use std::time::Duration;
 use sensor_common::{EventKind, MalformedReason as M, SiteCounters, TrafficClass as C};
 use vantage::datapath::EventReader;
 use vantage_tests::{
+    expect::{classed, harness, seen},
     harness::{assert_site, drain_events, Harness, XDP_PASS},
     packet::{
         dns_message, dns_tcp_payload, Frame, CLIENT_MAC, GATEWAY_MAC, TCP_ACK, TCP_PSH, TCP_SYN,
@@ -22,28 +23,10 @@ use vantage_tests::{
 
 type Result = anyhow::Result<()>;
 
-fn harness() -> Harness {
-    Harness::new(1024).unwrap_or_else(|e| panic!("loading the sensor: {e:#}"))
-}
-
 fn events(h: &mut Harness) -> anyhow::Result<EventReader> {
     h.datapath
         .take_events()
         .ok_or_else(|| anyhow::anyhow!("no ring buffer"))
-}
-
-fn seen(len: usize) -> SiteCounters {
-    SiteCounters {
-        packets: 1,
-        bytes: len as u64,
-        ..SiteCounters::default()
-    }
-}
-
-fn classed(mut s: SiteCounters, class: C, len: usize) -> SiteCounters {
-    s.class_packets[class as usize] += 1;
-    s.class_bytes[class as usize] += len as u64;
-    s
 }
 
 /// An IPv4 TCP segment of `len` bytes, from a protected host when `out`.

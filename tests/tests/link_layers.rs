@@ -11,36 +11,12 @@ use vantage::{
     time::{Clock as _, SystemClock},
 };
 use vantage_tests::{
+    expect::{classed, harness, malformed, seen},
     harness::{assert_site, site_diff, Harness, XDP_DROP, XDP_PASS},
     packet::{Frame, MplsLabel, CLIENT_MAC, TCP_SYN, TPID_8021AD, TPID_8021Q, TPID_QINQ_9100},
 };
 
 type Result = anyhow::Result<()>;
-
-fn harness() -> Harness {
-    Harness::new(1024).unwrap_or_else(|e| panic!("loading the sensor: {e:#}"))
-}
-
-/// The delta every frame of `len` bytes produces.
-fn seen(len: usize) -> SiteCounters {
-    SiteCounters {
-        packets: 1,
-        bytes: len as u64,
-        ..SiteCounters::default()
-    }
-}
-
-fn classed(mut s: SiteCounters, class: C, len: usize) -> SiteCounters {
-    s.class_packets[class as usize] += 1;
-    s.class_bytes[class as usize] += len as u64;
-    s
-}
-
-fn malformed(len: usize, reason: M) -> SiteCounters {
-    let mut s = seen(len);
-    s.malformed[reason as usize] = 1;
-    s
-}
 
 /// A TCP SYN from a protected host to the outside: one event, and a new host
 /// entry when `new_host`.

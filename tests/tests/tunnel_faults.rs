@@ -5,76 +5,15 @@
 //! header (`InnerTruncated`), each with the exact delta of every site
 //! counter. Well-formed tunnels are in `tunnels.rs`.
 
-use sensor_common::{EncapKind, MalformedReason as M, SiteCounters, TrafficClass as C};
+use sensor_common::{EncapKind, MalformedReason as M, TrafficClass as C};
 use vantage_tests::{
-    harness::{assert_site, site_diff, Harness, XDP_PASS},
-    packet::{
-        geneve_option, ErspanII, ErspanIII, Frame, Gre, Layout, BROADCAST_MAC, GATEWAY_MAC, TCP_SYN,
-    },
+    expect::{classed, seen},
+    harness::{assert_site, site_diff, XDP_PASS},
+    mirror::{harness, inner, outer, INNER_MAC, OUTER_V4},
+    packet::{geneve_option, ErspanII, ErspanIII, Frame, Gre, Layout, BROADCAST_MAC},
 };
 
 type Result = anyhow::Result<()>;
-
-/// The mirroring switch and the sensor's port (outer MACs).
-const SPAN_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x5b, 0x01];
-const SENSOR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x5b, 0x02];
-/// The mirrored client (inner source MAC).
-const INNER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x1e, 0x05];
-
-/// Outer tunnel endpoints, inside the protected networks on purpose.
-const OUTER_V4: (&str, &str) = ("10.9.0.1", "10.9.0.2");
-const OUTER_V6: (&str, &str) = ("fd00:9::1", "fd00:9::2");
-/// The mirrored conversation.
-const INNER_V4: (&str, &str) = ("10.0.0.5", "203.0.113.7");
-const INNER_V6: (&str, &str) = ("fd00::5", "2001:db8::1");
-
-fn seen(len: usize) -> SiteCounters {
-    SiteCounters {
-        packets: 1,
-        bytes: len as u64,
-        ..SiteCounters::default()
-    }
-}
-
-fn classed(mut s: SiteCounters, class: C, len: usize) -> SiteCounters {
-    s.class_packets[class as usize] += 1;
-    s.class_bytes[class as usize] += len as u64;
-    s
-}
-
-fn harness(open: &[EncapKind]) -> Harness {
-    let mut h = Harness::new(1024).unwrap_or_else(|e| panic!("loading the sensor: {e:#}"));
-    h.set_parsing(open, false)
-        .unwrap_or_else(|e| panic!("setting the tunnels to open: {e:#}"));
-    h
-}
-
-fn outer(v6: bool) -> Frame {
-    let f = Frame::new(SPAN_MAC, SENSOR_MAC);
-    if v6 {
-        f.ipv6(OUTER_V6.0, OUTER_V6.1)
-    } else {
-        f.ipv4(OUTER_V4.0, OUTER_V4.1)
-    }
-}
-
-/// The mirrored TCP SYN: an Ethernet frame from [`INNER_MAC`] (tagged with
-/// `vlan` unless 0), or a raw IP packet when `ethernet` is false.
-fn inner(v6: bool, ethernet: bool, vlan: u16) -> Frame {
-    let mut f = Frame::new(INNER_MAC, GATEWAY_MAC);
-    if vlan != 0 {
-        f = f.vlan(vlan);
-    }
-    if !ethernet {
-        f = f.raw_ip();
-    }
-    let f = if v6 {
-        f.ipv6(INNER_V6.0, INNER_V6.1)
-    } else {
-        f.ipv4(INNER_V4.0, INNER_V4.1)
-    };
-    f.tcp(40000, 443, TCP_SYN)
-}
 
 #[test]
 fn an_inner_arp_frame_is_not_ip() -> Result {

@@ -6,32 +6,14 @@ use sensor_common::{
     site::MALFORMED_REASONS, MalformedReason as M, SiteCounters, TrafficClass as C,
 };
 use vantage_tests::{
-    harness::{sketch_bits, Harness, XDP_PASS},
+    expect::{classed, harness, malformed, seen},
+    harness::{sketch_bits, XDP_PASS},
     packet::{
         Extension, Frame, Layout, BROADCAST_MAC, CLIENT_MAC, GATEWAY_MAC, TCP_ACK, TCP_RST, TCP_SYN,
     },
 };
 
 type Result = anyhow::Result<()>;
-
-fn harness() -> Harness {
-    Harness::new(1024).unwrap_or_else(|e| panic!("loading the sensor: {e:#}"))
-}
-
-/// The delta every frame of `len` bytes produces.
-fn seen(len: usize) -> SiteCounters {
-    SiteCounters {
-        packets: 1,
-        bytes: len as u64,
-        ..SiteCounters::default()
-    }
-}
-
-fn classed(mut s: SiteCounters, class: C, len: usize) -> SiteCounters {
-    s.class_packets[class as usize] += 1;
-    s.class_bytes[class as usize] += len as u64;
-    s
-}
 
 /// The delta of a TCP SYN from a protected host to the outside: one event,
 /// and a new host entry when `new_host`.
@@ -46,12 +28,6 @@ fn outbound_syn(len: usize, ipv6: bool, new_host: bool) -> SiteCounters {
     s.tcp_syn = 1;
     s.events_sent = 1;
     s.hosts_created = u64::from(new_host);
-    s
-}
-
-fn malformed(len: usize, reason: M) -> SiteCounters {
-    let mut s = seen(len);
-    s.malformed[reason as usize] = 1;
     s
 }
 
