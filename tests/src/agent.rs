@@ -26,6 +26,21 @@ pub fn vantage_bin() -> anyhow::Result<PathBuf> {
     bail!("cannot find the vantage binary: build it (`cargo build -p sensor-user`) or set VANTAGE_BIN")
 }
 
+/// The entry of host `addr` in a `vantage status --json` report.
+pub fn status_host<'a>(status: &'a serde_json::Value, addr: &str) -> Option<&'a serde_json::Value> {
+    status["hosts"]
+        .as_array()?
+        .iter()
+        .find(|h| h["addr"] == addr)
+}
+
+/// One counter of host `addr` in a status report; 0 when the host is absent.
+pub fn status_counter(status: &serde_json::Value, addr: &str, field: &str) -> u64 {
+    status_host(status, addr)
+        .and_then(|h| h[field].as_u64())
+        .unwrap_or(0)
+}
+
 /// A pin directory and state directory private to one test; removing the
 /// pins on drop detaches the program.
 pub struct SensorDirs {

@@ -38,6 +38,18 @@ pub fn count_ip(s: &mut SiteCounters, v6: bool) {
     }
 }
 
+/// A TCP SYN of `len` bytes from a protected host to the outside: one
+/// event, and a new host entry when `new_host`.
+pub fn outbound_syn(len: usize, ipv6: bool, new_host: bool) -> SiteCounters {
+    let mut s = classed(seen(len), TrafficClass::LocalToRemote, len);
+    count_ip(&mut s, ipv6);
+    s.tcp = 1;
+    s.tcp_syn = 1;
+    s.events_sent = 1;
+    s.hosts_created = u64::from(new_host);
+    s
+}
+
 /// A sensor with a 1,024-slot host table, or a panic saying why not.
 pub fn harness() -> Harness {
     Harness::new(1024).unwrap_or_else(|e| panic!("loading the sensor: {e:#}"))

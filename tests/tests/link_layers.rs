@@ -11,28 +11,12 @@ use vantage::{
     time::{Clock as _, SystemClock},
 };
 use vantage_tests::{
-    expect::{classed, harness, malformed, seen},
+    expect::{classed, harness, malformed, outbound_syn, seen},
     harness::{assert_site, site_diff, Harness, XDP_DROP, XDP_PASS},
     packet::{Frame, MplsLabel, CLIENT_MAC, TCP_SYN, TPID_8021AD, TPID_8021Q, TPID_QINQ_9100},
 };
 
 type Result = anyhow::Result<()>;
-
-/// A TCP SYN from a protected host to the outside: one event, and a new host
-/// entry when `new_host`.
-fn outbound_syn(len: usize, ipv6: bool, new_host: bool) -> SiteCounters {
-    let mut s = classed(seen(len), C::LocalToRemote, len);
-    if ipv6 {
-        s.ipv6 = 1;
-    } else {
-        s.ipv4 = 1;
-    }
-    s.tcp = 1;
-    s.tcp_syn = 1;
-    s.events_sent = 1;
-    s.hosts_created = u64::from(new_host);
-    s
-}
 
 /// The IP packet counted for its hosts with only `reason` wrong: what a frame
 /// cut after its IP fixed header gives.

@@ -15,9 +15,8 @@ use std::{
 };
 
 use anyhow::{bail, Context as _};
-use serde_json::Value;
 use vantage_tests::{
-    agent::{vantage_bin, Agent, SensorDirs},
+    agent::{status_counter, status_host, vantage_bin, Agent, SensorDirs},
     harness::require_root,
     netns::{veth, Namespace},
     packet::{Frame, TCP_SYN},
@@ -26,19 +25,6 @@ use vantage_tests::{
 };
 
 type Result = anyhow::Result<()>;
-
-fn host<'a>(status: &'a Value, addr: &str) -> Option<&'a Value> {
-    status["hosts"]
-        .as_array()?
-        .iter()
-        .find(|h| h["addr"] == addr)
-}
-
-fn counter(status: &Value, addr: &str, field: &str) -> u64 {
-    host(status, addr)
-        .and_then(|h| h[field].as_u64())
-        .unwrap_or(0)
-}
 
 fn config(dirs: &SensorDirs, body: &str) -> anyhow::Result<std::path::PathBuf> {
     std::fs::create_dir_all(&dirs.log_dir)?;
@@ -119,12 +105,12 @@ fn a_tun_link_gets_the_raw_ip_program_counts_and_blocks() -> Result {
         tun.send(&syn)?;
     }
     wait_until("five SYNs counted", Duration::from_secs(10), || {
-        Ok(counter(&dirs.status()?, "10.66.0.1", "packets_in") == 5)
+        Ok(status_counter(&dirs.status()?, "10.66.0.1", "packets_in") == 5)
     })?;
     let status = dirs.status()?;
-    assert_eq!(counter(&status, "10.66.0.1", "tcp_synack_in"), 0);
+    assert_eq!(status_counter(&status, "10.66.0.1", "tcp_synack_in"), 0);
     assert_eq!(
-        counter(&status, "10.66.0.1", "bytes_in"),
+        status_counter(&status, "10.66.0.1", "bytes_in"),
         5 * syn.len() as u64
     );
     assert_eq!(status["site"]["raw_ip"], 5, "{}", status["site"]);
@@ -137,7 +123,10 @@ fn a_tun_link_gets_the_raw_ip_program_counts_and_blocks() -> Result {
     wait_until("three drops", Duration::from_secs(10), || {
         Ok(dirs.status()?["site"]["dropped"]["blocked_host"] == 3)
     })?;
-    assert_eq!(counter(&dirs.status()?, "10.66.0.1", "packets_in"), 8);
+    assert_eq!(
+        status_counter(&dirs.status()?, "10.66.0.1", "packets_in"),
+        8
+    );
     drop(agent);
     Ok(())
 }
@@ -250,7 +239,7 @@ fn generic_mode_turns_gro_off_counts_every_frame_and_unload_restores_gro() -> Re
     });
     std::thread::sleep(Duration::from_millis(200));
     let before_status = dirs.status()?;
-    let before = counter(&before_status, "10.67.0.1", "packets_out");
+    let before = status_counter(&before_status, "10.67.0.1", "packets_out");
     let wire_before = tx_packets(&sender, &s)?;
     sender.run(|| -> anyhow::Result<()> {
         let mut stream = TcpStream::connect("10.67.0.2:9000")?;
@@ -266,7 +255,7 @@ fn generic_mode_turns_gro_off_counts_every_frame_and_unload_restores_gro() -> Re
     assert_eq!(received, 4 * 1024 * 1024);
     std::thread::sleep(Duration::from_millis(300));
     let wire = tx_packets(&sender, &s)? - wire_before;
-    let counted = counter(&dirs.status()?, "10.67.0.1", "packets_out") - before;
+    let counted = status_counter(&dirs.status()?, "10.67.0.1", "packets_out") - before;
     assert!(wire > 2800, "4 MiB in MSS-sized segments: {wire} frames");
     assert_eq!(counted, wire, "every segment on the wire counts once");
 
@@ -367,10 +356,12 @@ fn a_jumbo_mtu_runs_the_multi_buffer_program_natively_and_counts_whole_frames() 
     wait_until(
         "three jumbo echoes counted",
         Duration::from_secs(10),
-        || Ok(counter(&dirs.status()?, "10.67.0.1", "icmp_out") >= 3),
+        || Ok(status_counter(&dirs.status()?, "10.67.0.1", "icmp_out") >= 3),
     )?;
     let status = dirs.status()?;
-    let me = host(&status, "10.67.0.1").cloned().unwrap_or_default();
+    let me = status_host(&status, "10.67.0.1")
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(
         (
             me["packets_out"].as_u64(),

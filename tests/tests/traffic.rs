@@ -7,26 +7,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use vantage_tests::{
-    agent::{vantage_bin, Agent, SensorDirs},
+    agent::{status_counter, status_host, vantage_bin, Agent, SensorDirs},
     harness::require_root,
     services::{dns_query, dns_responder, http_get, http_server, ping},
     site::{Site, DNS_SERVER, SITE_NET, WEB_SERVER},
 };
 
 type Result = anyhow::Result<()>;
-
-fn host<'a>(status: &'a Value, addr: &str) -> Option<&'a Value> {
-    status["hosts"]
-        .as_array()?
-        .iter()
-        .find(|h| h["addr"] == addr)
-}
-
-fn counter(status: &Value, addr: &str, field: &str) -> u64 {
-    host(status, addr)
-        .and_then(|h| h[field].as_u64())
-        .unwrap_or(0)
-}
 
 fn start(tag: &str) -> anyhow::Result<(Site, SensorDirs, Agent)> {
     require_root();
@@ -66,7 +53,8 @@ fn known_traffic_gives_exact_per_host_counts() -> Result {
     // 5 pings: exactly 5 packets each way, 98 bytes each on the wire.
     assert_eq!(ping(&client.ns, WEB_SERVER, 5)?, 5);
     let after_ping = dirs.status()?;
-    let d = |field: &str| counter(&after_ping, &me, field) - counter(&before, &me, field);
+    let d =
+        |field: &str| status_counter(&after_ping, &me, field) - status_counter(&before, &me, field);
     assert_eq!((d("packets_out"), d("packets_in")), (5, 5));
     assert_eq!((d("bytes_out"), d("bytes_in")), (5 * 98, 5 * 98));
     assert_eq!((d("icmp_out"), d("icmp_in")), (5, 5));
@@ -86,7 +74,8 @@ fn known_traffic_gives_exact_per_host_counts() -> Result {
     }
     assert_eq!((web.served(), dns.served()), (4, 3));
     let after = dirs.fresh_status()?;
-    let d = |field: &str| counter(&after, &me, field) - counter(&after_ping, &me, field);
+    let d =
+        |field: &str| status_counter(&after, &me, field) - status_counter(&after_ping, &me, field);
     assert_eq!(
         (d("tcp_syn_out"), d("tcp_synack_in"), d("tcp_rst_in")),
         (4, 4, 0)
@@ -103,7 +92,8 @@ fn known_traffic_gives_exact_per_host_counts() -> Result {
         (3, 3)
     );
 
-    let me_now = host(&after, &me).ok_or_else(|| anyhow::anyhow!("client missing from status"))?;
+    let me_now =
+        status_host(&after, &me).ok_or_else(|| anyhow::anyhow!("client missing from status"))?;
     assert_eq!(
         me_now["peers"]["estimate"], 2,
         "the web server and the DNS server"
@@ -111,7 +101,7 @@ fn known_traffic_gives_exact_per_host_counts() -> Result {
     assert_eq!(me_now["dst_ports"]["estimate"], 2, "port 80 and port 53");
     assert_eq!(me_now["mac"].as_str().map(str::len), Some(17));
     assert_eq!(
-        counter(&after, &quiet, "packets_out"),
+        status_counter(&after, &quiet, "packets_out"),
         0,
         "the quiet client sent nothing"
     );
@@ -190,7 +180,7 @@ fn agent_killed_with_sigkill_keeps_blocks_and_counters_for_its_successor() -> Re
         http_get(&client.ns, WEB_SERVER, Duration::from_secs(2))?;
     }
     let before = dirs.status()?;
-    assert_eq!(counter(&before, &me, "tcp_syn_out"), 3);
+    assert_eq!(status_counter(&before, &me, "tcp_syn_out"), 3);
 
     agent.kill9()?;
     let orphaned = dirs.status()?;
@@ -204,11 +194,11 @@ fn agent_killed_with_sigkill_keeps_blocks_and_counters_for_its_successor() -> Re
     );
     let during = dirs.status()?;
     assert_eq!(
-        counter(&during, &me, "icmp_out"),
-        counter(&before, &me, "icmp_out") + 2
+        status_counter(&during, &me, "icmp_out"),
+        status_counter(&before, &me, "icmp_out") + 2
     );
     assert_eq!(
-        counter(&during, &me, "tcp_syn_out"),
+        status_counter(&during, &me, "tcp_syn_out"),
         4,
         "the blocked attempt was still counted"
     );
@@ -235,12 +225,12 @@ fn agent_killed_with_sigkill_keeps_blocks_and_counters_for_its_successor() -> Re
         successor.log_text()
     );
     assert!(
-        counter(&after, &me, "tcp_syn_out") >= 4,
+        status_counter(&after, &me, "tcp_syn_out") >= 4,
         "counters survived"
     );
     assert_eq!(
-        counter(&after, &me, "packets_out"),
-        counter(&during, &me, "packets_out")
+        status_counter(&after, &me, "packets_out"),
+        status_counter(&during, &me, "packets_out")
     );
     assert!(
         http_get(&client.ns, WEB_SERVER, Duration::from_millis(800)).is_err(),
@@ -248,7 +238,7 @@ fn agent_killed_with_sigkill_keeps_blocks_and_counters_for_its_successor() -> Re
     );
     dirs.vantage_ok(&["block", "del", &WEB_SERVER.to_string()])?;
     assert!(http_get(&client.ns, WEB_SERVER, Duration::from_secs(2))?.starts_with("HTTP/1.0 200"));
-    assert_eq!(counter(&dirs.status()?, &me, "tcp_syn_out"), 6);
+    assert_eq!(status_counter(&dirs.status()?, &me, "tcp_syn_out"), 6);
     Ok(())
 }
 
@@ -267,10 +257,10 @@ fn sigterm_stops_the_agent_cleanly_and_leaves_the_datapath_running() -> Result {
         agent.log_text()
     );
     let client = &site.clients[0];
-    let before = counter(&dirs.status()?, &client.addr.to_string(), "icmp_out");
+    let before = status_counter(&dirs.status()?, &client.addr.to_string(), "icmp_out");
     let _ = ping(&client.ns, WEB_SERVER, 2)?;
     assert_eq!(
-        counter(&dirs.status()?, &client.addr.to_string(), "icmp_out"),
+        status_counter(&dirs.status()?, &client.addr.to_string(), "icmp_out"),
         before + 2,
         "still counting"
     );

@@ -2,11 +2,9 @@
 //! every frame type, every truncation length, garbage, and exact counter
 //! deltas for each.
 
-use sensor_common::{
-    site::MALFORMED_REASONS, MalformedReason as M, SiteCounters, TrafficClass as C,
-};
+use sensor_common::{site::MALFORMED_REASONS, MalformedReason as M, TrafficClass as C};
 use vantage_tests::{
-    expect::{classed, harness, malformed, seen},
+    expect::{classed, harness, malformed, outbound_syn, seen},
     harness::{sketch_bits, XDP_PASS},
     packet::{
         Extension, Frame, Layout, BROADCAST_MAC, CLIENT_MAC, GATEWAY_MAC, TCP_ACK, TCP_RST, TCP_SYN,
@@ -14,22 +12,6 @@ use vantage_tests::{
 };
 
 type Result = anyhow::Result<()>;
-
-/// The delta of a TCP SYN from a protected host to the outside: one event,
-/// and a new host entry when `new_host`.
-fn outbound_syn(len: usize, ipv6: bool, new_host: bool) -> SiteCounters {
-    let mut s = classed(seen(len), C::LocalToRemote, len);
-    if ipv6 {
-        s.ipv6 = 1;
-    } else {
-        s.ipv4 = 1;
-    }
-    s.tcp = 1;
-    s.tcp_syn = 1;
-    s.events_sent = 1;
-    s.hosts_created = u64::from(new_host);
-    s
-}
 
 #[test]
 fn tcp_syn_from_a_protected_host() -> Result {
