@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use vantage_protocol::{
     frame, message::bounded, pin::spki_of_certificate, Ack, AckOutcome, Addr, Alert, AlertKind,
-    DatapathState, Enrolment, Health, Heartbeat, Message, PublicKey, RejectReason, Sealer,
-    SensorKey, Severity, Visibility, VisibilityVerdict,
+    DatapathState, Declared, DeploymentMode, Enrolment, Finding, FindingCode, Health, Heartbeat,
+    Message, PublicKey, RejectReason, Sealer, SensorKey, Severity, Sight, Verdict,
 };
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -47,13 +47,25 @@ fn messages(key: &PublicKey) -> Vec<Message> {
                 faults: 0,
                 failing: 0,
             },
-            visibility: Visibility {
-                verdict: VisibilityVerdict::Partial,
+            sight: Sight {
+                verdict: Verdict::Degraded,
+                since: 1_700_000_000,
+                window_secs: 300,
                 packets: 1000,
                 bytes: 100_000,
-                hosts: 3,
-                outbound_packets: 600,
-                inbound_packets: 0,
+                hosts_seen: 3,
+                findings: [Finding {
+                    code: FindingCode::OneSided,
+                    a: 600,
+                    b: 0,
+                }]
+                .into_iter()
+                .collect(),
+                declared: Declared {
+                    mode: DeploymentMode::Mirror,
+                    hosts_min: 3,
+                    hosts_max: 10,
+                },
             },
         }),
         Message::Enrolment(Enrolment {

@@ -19,6 +19,7 @@ pub mod frame;
 pub mod keys;
 pub mod message;
 pub mod pin;
+pub mod sight;
 
 pub use envelope::{
     chain_hash, ChainHash, Envelope, Sealed, Sealer, CHAIN_HASH_LEN, MAX_ENVELOPE_LEN,
@@ -28,10 +29,11 @@ pub use error::{DecodeError, KeyError, VerifyError};
 pub use frame::{Ack, AckOutcome, RejectReason};
 pub use keys::{PublicKey, SensorId, SensorKey};
 pub use message::{
-    Addr, Alert, AlertKind, DatapathState, Enrolment, Health, Heartbeat, Message, Severity,
-    Visibility, VisibilityVerdict,
+    Addr, Alert, AlertKind, DatapathState, Enrolment, Health, Heartbeat, HeartbeatV1, Message,
+    Severity, Visibility, VisibilityVerdict,
 };
 pub use pin::KeyPin;
+pub use sight::{Declared, DeploymentMode, Finding, FindingCode, Sight, Verdict, FINDINGS_MAX};
 
 /// Version byte that opens every envelope. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u8 = 1;

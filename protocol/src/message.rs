@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use heapless::String as BoundedString;
 use serde::{Deserialize, Serialize};
 
-use crate::error::DecodeError;
+use crate::{error::DecodeError, sight::Sight};
 
 /// Longest free-text detail an alert carries.
 pub const DETAIL_MAX: usize = 64;
@@ -58,8 +58,11 @@ pub enum AlertKind {
     DnsAnomaly,
     VolumeSpike,
     BlockHit,
-    /// The sensor cannot see the traffic it is meant to watch.
+    /// The sensor's verdict on what it can see changed.
     Visibility,
+    /// A canary (`vantage canary`) crossed the datapath: the path from a
+    /// protected host's packet to the collector works.
+    Canary,
 }
 
 impl AlertKind {
@@ -183,7 +186,8 @@ impl VisibilityVerdict {
     }
 }
 
-/// What the sensor saw since it started.
+/// What a sensor of the first protocol revision saw since it started
+/// (carried by [`HeartbeatV1`]; newer sensors send a [`crate::Sight`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Visibility {
     pub verdict: VisibilityVerdict,
@@ -195,9 +199,23 @@ pub struct Visibility {
     pub inbound_packets: u64,
 }
 
-/// "I am alive": sent every heartbeat interval.
+/// "I am alive": sent every heartbeat interval, with the sensor's judgement
+/// of what it can see.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Heartbeat {
+    /// Unix seconds.
+    pub at: u64,
+    pub uptime_secs: u32,
+    /// The interval the collector should expect the next one within.
+    pub interval_secs: u32,
+    pub health: Health,
+    pub sight: Sight,
+}
+
+/// The heartbeat of the first protocol revision, still accepted from
+/// envelopes spooled before an upgrade.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatV1 {
     /// Unix seconds.
     pub at: u64,
     pub uptime_secs: u32,
@@ -216,12 +234,14 @@ pub struct Enrolment {
     pub agent_version: BoundedString<VERSION_MAX>,
 }
 
-/// Everything a sensor signs.
+/// Everything a sensor signs. The order is the wire's (postcard encodes the
+/// variant's index): variants are only ever added at the end.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message {
     Alert(Alert),
-    Heartbeat(Heartbeat),
+    HeartbeatV1(HeartbeatV1),
     Enrolment(Enrolment),
+    Heartbeat(Heartbeat),
 }
 
 impl Message {
@@ -252,7 +272,7 @@ impl Message {
     pub fn kind_name(&self) -> &'static str {
         match self {
             Message::Alert(_) => "alert",
-            Message::Heartbeat(_) => "heartbeat",
+            Message::Heartbeat(_) | Message::HeartbeatV1(_) => "heartbeat",
             Message::Enrolment(_) => "enrolment",
         }
     }

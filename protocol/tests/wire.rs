@@ -6,9 +6,10 @@
 )]
 
 use vantage_protocol::{
-    frame, message::bounded, Ack, AckOutcome, Addr, Alert, AlertKind, DatapathState, DecodeError,
-    Enrolment, Envelope, Health, Heartbeat, Message, RejectReason, Sealer, SensorKey, Severity,
-    VerifyError, Visibility, VisibilityVerdict, MAX_ENVELOPE_LEN, MAX_PAYLOAD_LEN,
+    frame, message::bounded, Ack, AckOutcome, Addr, Alert, AlertKind, DatapathState, Declared,
+    DecodeError, DeploymentMode, Enrolment, Envelope, Finding, FindingCode, Health, Heartbeat,
+    HeartbeatV1, Message, RejectReason, Sealer, SensorKey, Severity, Sight, VerifyError,
+    Visibility, VisibilityVerdict, MAX_ENVELOPE_LEN, MAX_PAYLOAD_LEN,
 };
 
 fn typical_alert() -> Message {
@@ -37,24 +38,68 @@ fn largest_alert() -> Message {
     })
 }
 
+fn health() -> Health {
+    Health {
+        agent_version: bounded("0.1.0"),
+        datapath: DatapathState::Driver,
+        interfaces: 2,
+        spool_pending: 3,
+        spool_evicted: 0,
+        spool_torn: 1,
+        spool_rejected: 0,
+        events_lost: 17,
+        malformed: 4,
+        faults: 0,
+        failing: 0,
+    }
+}
+
+/// A heartbeat of a sensor that sees 5 of 375 hosts and no DNS.
 fn heartbeat() -> Message {
+    heartbeat_with(&[
+        Finding {
+            code: FindingCode::FewerHostsThanExpected,
+            a: 5,
+            b: 375,
+        },
+        Finding {
+            code: FindingCode::NoDns,
+            a: 0,
+            b: 1_234_567,
+        },
+    ])
+}
+
+fn heartbeat_with(findings: &[Finding]) -> Message {
     Message::Heartbeat(Heartbeat {
         at: 1_795_000_000,
         uptime_secs: 86_400,
         interval_secs: 60,
-        health: Health {
-            agent_version: bounded("0.1.0"),
-            datapath: DatapathState::Driver,
-            interfaces: 2,
-            spool_pending: 3,
-            spool_evicted: 0,
-            spool_torn: 1,
-            spool_rejected: 0,
-            events_lost: 17,
-            malformed: 4,
-            faults: 0,
-            failing: 0,
+        health: health(),
+        sight: Sight {
+            verdict: Sight::verdict_of(findings),
+            since: 1_794_990_000,
+            window_secs: 300,
+            packets: 1_234_567,
+            bytes: 987_654_321,
+            hosts_seen: 5,
+            findings: findings.iter().copied().collect(),
+            declared: Declared {
+                mode: DeploymentMode::Inline,
+                hosts_min: 375,
+                hosts_max: 375,
+            },
         },
+    })
+}
+
+/// What a sensor of the first protocol revision sent.
+fn heartbeat_v1() -> Message {
+    Message::HeartbeatV1(HeartbeatV1 {
+        at: 1_795_000_000,
+        uptime_secs: 86_400,
+        interval_secs: 60,
+        health: health(),
         visibility: Visibility {
             verdict: VisibilityVerdict::Sees,
             packets: 1_234_567,
@@ -84,7 +129,13 @@ fn every_message_round_trips_through_a_verified_envelope() {
     let mut sealer = sealer();
     let public = sealer.public();
     let enrol = enrolment(&SensorKey::ephemeral().expect("key"));
-    for message in [typical_alert(), largest_alert(), heartbeat(), enrol] {
+    for message in [
+        typical_alert(),
+        largest_alert(),
+        heartbeat(),
+        heartbeat_v1(),
+        enrol,
+    ] {
         let sealed = sealer.seal(&message);
         let envelope = Envelope::decode(&sealed.bytes).expect("decode");
         envelope.verify(&public).expect("verify");
@@ -121,7 +172,19 @@ fn wire_sizes_stay_within_the_budget() {
         "typical alert envelope {typical} B, heartbeat {heartbeat} B, largest alert {largest} B"
     );
     assert!(typical <= 160, "typical alert envelope is {typical} bytes");
-    assert!(heartbeat <= 160, "heartbeat envelope is {heartbeat} bytes");
+    assert!(heartbeat <= 192, "heartbeat envelope is {heartbeat} bytes");
+    // Every finding at once, with the largest figures, still fits.
+    let every: Vec<Finding> = FindingCode::ALL
+        .iter()
+        .map(|code| Finding {
+            code: *code,
+            a: u64::MAX,
+            b: u64::MAX,
+        })
+        .collect();
+    let worst = sealer.seal(&heartbeat_with(&every)).bytes.len();
+    println!("heartbeat with every finding {worst} B");
+    assert!(worst <= MAX_ENVELOPE_LEN, "{worst} bytes");
     assert!(largest <= MAX_ENVELOPE_LEN);
     // The budget is signature 64 + chain hash 16 + a few header bytes + payload.
     assert_eq!(
