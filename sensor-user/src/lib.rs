@@ -16,6 +16,7 @@
 #![deny(unsafe_code)]
 
 pub mod agent;
+pub mod canary;
 pub mod config;
 #[allow(
     unsafe_code,

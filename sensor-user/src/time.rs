@@ -126,6 +126,11 @@ pub fn kernel_time_unix(clock: &dyn Clock, monotonic_ns: u64) -> f64 {
     clock.wall_of(monotonic_ns).map_or(0.0, unix_seconds)
 }
 
+/// Unix seconds as an RFC 3339 UTC time, e.g. `2026-11-29T21:00:00Z`.
+pub fn format_unix(secs: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

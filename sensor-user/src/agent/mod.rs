@@ -19,19 +19,20 @@ pub mod capabilities;
 pub mod faults;
 pub mod offloads;
 mod outbox;
+mod self_test;
 pub mod state_file;
 
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 use tokio_util::sync::CancellationToken;
 use vantage_protocol::{DatapathState, Message};
 
 use crate::{
-    config::AttachMode,
+    config::{AttachMode, SiteMode},
     datapath::{
         iface::LinkKind, AttachedMode, Attachment, Datapath, DatapathError, EventStream,
         LoadOptions, PinLayout,
@@ -41,10 +42,12 @@ use crate::{
     report::{
         agent_state::{AgentState, InterfaceState, UplinkState},
         heartbeat::{self, HealthFigures},
+        sight::SightReport,
     },
     sample::{Event, Interval, Sampler},
     time::{unix_seconds, unix_secs, Clock},
     uplink::{self, RunningUplink, UplinkSettings},
+    visibility::{Declaration, InterfaceSight, Surroundings},
 };
 use faults::{FaultKind, Faults};
 
@@ -76,6 +79,8 @@ pub struct AgentOptions {
     pub status_interval: Duration,
     /// `None`: no uplink, no spool, no heartbeats.
     pub uplink: Option<UplinkSettings>,
+    /// What the site is declared to be (`[site]`).
+    pub site: crate::config::SiteConfig,
 }
 
 /// Why the agent could not start. Nothing after start-up ends it.
@@ -98,6 +103,13 @@ pub enum AgentError {
     },
 }
 
+/// An interface the program was attached to, and the program's id there.
+struct AttachedInterface {
+    name: String,
+    program_id: u32,
+    generic: bool,
+}
+
 /// The agent between ticks.
 struct Agent {
     options: AgentOptions,
@@ -113,6 +125,10 @@ struct Agent {
     uplink: Option<RunningUplink>,
     /// Ack-record failures already counted as faults.
     ack_failures_seen: u64,
+    /// Each attached interface, to check it every tick.
+    attached: Vec<AttachedInterface>,
+    /// The mirror-mode self-test, when there is one.
+    self_tester: Option<self_test::SelfTester>,
 }
 
 /// Runs the agent until `shutdown` is cancelled.
@@ -133,7 +149,7 @@ pub async fn run(
     // have; pins it does not understand are left for the operator).
     let fresh = options.pins.is_empty();
     let started = load_and_attach(&options, clock.as_ref());
-    let (mut datapath, interfaces) = match started {
+    let (mut datapath, interfaces, attached) = match started {
         Ok(started) => started,
         Err(error) => {
             if fresh {
@@ -167,9 +183,11 @@ pub async fn run(
     let pipeline = Pipeline::new(
         PipelineOptions {
             heartbeat_interval: options.uplink.as_ref().map(|u| u.heartbeat_interval),
+            declaration: Declaration::new(&options.site, &options.local_nets),
         },
         now,
     );
+    let self_tester = self_tester(&options, now);
     let tick_every = match &options.uplink {
         Some(settings) => options.status_interval.min(settings.heartbeat_interval),
         None => options.status_interval,
@@ -193,6 +211,8 @@ pub async fn run(
         events_overflow: 0,
         uplink,
         ack_failures_seen: 0,
+        attached,
+        self_tester,
     };
     let mut tick = tokio::time::interval(tick_every);
     let mut sweep = tokio::time::interval(BLOCK_SWEEP_INTERVAL);
@@ -226,18 +246,40 @@ pub async fn run(
 fn load_and_attach(
     options: &AgentOptions,
     clock: &dyn Clock,
-) -> Result<(Datapath, Vec<InterfaceState>), AgentError> {
+) -> Result<(Datapath, Vec<InterfaceState>, Vec<AttachedInterface>), AgentError> {
     let mut datapath = Datapath::load(&LoadOptions {
         pins: Some(options.pins.clone()),
         host_capacity: options.host_capacity,
     })?;
     configure(&mut datapath, options, clock)?;
     let mut interfaces = Vec::new();
+    let mut programs = Vec::new();
     for iface in &options.interfaces {
         let attached = datapath.attach(iface, options.attach)?;
         interfaces.push(describe(iface, &attached, &options.state_dir));
+        programs.push(AttachedInterface {
+            name: iface.clone(),
+            program_id: attached.program_id,
+            generic: attached.mode == AttachedMode::Generic,
+        });
     }
-    Ok((datapath, interfaces))
+    Ok((datapath, interfaces, programs))
+}
+
+/// The self-test, on a mirror port with a declared resolver.
+fn self_tester(options: &AgentOptions, now: SystemTime) -> Option<self_test::SelfTester> {
+    let site = &options.site;
+    let every = site.self_test_interval.0;
+    if site.mode != SiteMode::Mirror || every.is_zero() {
+        return None;
+    }
+    let resolver = site.resolvers.first()?;
+    Some(self_test::SelfTester::new(
+        every,
+        *resolver,
+        &options.local_nets,
+        now,
+    ))
 }
 
 /// What the status shows of one attached interface; turns merging offloads
@@ -340,14 +382,46 @@ impl Agent {
             let interval = self
                 .sampler
                 .next(reading, events, now, self.clock.monotonic_ns());
-            let outputs = self.pipeline.step(&interval, now);
+            if let Some(tester) = &mut self.self_tester {
+                tester.tick(&interval, now);
+            }
+            let surroundings = self.surroundings();
+            let self_test = self.self_tester.as_ref().and_then(|t| t.last());
+            let outputs = self.pipeline.step(&interval, &surroundings, self_test, now);
+            self.state.sight = Some(SightReport::of(&outputs.sight));
+            let mut messages: Vec<Message> =
+                outputs.alerts.into_iter().map(Message::Alert).collect();
             if outputs.heartbeat_due {
-                let beat = heartbeat::build(outputs.visibility, &self.health(&interval, now));
-                self.commit(vec![Message::Heartbeat(beat)]).await;
+                let beat = heartbeat::build(outputs.sight, &self.health(&interval, now));
+                messages.push(Message::Heartbeat(beat));
+            }
+            if !messages.is_empty() {
+                self.commit(messages).await;
             }
         }
         self.note_ack_failures(now);
         self.publish(now).await;
+    }
+
+    /// Each attached interface as the kernel reports it now: link running,
+    /// our program still attached. An interface that cannot be asked counts
+    /// as down and detached (it is gone).
+    fn surroundings(&self) -> Surroundings {
+        Surroundings {
+            interfaces: self
+                .attached
+                .iter()
+                .map(|attached| {
+                    let report = self.datapath.link_report(&attached.name).ok();
+                    InterfaceSight {
+                        name: attached.name.clone(),
+                        up: report.is_some_and(|r| r.running),
+                        ours: report.is_some_and(|r| r.prog_id == Some(attached.program_id)),
+                        generic: attached.generic,
+                    }
+                })
+                .collect(),
+        }
     }
 
     fn health(&self, interval: &Interval, now: std::time::SystemTime) -> HealthFigures {

@@ -51,6 +51,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         skip_duplicates: config.sensor.skip_duplicates,
         status_interval: config.status.interval.0,
         uplink: super::uplink::uplink_settings(&config)?,
+        site: config.site.clone(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -10,6 +10,7 @@ pub mod blocks;
 pub mod duration;
 pub mod events;
 pub mod sensor;
+pub mod site;
 pub mod status;
 pub mod uplink;
 
@@ -19,6 +20,7 @@ pub use blocks::BlocksConfig;
 pub use events::EventsConfig;
 pub use sensor::{default_local_nets, AttachMode, SensorConfig};
 use serde::{Deserialize, Serialize};
+pub use site::{HostRange, SiteConfig, SiteMode};
 pub use status::StatusConfig;
 pub use uplink::UplinkConfig;
 
@@ -30,6 +32,7 @@ pub const EXAMPLE: &str = include_str!("example.toml");
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub sensor: SensorConfig,
+    pub site: SiteConfig,
     pub events: EventsConfig,
     pub blocks: BlocksConfig,
     pub status: StatusConfig,
@@ -149,6 +152,7 @@ impl Config {
     pub fn violations(&self) -> Vec<Violation> {
         let mut found = Violations::default();
         self.sensor.check(&mut found);
+        self.site.check(&mut found);
         self.events.check(&mut found);
         self.blocks.check(&mut found);
         self.status.check(&mut found);

@@ -31,6 +31,8 @@ pub struct Attachment {
     pub generic_because: Option<String>,
     /// An earlier agent's link was taken over (its mode is kept).
     pub took_over: bool,
+    /// The kernel's id of the program attached, to recognise it later.
+    pub program_id: u32,
 }
 
 impl Datapath {
@@ -43,6 +45,37 @@ impl Datapath {
     /// if both are refused the program runs in generic mode and the returned
     /// [`Attachment`] says why.
     pub fn attach(
+        &mut self,
+        iface: &str,
+        request: AttachMode,
+    ) -> Result<Attachment, DatapathError> {
+        let mut attachment = self.attach_variant(iface, request)?;
+        let name = match (attachment.link, attachment.frags) {
+            (LinkKind::Ethernet, false) => PROGRAM_SENSOR,
+            (LinkKind::Ethernet, true) => PROGRAM_SENSOR_FRAGS,
+            (LinkKind::RawIp, false) => PROGRAM_RAW_IP,
+            (LinkKind::RawIp, true) => PROGRAM_RAW_IP_FRAGS,
+        };
+        let info = self
+            .program(name)?
+            .info()
+            .map_err(|source| DatapathError::Program { name, source })?;
+        attachment.program_id = info.id();
+        Ok(attachment)
+    }
+
+    /// The interface as the kernel reports it now: the XDP program attached
+    /// (compare with [`Attachment::program_id`]) and whether the link runs.
+    pub fn link_report(&self, iface: &str) -> Result<xdp_mode::LinkReport, DatapathError> {
+        let index = interface_index(iface)
+            .ok_or_else(|| DatapathError::NoSuchInterface(iface.to_owned()))?;
+        xdp_mode::report(index).map_err(|source| DatapathError::Interface {
+            iface: iface.to_owned(),
+            source,
+        })
+    }
+
+    fn attach_variant(
         &mut self,
         iface: &str,
         request: AttachMode,
@@ -71,6 +104,7 @@ impl Datapath {
             mtu,
             generic_because,
             took_over: false,
+            program_id: 0,
         };
         if let Some(pins) = self.pins.clone() {
             let path = pins.link(iface);

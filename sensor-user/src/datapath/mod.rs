@@ -12,7 +12,7 @@ pub mod iface;
 mod maps;
 mod pins;
 pub mod snapshot;
-mod xdp_mode;
+pub mod xdp_mode;
 
 use std::path::{Path, PathBuf};
 

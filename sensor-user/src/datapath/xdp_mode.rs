@@ -1,7 +1,9 @@
-//! How an XDP program is attached to an interface right now (native,
-//! generic, none), asked of the kernel with one rtnetlink `RTM_GETLINK`
-//! request in the current network namespace. The agent asks before taking
-//! over an earlier agent's link, whose mode the link itself does not record.
+//! An interface as the kernel reports it right now, asked with one
+//! rtnetlink `RTM_GETLINK` request in the current network namespace: how an
+//! XDP program is attached (native, generic, none) and which one, and
+//! whether the link is up. The agent asks before taking over an earlier
+//! agent's link (whose mode the link itself does not record), and every
+//! tick, to notice a link that went down or a program that was detached.
 //!
 //! Message layouts and numbers are Linux's (`linux/netlink.h`,
 //! `linux/rtnetlink.h`, `linux/if_link.h`).
@@ -12,8 +14,13 @@ const RTM_GETLINK: u16 = 18;
 const RTM_NEWLINK: u16 = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLM_F_REQUEST: u16 = 1;
+const IFLA_OPERSTATE: u16 = 16;
 const IFLA_XDP: u16 = 43;
 const IFLA_XDP_ATTACHED: u16 = 2;
+const IFLA_XDP_PROG_ID: u16 = 4;
+/// `IF_OPER_DOWN`, `IF_OPER_LOWERLAYERDOWN`, `IF_OPER_NOTPRESENT`,
+/// `IF_OPER_DORMANT`: no frames arrive.
+const OPER_NOT_RUNNING: [u8; 4] = [2, 3, 1, 5];
 /// Nested attributes carry this flag in their type.
 const NLA_F_NESTED: u16 = 1 << 15;
 const NLA_HEADER: usize = 4;
@@ -28,6 +35,17 @@ pub enum XdpAttached {
     Generic,
     /// Offloaded to the NIC, or several programs at once.
     Other,
+}
+
+/// What rtnetlink says about one interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkReport {
+    pub xdp: XdpAttached,
+    /// The id of the XDP program attached, if any.
+    pub prog_id: Option<u32>,
+    /// The operational state lets frames arrive (up, or unknown as for
+    /// some virtual links).
+    pub running: bool,
 }
 
 #[repr(C)]
@@ -57,6 +75,11 @@ struct Request {
 
 /// How an XDP program is attached to the interface with index `ifindex`.
 pub fn attached(ifindex: u32) -> io::Result<XdpAttached> {
+    report(ifindex).map(|r| r.xdp)
+}
+
+/// The interface with index `ifindex`, as rtnetlink reports it.
+pub fn report(ifindex: u32) -> io::Result<LinkReport> {
     // SAFETY: plain socket call; the descriptor is owned below.
     let fd = unsafe {
         libc::socket(
@@ -146,7 +169,7 @@ fn attribute(bytes: &[u8], wanted: u16) -> Option<&[u8]> {
     None
 }
 
-fn parse_reply(reply: &[u8]) -> io::Result<XdpAttached> {
+fn parse_reply(reply: &[u8]) -> io::Result<LinkReport> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "malformed RTM_NEWLINK reply");
     let len = u32_at(reply, 0).ok_or_else(bad)? as usize;
     let kind = u16_at(reply, 4).ok_or_else(bad)?;
@@ -160,14 +183,24 @@ fn parse_reply(reply: &[u8]) -> io::Result<XdpAttached> {
     let attributes = reply
         .get(size_of::<NlMsgHdr>() + size_of::<IfInfoMsg>()..len)
         .ok_or_else(bad)?;
-    let mode = attribute(attributes, IFLA_XDP)
+    let xdp = attribute(attributes, IFLA_XDP);
+    let mode = xdp
         .and_then(|xdp| attribute(xdp, IFLA_XDP_ATTACHED))
         .and_then(|value| value.first().copied());
-    Ok(match mode {
-        None | Some(0) => XdpAttached::None,
-        Some(1) => XdpAttached::Driver,
-        Some(2) => XdpAttached::Generic,
-        Some(_) => XdpAttached::Other,
+    let prog_id = xdp
+        .and_then(|xdp| attribute(xdp, IFLA_XDP_PROG_ID))
+        .and_then(|value| u32_at(value, 0))
+        .filter(|id| *id != 0);
+    let oper = attribute(attributes, IFLA_OPERSTATE).and_then(|value| value.first().copied());
+    Ok(LinkReport {
+        xdp: match mode {
+            None | Some(0) => XdpAttached::None,
+            Some(1) => XdpAttached::Driver,
+            Some(2) => XdpAttached::Generic,
+            Some(_) => XdpAttached::Other,
+        },
+        prog_id,
+        running: !oper.is_some_and(|state| OPER_NOT_RUNNING.contains(&state)),
     })
 }
 
@@ -175,10 +208,14 @@ fn parse_reply(reply: &[u8]) -> io::Result<XdpAttached> {
 mod tests {
     use super::*;
 
-    /// An RTM_NEWLINK reply with an IFLA_MTU and a nested IFLA_XDP whose
-    /// IFLA_XDP_ATTACHED is `mode`.
-    fn reply(mode: u8) -> Vec<u8> {
+    /// An RTM_NEWLINK reply with an IFLA_MTU, an IFLA_OPERSTATE of `oper`
+    /// and a nested IFLA_XDP whose IFLA_XDP_ATTACHED is `mode` (program 77).
+    fn reply_with(mode: u8, oper: u8) -> Vec<u8> {
         let mut attributes = Vec::new();
+        // IFLA_OPERSTATE (u8, padded).
+        attributes.extend_from_slice(&5u16.to_ne_bytes());
+        attributes.extend_from_slice(&IFLA_OPERSTATE.to_ne_bytes());
+        attributes.extend_from_slice(&[oper, 0, 0, 0]);
         // IFLA_MTU (4): 1500.
         attributes.extend_from_slice(&8u16.to_ne_bytes());
         attributes.extend_from_slice(&4u16.to_ne_bytes());
@@ -189,7 +226,7 @@ mod tests {
         xdp.extend_from_slice(&IFLA_XDP_ATTACHED.to_ne_bytes());
         xdp.extend_from_slice(&[mode, 0, 0, 0]);
         xdp.extend_from_slice(&8u16.to_ne_bytes());
-        xdp.extend_from_slice(&4u16.to_ne_bytes());
+        xdp.extend_from_slice(&IFLA_XDP_PROG_ID.to_ne_bytes());
         xdp.extend_from_slice(&77u32.to_ne_bytes());
         attributes.extend_from_slice(&((NLA_HEADER + xdp.len()) as u16).to_ne_bytes());
         attributes.extend_from_slice(&(IFLA_XDP | NLA_F_NESTED).to_ne_bytes());
@@ -204,12 +241,26 @@ mod tests {
         message
     }
 
+    fn reply(mode: u8) -> Vec<u8> {
+        reply_with(mode, 6)
+    }
+
     #[test]
-    fn reads_the_attached_mode_from_a_reply() {
-        assert_eq!(parse_reply(&reply(1)).ok(), Some(XdpAttached::Driver));
-        assert_eq!(parse_reply(&reply(2)).ok(), Some(XdpAttached::Generic));
-        assert_eq!(parse_reply(&reply(0)).ok(), Some(XdpAttached::None));
-        assert_eq!(parse_reply(&reply(3)).ok(), Some(XdpAttached::Other));
+    fn reads_the_attached_mode_program_and_state_from_a_reply() {
+        let xdp = |bytes: &[u8]| parse_reply(bytes).ok().map(|r| r.xdp);
+        assert_eq!(xdp(&reply(1)), Some(XdpAttached::Driver));
+        assert_eq!(xdp(&reply(2)), Some(XdpAttached::Generic));
+        assert_eq!(xdp(&reply(0)), Some(XdpAttached::None));
+        assert_eq!(xdp(&reply(3)), Some(XdpAttached::Other));
+        let up = parse_reply(&reply_with(1, 6)).ok();
+        assert_eq!(up.map(|r| (r.prog_id, r.running)), Some((Some(77), true)));
+        let down = parse_reply(&reply_with(1, 2)).ok();
+        assert_eq!(down.map(|r| r.running), Some(false));
+        // Unknown (as for a tun) counts as running.
+        assert_eq!(
+            parse_reply(&reply_with(1, 0)).ok().map(|r| r.running),
+            Some(true)
+        );
     }
 
     #[test]

@@ -124,6 +124,9 @@ pub struct AgentState {
     /// The uplink, when one is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uplink: Option<UplinkState>,
+    /// What the sensor can see, as of the last tick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sight: Option<super::sight::SightReport>,
     /// Set by `vantage status` when the agent's process is alive but its
     /// state file has not been refreshed: the file is what it last managed to write.
     #[serde(default)]

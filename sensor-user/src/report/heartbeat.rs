@@ -1,8 +1,9 @@
 //! Heartbeats: what the sensor tells its MSSP every interval about its own
 //! health and whether it can see the traffic it is meant to watch. Pure:
-//! the pipeline's visibility report plus the agent's health figures.
+//! the pipeline's judgement of what the sensor sees plus the agent's health
+//! figures.
 
-use vantage_protocol::{message::bounded, DatapathState, Health, Heartbeat, Visibility};
+use vantage_protocol::{message::bounded, DatapathState, Health, Heartbeat, Sight};
 
 /// The agent's own figures for a heartbeat.
 #[derive(Clone, Copy, Debug)]
@@ -31,8 +32,8 @@ pub struct HealthFigures {
     pub failing: u8,
 }
 
-/// The heartbeat message for `visibility` and `health`.
-pub fn build(visibility: Visibility, health: &HealthFigures) -> Heartbeat {
+/// The heartbeat message for `sight` and `health`.
+pub fn build(sight: Sight, health: &HealthFigures) -> Heartbeat {
     let clamp = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
     Heartbeat {
         at: health.now_unix,
@@ -51,28 +52,40 @@ pub fn build(visibility: Visibility, health: &HealthFigures) -> Heartbeat {
             faults: clamp(health.faults),
             failing: health.failing,
         },
-        visibility,
+        sight,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use vantage_protocol::VisibilityVerdict;
+    use vantage_protocol::{Declared, DeploymentMode, Finding, FindingCode, Verdict};
 
     use super::*;
 
     #[test]
     fn heartbeat_carries_the_figures() {
-        let visibility = Visibility {
-            verdict: VisibilityVerdict::Sees,
+        let sight = Sight {
+            verdict: Verdict::Degraded,
+            since: 900,
+            window_secs: 300,
             packets: 25,
             bytes: 2500,
-            hosts: 7,
-            outbound_packets: 10,
-            inbound_packets: 12,
+            hosts_seen: 7,
+            findings: [Finding {
+                code: FindingCode::NoDns,
+                a: 0,
+                b: 25,
+            }]
+            .into_iter()
+            .collect(),
+            declared: Declared {
+                mode: DeploymentMode::Inline,
+                hosts_min: 7,
+                hosts_max: 9,
+            },
         };
         let beat = build(
-            visibility,
+            sight.clone(),
             &HealthFigures {
                 now_unix: 1000,
                 uptime_secs: 30,
@@ -94,6 +107,6 @@ mod tests {
         assert_eq!(beat.health.spool_torn, 1);
         assert_eq!(beat.health.spool_rejected, 2);
         assert_eq!((beat.health.faults, beat.health.failing), (5, 0b10));
-        assert_eq!(beat.visibility, visibility);
+        assert_eq!(beat.sight, sight);
     }
 }

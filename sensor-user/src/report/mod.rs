@@ -4,5 +4,6 @@
 
 pub mod agent_state;
 pub mod heartbeat;
+pub mod sight;
 pub mod status;
 pub mod table;

@@ -1,83 +1,218 @@
-//! Whether the sensor can see the traffic it is meant to watch, judged from
-//! the site counters of an [`Interval`]. Pure.
+//! Whether the sensor sees what it is meant to watch, judged continuously
+//! over a sliding window of interval samples against what the site is
+//! declared to be (`[site]`). Pure: intervals, the interfaces' state and
+//! the self-test's result go in, a [`Sight`] (verdict, findings with
+//! evidence, census) comes out; the same code runs in `vantage run`, in
+//! `vantage placement` and in accelerated-time tests.
 //!
-//! The rule (from the site's lifetime totals, as the heartbeat has always
-//! reported it):
-//! - no packet at all after the grace period: blind;
-//! - packets, but none to or from a protected network (the sensor sits where
-//!   only other people's traffic passes): blind;
-//! - protected hosts seen in one direction only: partial;
-//! - both directions: sees.
+//! The verdict is `ok` only on positive evidence: protected hosts' traffic
+//! seen both ways in the window, with no finding other than caveats. In the
+//! first minute, with nothing wrong yet, it is `unknown`; after it, a window
+//! without positive evidence always carries a finding that says why (see
+//! [`rules::fallback`]), so a sensor blind from its first minute never
+//! reports `ok`, however long it runs.
 
-use sensor_common::{SiteCounters, TrafficClass};
-use vantage_protocol::{Visibility, VisibilityVerdict};
-
-use crate::sample::Interval;
-
-/// No verdict of "blind" is given for a silent link before this much uptime.
-pub const VISIBILITY_GRACE_SECS: u32 = 60;
-
-fn class_packets(site: &SiteCounters, class: TrafficClass) -> u64 {
-    site.class_packets[class as usize]
-}
-
-/// Judges visibility from site counters after `uptime_secs` of watching.
-pub fn verdict(site: &SiteCounters, uptime_secs: u32) -> VisibilityVerdict {
-    let outbound = class_packets(site, TrafficClass::LocalToRemote);
-    let inbound = class_packets(site, TrafficClass::RemoteToLocal);
-    let internal = class_packets(site, TrafficClass::LocalToLocal);
-    if outbound + inbound + internal == 0 {
-        if site.packets == 0 && uptime_secs < VISIBILITY_GRACE_SECS {
-            return VisibilityVerdict::Unknown;
-        }
-        return VisibilityVerdict::Blind;
-    }
-    if outbound > 0 && inbound > 0 {
-        VisibilityVerdict::Sees
-    } else {
-        VisibilityVerdict::Partial
-    }
-}
-
-/// The verdict with the figures behind it, as a heartbeat carries them.
-pub fn assess(interval: &Interval, uptime_secs: u32) -> Visibility {
-    let site = &interval.site.totals;
-    Visibility {
-        verdict: verdict(site, uptime_secs),
-        packets: site.packets,
-        bytes: site.bytes,
-        hosts: u32::try_from(interval.hosts.len()).unwrap_or(u32::MAX),
-        outbound_packets: class_packets(site, TrafficClass::LocalToRemote),
-        inbound_packets: class_packets(site, TrafficClass::RemoteToLocal),
-    }
-}
-
+pub mod census;
+pub mod rules;
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub mod sim;
+#[cfg(test)]
+mod tests;
+pub mod window;
 
-    fn site(out: u64, inb: u64, internal: u64, transit: u64) -> SiteCounters {
-        let mut site = SiteCounters::default();
-        for (class, packets) in [
-            (TrafficClass::LocalToRemote, out),
-            (TrafficClass::RemoteToLocal, inb),
-            (TrafficClass::LocalToLocal, internal),
-            (TrafficClass::RemoteToRemote, transit),
-        ] {
-            site.class_packets[class as usize] = packets;
-            site.class_bytes[class as usize] = packets * 100;
+use std::{
+    net::IpAddr,
+    time::{Duration, SystemTime},
+};
+
+use vantage_protocol::{Declared, DeploymentMode, Finding, Sight, Verdict, FINDINGS_MAX};
+
+use crate::{
+    config::{HostRange, SiteConfig, SiteMode},
+    net::Cidr,
+    sample::Interval,
+};
+use census::Census;
+use window::{Lookups, Window};
+
+/// How long the sensor watches before a lack of evidence is a finding.
+pub const GRACE: Duration = Duration::from_secs(60);
+/// Steps a new verdict must hold before it is reported as a change.
+pub const HOLD_STEPS: u32 = 3;
+
+/// What the site is declared to be (`[site]` and `sensor.local_nets`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Declaration {
+    pub mode: SiteMode,
+    pub expected: Option<HostRange>,
+    pub resolvers: Vec<IpAddr>,
+    pub vlans: Vec<u16>,
+    pub window: Duration,
+    pub census_horizon: Duration,
+    pub local_nets: Vec<Cidr>,
+}
+
+impl Declaration {
+    pub fn new(site: &SiteConfig, local_nets: &[Cidr]) -> Declaration {
+        Declaration {
+            mode: site.mode,
+            expected: site.expected_hosts,
+            resolvers: site.resolvers.clone(),
+            vlans: site.vlans.clone(),
+            window: site.window.0,
+            census_horizon: site.census_horizon.0,
+            local_nets: local_nets.to_vec(),
         }
-        site.packets = out + inb + internal + transit;
-        site
     }
 
-    #[test]
-    fn verdicts() {
-        assert_eq!(verdict(&site(0, 0, 0, 0), 5), VisibilityVerdict::Unknown);
-        assert_eq!(verdict(&site(0, 0, 0, 0), 61), VisibilityVerdict::Blind);
-        // Wrong side of the firewall: plenty of traffic, none of it ours.
-        assert_eq!(verdict(&site(0, 0, 0, 5000), 5), VisibilityVerdict::Blind);
-        assert_eq!(verdict(&site(10, 0, 0, 0), 5), VisibilityVerdict::Partial);
-        assert_eq!(verdict(&site(10, 12, 0, 0), 5), VisibilityVerdict::Sees);
+    /// As a heartbeat carries it.
+    pub fn declared(&self) -> Declared {
+        let range = self.expected.unwrap_or_default();
+        Declared {
+            mode: match self.mode {
+                SiteMode::Undeclared => DeploymentMode::Undeclared,
+                SiteMode::Inline => DeploymentMode::Inline,
+                SiteMode::Mirror => DeploymentMode::Mirror,
+            },
+            hosts_min: range.min,
+            hosts_max: range.max,
+        }
     }
+}
+
+/// One attached interface as the agent found it at the end of an interval.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceSight {
+    pub name: String,
+    /// Its link is up (operstate up or unknown).
+    pub up: bool,
+    /// Our program is the one attached to it.
+    pub ours: bool,
+    /// It runs in generic mode.
+    pub generic: bool,
+}
+
+/// The interfaces, measured by the caller each step.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Surroundings {
+    pub interfaces: Vec<InterfaceSight>,
+}
+
+/// The latest self-test: checks made, and how many the datapath saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SelfTestResult {
+    pub made: u32,
+    pub seen: u32,
+}
+
+/// A verdict change that has held for [`HOLD_STEPS`] steps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub from: Verdict,
+    pub to: Verdict,
+    pub sight: Sight,
+}
+
+/// The judge's state across steps.
+#[derive(Clone, Debug)]
+pub struct Judge {
+    declaration: Declaration,
+    window: Window,
+    census: Census,
+    started: SystemTime,
+    verdict: Verdict,
+    since: SystemTime,
+    /// The verdict last reported as a change (or the first one).
+    reported: Verdict,
+    held: u32,
+}
+
+impl Judge {
+    pub fn new(declaration: Declaration, started: SystemTime) -> Judge {
+        Judge {
+            window: Window::new(declaration.window),
+            declaration,
+            census: Census::default(),
+            started,
+            verdict: Verdict::Unknown,
+            since: started,
+            reported: Verdict::Unknown,
+            held: 0,
+        }
+    }
+
+    /// Takes one interval ending at `now` and judges the window.
+    pub fn step(
+        &mut self,
+        interval: &Interval,
+        surroundings: &Surroundings,
+        self_test: Option<SelfTestResult>,
+        now: SystemTime,
+    ) -> (Sight, Option<Change>) {
+        let lookups = Lookups::of(interval, &self.declaration.resolvers);
+        self.window.push(interval, lookups);
+        self.census.update(interval, &self.declaration.local_nets);
+        self.census.prune(now, self.declaration.census_horizon);
+        let (site, lookups) = self.window.totals();
+        let settled = now.duration_since(self.started).unwrap_or_default() >= GRACE;
+        let covered_secs = self.window.covered().as_secs();
+        let census = self.census.count();
+        let vlans = self.census.vlans();
+        let mut findings = rules::findings(&rules::Evidence {
+            site: &site,
+            lookups: &lookups,
+            settled,
+            covered_secs,
+            census,
+            vlans: &vlans,
+            declaration: &self.declaration,
+            surroundings,
+            self_test,
+        });
+        let problems = findings.iter().any(|f| !f.code.is_caveat());
+        let verdict = if problems {
+            Sight::verdict_of(&findings)
+        } else if rules::sees_both_ways(&site, census) {
+            Verdict::Ok
+        } else if settled {
+            findings.push(rules::fallback(&site, covered_secs));
+            findings.sort_by_key(|f| f.code);
+            Sight::verdict_of(&findings)
+        } else {
+            Verdict::Unknown
+        };
+        if verdict != self.verdict {
+            self.verdict = verdict;
+            self.since = now;
+            self.held = 0;
+        }
+        self.held = self.held.saturating_add(1);
+        let sight = Sight {
+            verdict,
+            since: crate::time::unix_seconds(self.since) as u64,
+            window_secs: u32::try_from(covered_secs).unwrap_or(u32::MAX),
+            packets: site.packets,
+            bytes: site.bytes,
+            hosts_seen: census,
+            findings: findings.into_iter().take(FINDINGS_MAX).collect(),
+            declared: self.declaration.declared(),
+        };
+        let change =
+            (verdict != self.reported && verdict != Verdict::Unknown && self.held >= HOLD_STEPS)
+                .then(|| {
+                    let from = self.reported;
+                    self.reported = verdict;
+                    Change {
+                        from,
+                        to: verdict,
+                        sight: sight.clone(),
+                    }
+                });
+        (sight, change)
+    }
+}
+
+/// The findings that are not caveats.
+pub fn problems(sight: &Sight) -> impl Iterator<Item = &Finding> {
+    sight.findings.iter().filter(|f| !f.code.is_caveat())
 }

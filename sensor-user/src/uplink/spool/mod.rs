@@ -54,7 +54,7 @@ impl Rank {
                 Severity::High => Rank::High,
                 Severity::Critical => Rank::Keep,
             },
-            Message::Heartbeat(_) | Message::Enrolment(_) => Rank::Keep,
+            Message::Heartbeat(_) | Message::HeartbeatV1(_) | Message::Enrolment(_) => Rank::Keep,
         }
     }
 

@@ -1,0 +1,205 @@
+//! The pure core shared by `vantage run` and, later, replays of captures and
+//! traces: each [`Interval`] goes in with the time it ends, and what the
+//! agent must do comes out ([`Outputs`]). No I/O, no clock of its own: the
+//! caller passes `now`, so the same steps run live or in accelerated time.
+//!
+//! Today a step tallies the kernel's events, judges what the sensor can see
+//! (`visibility::Judge`), raises an alert when that verdict changes and one
+//! for each canary, and says when a heartbeat is due. Learning, detection and
+//! the response policy slot in here as further stages of [`Pipeline::step`].
+
+use std::{
+    collections::VecDeque,
+    net::IpAddr,
+    time::{Duration, SystemTime},
+};
+
+use sensor_common::EventKind;
+use vantage_protocol::{message::bounded, Alert, AlertKind, Severity, Sight, Verdict};
+
+use crate::{
+    canary,
+    report::agent_state::{EventTotals, RecentEvent},
+    sample::{Event, Interval},
+    visibility::{self, Declaration, Judge, SelfTestResult, Surroundings},
+};
+
+/// The alert for a verdict that changed: how bad it is now, and the codes
+/// of the problems behind it.
+fn verdict_alert(change: &visibility::Change, now: SystemTime) -> Alert {
+    let codes: Vec<&str> = visibility::problems(&change.sight)
+        .map(|f| f.code.name())
+        .collect();
+    let detail = if codes.is_empty() {
+        format!("{} -> {}", change.from.name(), change.to.name())
+    } else {
+        format!(
+            "{} -> {}: {}",
+            change.from.name(),
+            change.to.name(),
+            codes.join(",")
+        )
+    };
+    Alert {
+        at: crate::time::unix_seconds(now) as u64,
+        severity: match change.to {
+            Verdict::Blind => Severity::High,
+            Verdict::Degraded => Severity::Medium,
+            Verdict::Ok | Verdict::Unknown => Severity::Info,
+        },
+        kind: AlertKind::Visibility,
+        host: IpAddr::from([0, 0, 0, 0]).into(),
+        peer: None,
+        port: 0,
+        count: u32::try_from(codes.len()).unwrap_or(u32::MAX),
+        detail: bounded(&detail),
+    }
+}
+
+/// The canary alert for a DNS query event that carries one.
+fn canary_alert(event: &Event, now: SystemTime) -> Option<Alert> {
+    if event.kind != EventKind::DnsQuery {
+        return None;
+    }
+    let canary = canary::parse(event.qname.as_deref()?)?;
+    Some(Alert {
+        at: crate::time::unix_seconds(now) as u64,
+        severity: Severity::Info,
+        kind: AlertKind::Canary,
+        host: event.src.into(),
+        peer: Some(event.dst.into()),
+        port: event.dst_port,
+        count: 1,
+        detail: bounded(&canary.name),
+    })
+}
+
+/// Recent events kept for `vantage status`.
+pub const RECENT_EVENTS: usize = 32;
+
+/// Settings of the pipeline.
+#[derive(Clone, Debug)]
+pub struct PipelineOptions {
+    /// How often a heartbeat is due; `None` when nothing is sent upstream.
+    pub heartbeat_interval: Option<Duration>,
+    /// What the site is declared to be.
+    pub declaration: Declaration,
+}
+
+/// What one step asks of the agent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outputs {
+    /// What the sensor can see, judged at the end of the interval.
+    pub sight: Sight,
+    /// A heartbeat carrying `sight` is due now.
+    pub heartbeat_due: bool,
+    /// Alerts to sign and send: a change of verdict, canaries.
+    pub alerts: Vec<Alert>,
+}
+
+/// The pipeline's state across steps.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    heartbeat_interval: Option<Duration>,
+    judge: Judge,
+    started_at: SystemTime,
+    next_heartbeat: Option<SystemTime>,
+    events: EventTotals,
+    recent: VecDeque<RecentEvent>,
+}
+
+impl Pipeline {
+    /// A pipeline starting at `started_at`; the first step owes a heartbeat.
+    pub fn new(options: PipelineOptions, started_at: SystemTime) -> Pipeline {
+        Pipeline {
+            heartbeat_interval: options.heartbeat_interval,
+            next_heartbeat: options.heartbeat_interval.map(|_| started_at),
+            judge: Judge::new(options.declaration, started_at),
+            started_at,
+            events: EventTotals::default(),
+            recent: VecDeque::with_capacity(RECENT_EVENTS),
+        }
+    }
+
+    /// Seconds since the pipeline started, at `now`.
+    pub fn uptime_secs(&self, now: SystemTime) -> u32 {
+        let elapsed = now.duration_since(self.started_at).unwrap_or_default();
+        u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX)
+    }
+
+    /// Takes one interval, ending at `now`, with the interfaces as the
+    /// agent found them and the latest self-test.
+    pub fn step(
+        &mut self,
+        interval: &Interval,
+        surroundings: &Surroundings,
+        self_test: Option<SelfTestResult>,
+        now: SystemTime,
+    ) -> Outputs {
+        let mut alerts = Vec::new();
+        for event in &interval.events {
+            self.tally(event, interval);
+            if let Some(alert) = canary_alert(event, now) {
+                alerts.push(alert);
+            }
+        }
+        let heartbeat_due = match (self.next_heartbeat, self.heartbeat_interval) {
+            (Some(due), Some(every)) if now >= due => {
+                // Keep to the schedule; after a stall, restart it from now.
+                let next = due + every;
+                self.next_heartbeat = Some(if next <= now { now + every } else { next });
+                true
+            }
+            _ => false,
+        };
+        let (sight, change) = self.judge.step(interval, surroundings, self_test, now);
+        if let Some(change) = change {
+            alerts.insert(0, verdict_alert(&change, now));
+        }
+        Outputs {
+            sight,
+            heartbeat_due,
+            alerts,
+        }
+    }
+
+    /// Events drained so far, by kind.
+    pub fn event_totals(&self) -> EventTotals {
+        self.events
+    }
+
+    /// Counts a record the datapath could not decode.
+    pub fn count_undecodable(&mut self, records: u64) {
+        self.events.undecodable += records;
+    }
+
+    /// The latest events, newest last.
+    pub fn recent_events(&self) -> impl Iterator<Item = &RecentEvent> {
+        self.recent.iter()
+    }
+
+    fn tally(&mut self, event: &Event, interval: &Interval) {
+        match event.kind {
+            EventKind::TcpSyn => self.events.tcp_syn += 1,
+            EventKind::UdpNewPeer => self.events.udp_new_peer += 1,
+            EventKind::DnsQuery => self.events.dns_query += 1,
+        }
+        if self.recent.len() == RECENT_EVENTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(RecentEvent {
+            at: interval.unix_of(event.timestamp_ns),
+            kind: <&str>::from(event.kind).to_owned(),
+            src: event.src.to_string(),
+            dst: event.dst.to_string(),
+            protocol: event.protocol,
+            src_port: event.src_port,
+            dst_port: event.dst_port,
+            qname: event.qname.clone(),
+            dropped: event.dropped,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,181 @@
+//! The sliding window the verdict is judged over: each interval's site
+//! counter deltas and what its events said about name lookups, dropped once
+//! they end before the window.
+
+use std::{
+    collections::VecDeque,
+    net::IpAddr,
+    time::{Duration, SystemTime},
+};
+
+use sensor_common::{user::CounterWords as _, EventKind, SiteCounters};
+
+use crate::sample::Interval;
+
+/// Well-known public resolvers that answer DNS over HTTPS (port 443) or
+/// TLS (853): Cloudflare, Google, Quad9, OpenDNS, AdGuard. A client's TCP
+/// connection to one of them is a lookup the sensor cannot read.
+pub const ENCRYPTED_RESOLVERS: [&str; 18] = [
+    "1.1.1.1",
+    "1.0.0.1",
+    "2606:4700:4700::1111",
+    "2606:4700:4700::1001",
+    "8.8.8.8",
+    "8.8.4.4",
+    "2001:4860:4860::8888",
+    "2001:4860:4860::8844",
+    "9.9.9.9",
+    "149.112.112.112",
+    "2620:fe::fe",
+    "2620:fe::9",
+    "208.67.222.222",
+    "208.67.220.220",
+    "2620:119:35::35",
+    "2620:119:53::53",
+    "94.140.14.14",
+    "94.140.15.15",
+];
+
+/// Name lookups the events show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lookups {
+    /// DNS queries from protected hosts (events; subject to the rate limit).
+    pub queries: u64,
+    /// Of those, to a resolver that is not declared (when some are).
+    pub elsewhere: u64,
+    /// TCP connections to a well-known resolver on 443 or to any on 853.
+    pub encrypted: u64,
+}
+
+impl Lookups {
+    /// The lookups `interval`'s events show, judged against `resolvers`.
+    pub fn of(interval: &Interval, resolvers: &[IpAddr]) -> Lookups {
+        let mut lookups = Lookups::default();
+        for event in &interval.events {
+            match event.kind {
+                EventKind::DnsQuery => {
+                    lookups.queries += 1;
+                    if !resolvers.is_empty() && !resolvers.contains(&event.dst) {
+                        lookups.elsewhere += 1;
+                    }
+                }
+                EventKind::TcpSyn
+                    if event.dst_port == 853
+                        || (event.dst_port == 443 && is_encrypted_resolver(event.dst)) =>
+                {
+                    lookups.encrypted += 1;
+                }
+                _ => {}
+            }
+        }
+        lookups
+    }
+
+    fn add(&mut self, other: &Lookups) {
+        self.queries += other.queries;
+        self.elsewhere += other.elsewhere;
+        self.encrypted += other.encrypted;
+    }
+
+    fn remove(&mut self, other: &Lookups) {
+        self.queries -= other.queries;
+        self.elsewhere -= other.elsewhere;
+        self.encrypted -= other.encrypted;
+    }
+}
+
+fn is_encrypted_resolver(addr: IpAddr) -> bool {
+    let addr = match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        v4 => v4,
+    };
+    ENCRYPTED_RESOLVERS
+        .iter()
+        .any(|known| known.parse::<IpAddr>().is_ok_and(|k| k == addr))
+}
+
+#[derive(Clone, Debug)]
+struct Slice {
+    start: SystemTime,
+    end: SystemTime,
+    site: SiteCounters,
+    lookups: Lookups,
+}
+
+/// The intervals of the last `span`, and their running totals.
+#[derive(Clone, Debug)]
+pub struct Window {
+    span: Duration,
+    slices: VecDeque<Slice>,
+    site: SiteCounters,
+    lookups: Lookups,
+}
+
+impl Window {
+    pub fn new(span: Duration) -> Window {
+        Window {
+            span,
+            slices: VecDeque::new(),
+            site: SiteCounters::default(),
+            lookups: Lookups::default(),
+        }
+    }
+
+    /// Adds an interval and drops what ended before the window.
+    pub fn push(&mut self, interval: &Interval, lookups: Lookups) {
+        let slice = Slice {
+            start: interval.start,
+            end: interval.end,
+            site: interval.site.delta,
+            lookups,
+        };
+        self.site = SiteCounters::sum([&self.site, &slice.site]);
+        self.lookups.add(&slice.lookups);
+        self.slices.push_back(slice);
+        let end = interval.end;
+        while self
+            .slices
+            .front()
+            .is_some_and(|s| end.duration_since(s.end).unwrap_or_default() >= self.span)
+        {
+            if let Some(old) = self.slices.pop_front() {
+                self.site = self.site.since(&old.site);
+                self.lookups.remove(&old.lookups);
+            }
+        }
+    }
+
+    /// The site counters and lookups over the window.
+    pub fn totals(&self) -> (SiteCounters, Lookups) {
+        (self.site, self.lookups)
+    }
+
+    /// How much time the window's intervals cover.
+    pub fn covered(&self) -> Duration {
+        match (self.slices.front(), self.slices.back()) {
+            (Some(first), Some(last)) => last.end.duration_since(first.start).unwrap_or_default(),
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_encrypted_resolvers_in_either_form() {
+        assert!(is_encrypted_resolver(
+            "1.1.1.1".parse().unwrap_or(IpAddr::from([0; 4]))
+        ));
+        assert!(is_encrypted_resolver(
+            "::ffff:8.8.8.8".parse().unwrap_or(IpAddr::from([0; 4]))
+        ));
+        assert!(is_encrypted_resolver(
+            "2620:fe::fe".parse().unwrap_or(IpAddr::from([0; 4]))
+        ));
+        assert!(!is_encrypted_resolver(
+            "203.0.113.53".parse().unwrap_or(IpAddr::from([0; 4]))
+        ));
+    }
+}
