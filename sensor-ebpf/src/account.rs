@@ -41,7 +41,9 @@ pub fn account(
             new_peer = count_sent(ctx, host, packet, frame_len);
         }
     }
-    if packet.dst_local {
+    // A frame to a broadcast or multicast MAC has no host at its
+    // destination (a subnet's broadcast address, a multicast group).
+    if packet.dst_local && !packet.to_group {
         if let Some(host) = host_entry(site, &packet.dst, packet.dst_mix, host_sets, now) {
             count_received(host, packet, frame_len);
         }

@@ -36,15 +36,11 @@ use vantage_tests::{
 
 type Result<T = ()> = anyhow::Result<T>;
 
-/// An address of a capture left out of the exact comparison, and what
-/// Vantage does with it today (asserted, so a change shows up here).
+/// An address of a capture left out of the exact comparison: it must have
+/// no host entry at all.
 struct Excluded {
     addr: &'static str,
     why: &'static str,
-    /// Today: Vantage keeps a host entry for it with exactly tshark's
-    /// counts. Set to `false` once broadcast addresses stop being hosts:
-    /// then the test asserts there is no entry at all.
-    counted_as_host: bool,
 }
 
 /// A capture and the protected network its README declares.
@@ -56,8 +52,7 @@ struct Capture {
     excluded: &'static [Excluded],
 }
 
-/// Subnet broadcasts: sent to ff:ff:ff:ff:ff:ff, they are not hosts. Vantage
-/// counts them as hosts today; another change will stop that.
+/// Subnet broadcasts: sent to ff:ff:ff:ff:ff:ff, they are not hosts.
 const BROADCAST: &str = "subnet broadcast (to ff:ff:ff:ff:ff:ff), not a host";
 
 /// The workspace root: the parent of this crate's directory.
@@ -515,20 +510,10 @@ fn replay_and_compare(capture: &Capture) -> Result {
         let (want, got) = (expected.get(addr), actual.get(addr));
         let result = match excluded.get(addr) {
             Some(ex) => {
-                let today = if ex.counted_as_host {
-                    got.is_some() && got == want
-                } else {
-                    got.is_none()
-                };
-                if !today {
+                if got.is_some() {
                     failures.push(format!(
-                        "{addr} ({}): expected {}, vantage has {got:?}, tshark {want:?}",
-                        ex.why,
-                        if ex.counted_as_host {
-                            "a host entry with tshark's counts (today's behaviour)"
-                        } else {
-                            "no host entry"
-                        }
+                        "{addr} ({}): expected no host entry, vantage has {got:?}",
+                        ex.why
                     ));
                 }
                 format!("excluded: {}", ex.why)
@@ -615,7 +600,6 @@ fn teams() -> Result {
         excluded: &[Excluded {
             addr: "192.168.1.255",
             why: BROADCAST,
-            counted_as_host: true,
         }],
     })
 }
@@ -641,7 +625,6 @@ fn smb_psexec_add_user() -> Result {
         excluded: &[Excluded {
             addr: "192.168.10.255",
             why: BROADCAST,
-            counted_as_host: true,
         }],
     })
 }
@@ -657,7 +640,6 @@ fn netbios() -> Result {
         excluded: &[Excluded {
             addr: "10.0.5.255",
             why: BROADCAST,
-            counted_as_host: true,
         }],
     })
 }

@@ -171,6 +171,7 @@ pub fn parse(
     slot.l3_at = IPV4_AT as u16;
     slot.l4_at = l4 as u16;
     slot.tunnel = Tunneled::No;
+    slot.to_group = eth.dst[0].to_ne_bytes()[0] & 1 == 1;
     slot.varies = network.varies ^ varies.rotate_left(13);
     true
 }

@@ -49,6 +49,8 @@ pub struct Link {
     pub src_mac: [u16; 3],
     /// The innermost VLAN id (0: untagged).
     pub vlan: u16,
+    /// Sent to a broadcast or multicast MAC address.
+    pub to_group: bool,
 }
 
 #[repr(C)]
@@ -153,6 +155,7 @@ pub fn parse(
         site.multicast += 1;
     }
     link.src_mac = eth.src;
+    link.to_group = eth.dst[0].to_ne_bytes()[0] & 1 == 1;
 
     let mut ethertype = be16(eth.ethertype);
     let mut offset = at + ETH_HEADER;

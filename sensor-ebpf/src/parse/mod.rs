@@ -114,6 +114,9 @@ pub struct Packet {
     pub l4_at: u16,
     /// Where the packet sits relative to an opened tunnel.
     pub tunnel: Tunneled,
+    /// The frame went to a broadcast or multicast MAC address: its
+    /// destination IP (a subnet broadcast address, say) is not a host.
+    pub to_group: bool,
     /// IP and transport header words that differ between packets of one
     /// flow (IPv4 id, fragment field and checksum, or IPv6 flow label and
     /// length; TCP sequence, acknowledgement, flags and window, or UDP
@@ -335,6 +338,7 @@ pub fn parse(
         l3_at: ip.at,
         l4_at: ip.l4.unwrap_or(0),
         tunnel: tunneled,
+        to_group: link.to_group,
         varies: varies(ctx, ip.at, ip.l4),
         src_mix,
         dst_mix,

@@ -328,6 +328,7 @@ fn describe(iface: &str, attached: &Attachment, state_dir: &Path) -> InterfaceSt
         generic_because: attached.generic_because.clone(),
         vlan_offload,
         merging_off: offloads::merging_stopped(state_dir, iface),
+        program_id: attached.program_id,
     }
 }
 
@@ -412,7 +413,7 @@ impl Agent {
                 .attached
                 .iter()
                 .map(|attached| {
-                    let report = self.datapath.link_report(&attached.name).ok();
+                    let report = crate::datapath::link_report(&attached.name).ok();
                     InterfaceSight {
                         name: attached.name.clone(),
                         up: report.is_some_and(|r| r.running),

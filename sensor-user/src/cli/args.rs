@@ -51,6 +51,13 @@ pub enum Command {
     Alert(AlertArgs),
     /// Show the uplink log: every envelope committed, sent, acknowledged or evicted.
     Log(LogArgs),
+    /// Check the sensor's placement: watch the running sensor for a while and
+    /// print what it can and cannot see, with fixes. Exits 0 only when it sees
+    /// what it should, 1 on findings, 2 on error.
+    Placement(PlacementArgs),
+    /// Look up a recognisable canary name from this (protected) host, so that
+    /// the sensor raises a canary alert and the path to the SOC is proven.
+    Canary(CanaryArgs),
     /// Print a fully commented example configuration file.
     ConfigExample,
     /// Check a configuration file and print the settings it resolves to.
@@ -102,6 +109,28 @@ pub struct StatusArgs {
     /// Redraw every N seconds until interrupted.
     #[arg(long, value_name = "SECONDS")]
     pub watch: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlacementArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Seconds to watch (a verdict needs at least 60).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub duration: u64,
+    /// Print the report as JSON (schema `vantage.placement/1`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CanaryArgs {
+    /// Ask this resolver directly instead of this host's own.
+    #[arg(long, value_name = "IP")]
+    pub resolver: Option<std::net::IpAddr>,
+    /// The domain under which the canary name is looked up.
+    #[arg(long, default_value = vantage::canary::DEFAULT_SUFFIX)]
+    pub suffix: String,
 }
 
 #[derive(Debug, Subcommand)]

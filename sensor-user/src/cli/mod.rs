@@ -4,6 +4,8 @@
 
 pub mod args;
 mod blocks;
+mod canary;
+mod placement;
 mod run;
 mod status;
 mod uplink;
@@ -34,6 +36,8 @@ pub fn dispatch(command: Command) -> anyhow::Result<()> {
             let config = load_config(&args.common)?;
             uplink::show_log(&args, &config)
         }
+        Command::Placement(args) => placement::placement(&args),
+        Command::Canary(args) => canary::send(&args),
         Command::ConfigExample => {
             print!("{}", vantage::config::EXAMPLE);
             Ok(())

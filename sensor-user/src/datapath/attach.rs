@@ -227,6 +227,37 @@ impl Datapath {
     }
 }
 
+/// The interface as the kernel reports it now: the XDP program attached
+/// (compare with [`Attachment::program_id`]) and whether the link runs.
+pub fn link_report(iface: &str) -> Result<xdp_mode::LinkReport, DatapathError> {
+    let index =
+        interface_index(iface).ok_or_else(|| DatapathError::NoSuchInterface(iface.to_owned()))?;
+    xdp_mode::report(index).map_err(|source| DatapathError::Interface {
+        iface: iface.to_owned(),
+        source,
+    })
+}
+
+/// True if the loaded program with `id` is one of this object's sensor
+/// programs (by name), whoever loaded it.
+pub fn is_sensor_program(id: u32) -> bool {
+    use sensor_common::{PROGRAM_RAW_IP, PROGRAM_RAW_IP_FRAGS};
+    aya::programs::loaded_programs().flatten().any(|info| {
+        info.id() == id
+            && info.name_as_str().is_some_and(|name| {
+                [
+                    PROGRAM_SENSOR,
+                    PROGRAM_SENSOR_FRAGS,
+                    PROGRAM_RAW_IP,
+                    PROGRAM_RAW_IP_FRAGS,
+                ]
+                .iter()
+                // The kernel keeps the first 15 bytes of a program's name.
+                .any(|ours| ours.starts_with(name) && !name.is_empty())
+            })
+    })
+}
+
 /// True if an interface of this name exists in this network namespace.
 fn interface_exists(iface: &str) -> bool {
     interface_index(iface).is_some()

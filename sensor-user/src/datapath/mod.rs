@@ -17,7 +17,7 @@ pub mod xdp_mode;
 use std::path::{Path, PathBuf};
 
 pub use crate::config::AttachMode;
-pub use attach::Attachment;
+pub use attach::{is_sensor_program, link_report, Attachment};
 use aya::{
     maps::{Map, MapData, RingBuf},
     programs::Xdp,

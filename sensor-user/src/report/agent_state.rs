@@ -37,6 +37,9 @@ pub struct InterfaceState {
     /// (restored by `vantage unload`).
     #[serde(default)]
     pub merging_off: bool,
+    /// The kernel's id of the program attached here.
+    #[serde(default)]
+    pub program_id: u32,
 }
 
 /// Events drained from the kernel, by kind.

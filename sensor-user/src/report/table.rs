@@ -31,6 +31,20 @@ fn distinct(count: DistinctCount) -> String {
 pub fn render_table(report: &StatusReport) -> String {
     let mut out = String::new();
     let agent = &report.agent;
+    // What it can see comes first: the verdict, each finding and its fix.
+    match agent.sight.as_ref().filter(|_| agent.running) {
+        Some(sight) => {
+            for line in sight.lines() {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "sight: unknown (no agent is judging it: `vantage placement` checks it now)"
+            );
+        }
+    }
     if agent.running {
         let _ = writeln!(out, "agent: running, pid {}", agent.pid);
         for i in &agent.interfaces {
