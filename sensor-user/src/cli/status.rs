@@ -14,6 +14,7 @@ use vantage::{
     },
     sample::Sampler,
     time::{unix_seconds, Clock as _, SystemClock},
+    visibility::census::is_host_address,
 };
 
 use super::{args::StatusArgs, load_config, open_maps};
@@ -23,7 +24,12 @@ fn build_report(config: &Config) -> anyhow::Result<status::StatusReport> {
     let clock = SystemClock;
     let maps = open_maps(config)?;
     let reading = datapath::snapshot::read(&maps)?;
-    let interval = Sampler::new().next(reading, Vec::new(), clock.now(), clock.monotonic_ns());
+    let mut interval = Sampler::new().next(reading, Vec::new(), clock.now(), clock.monotonic_ns());
+    // Network, broadcast and multicast addresses are never hosts.
+    let local_nets = maps.local_nets()?;
+    interval
+        .hosts
+        .retain(|host| is_host_address(host.addr, &local_nets));
     let now_ns = clock.monotonic_ns();
     let mut blocks = BlockCounts::default();
     for record in maps.blocks()? {
@@ -40,7 +46,7 @@ fn build_report(config: &Config) -> anyhow::Result<status::StatusReport> {
     let context = ReportContext {
         generated_at: unix_seconds(clock.now()),
         agent: state_file::read_state(&config.sensor.state_dir, stale_after, &clock),
-        local_nets: maps.local_nets()?.iter().map(ToString::to_string).collect(),
+        local_nets: local_nets.iter().map(ToString::to_string).collect(),
         parsing: {
             let (open, skip_duplicates) = maps.parsing()?;
             ParsingStatus {
