@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use vantage_protocol::Severity;
 
 pub use crate::record::{AlertFilter, LastHeartbeat};
-use crate::store::{Queries, StoreError};
+use crate::{
+    assurance::sight::v1_of_verdict,
+    store::{Queries, StoreError},
+};
 
 /// A sensor counts as silent after this many heartbeat intervals without one.
 pub const SILENT_AFTER_MISSED: f64 = 3.0;
@@ -47,7 +50,10 @@ pub struct SensorSummary {
     pub liveness: Liveness,
     /// Seconds since the last heartbeat was stored.
     pub silent_for_secs: Option<f64>,
-    /// "unknown" until a heartbeat says otherwise.
+    /// The last heartbeat's verdict in the first revision's words (`sees`,
+    /// `partial`, `blind`, `unknown`; a current verdict mapped back: `ok`
+    /// -> `sees`, `degraded` -> `partial`); "unknown" until a heartbeat
+    /// says otherwise.
     pub visibility: String,
     /// Its last heartbeat, if any.
     pub last_heartbeat: Option<LastHeartbeat>,
@@ -101,8 +107,8 @@ pub fn fleet_report<Q: Queries + ?Sized>(store: &Q, now: f64) -> Result<FleetRep
         let (liveness, silent_for_secs) = liveness(heartbeat.as_ref(), now);
         let visibility = heartbeat
             .as_ref()
-            .and_then(|beat| beat.visibility)
-            .map_or("unknown", |v| v.verdict.name())
+            .and_then(|beat| beat.sight.as_ref())
+            .map_or("unknown", |s| v1_of_verdict(s.verdict).name())
             .to_owned();
         let mut alerts: BTreeMap<String, u64> = Severity::ALL
             .iter()

@@ -32,6 +32,7 @@ pub fn run(db: &Path, json: bool, filter: Filter) -> anyhow::Result<()> {
         after_id: filter.after_id,
         sensor: filter.sensor,
         min_severity,
+        kind: None,
         include_broken: filter.include_broken,
         limit: filter.limit,
     };
