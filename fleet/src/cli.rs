@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// The MSSP's collector for Vantage sensors.
 #[derive(Debug, Parser)]
@@ -19,11 +19,32 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// The database file: `--db`, else `DIR/fleet.db`.
     pub fn db_path(&self) -> PathBuf {
         self.db.clone().unwrap_or_else(|| self.dir.join("fleet.db"))
     }
 }
 
+/// The contract flags of `enroll` and `expect`: what the MSSP expects of
+/// the sensor's site. Parsed by `assurance::contract`, which names the flag
+/// in every refusal.
+#[derive(Debug, Default, Args)]
+pub struct ContractFlags {
+    /// How the sensor is to be deployed: inline (a gateway) or mirror (a
+    /// SPAN port); none removes the term.
+    #[arg(long, value_name = "inline|mirror")]
+    pub mode: Option<String>,
+    /// Protected hosts the sensor must see sending: N or A-B; none removes
+    /// the term.
+    #[arg(long, value_name = "N|A-B")]
+    pub expect_hosts: Option<String>,
+    /// The resolvers the site's clients use, comma-separated; none removes
+    /// them.
+    #[arg(long, value_name = "IP,IP")]
+    pub resolvers: Option<String>,
+}
+
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the collector's TLS key and certificate and print the pin sensors need.
@@ -53,8 +74,20 @@ pub enum Command {
         /// Name to show for the sensor (default: its hostname or id).
         #[arg(long)]
         name: Option<String>,
+        /// The contract the sensor's reports are judged against.
+        #[command(flatten)]
+        contract: ContractFlags,
     },
-    /// The fleet: per sensor, last heartbeat, visibility, alerts, gaps, silence.
+    /// Show a sensor's contract, or change the terms given.
+    Expect {
+        /// Sensor id, or a unique start of one.
+        sensor: String,
+        /// The terms to change; the others stay.
+        #[command(flatten)]
+        contract: ContractFlags,
+    },
+    /// The fleet: per sensor, last heartbeat, verdict, findings, contract
+    /// check, time in each verdict, last canary, alerts, gaps, silence.
     Sensors {
         #[arg(long)]
         json: bool,
@@ -63,12 +96,15 @@ pub enum Command {
     Alerts {
         #[arg(long)]
         json: bool,
-        /// Only this sensor (id).
+        /// Only this sensor (id, or a unique start of one).
         #[arg(long)]
         sensor: Option<String>,
         /// Only this severity or worse (info, low, medium, high, critical).
         #[arg(long)]
         min_severity: Option<String>,
+        /// Only this kind (test, port_scan, ..., canary).
+        #[arg(long)]
+        kind: Option<String>,
         /// Only alerts stored after this row id.
         #[arg(long, default_value_t = 0)]
         after_id: i64,
@@ -77,6 +113,18 @@ pub enum Command {
         include_broken: bool,
         #[arg(long)]
         limit: Option<u32>,
+    },
+    /// Canaries that crossed sensors' datapaths, oldest first, with the
+    /// latency of the path each proved.
+    Canaries {
+        #[arg(long)]
+        json: bool,
+        /// Only this sensor (id, or a unique start of one).
+        #[arg(long)]
+        sensor: Option<String>,
+        /// Only the last N.
+        #[arg(long)]
+        last: Option<u32>,
     },
     /// Send stored alerts to a SIEM: as JSON lines, OCSF Detection Findings
     /// or RFC 5424 syslog, to stdout or over UDP/TCP.

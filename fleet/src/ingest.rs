@@ -2,15 +2,18 @@
 //! forged, a duplicate (resend or replay), a conflicting second version of a
 //! position, or genuine, and if genuine, how it fits the sensor's chain.
 //! Everything refused is counted; only verified envelopes are stored.
+//! Heartbeats of both kinds are stored in one form, and every genuine one
+//! moves its sensor's time in state (see `assurance::dwell`).
 //!
 //! This is pure logic over a [`Ledger`]: it never names a database. Whether
 //! a position is free is decided by the ledger's insert (insert-or-detect),
 //! not by a read before it, so collectors sharing one store agree on it.
 
-use vantage_protocol::{Ack, AckOutcome, Envelope, Message, RejectReason};
+use vantage_protocol::{Ack, AckOutcome, Envelope, Message, RejectReason, SensorId};
 
 use crate::{
-    record::ChainStatus,
+    assurance::dwell,
+    record::{ChainStatus, HeartbeatRecord},
     store::{Gap, Insert, Ledger, NewEnvelope, StoreError, StoredLink},
 };
 
@@ -152,7 +155,12 @@ pub fn ingest<L: Ledger + ?Sized>(
     }
     match &message {
         Message::Alert(alert) => ledger.insert_alert(id, alert)?,
-        Message::Heartbeat(beat) => ledger.insert_heartbeat(id, beat)?,
+        Message::Heartbeat(beat) => {
+            store_heartbeat(ledger, sensor, id, &beat.into(), placement.status)?;
+        }
+        Message::HeartbeatV1(beat) => {
+            store_heartbeat(ledger, sensor, id, &beat.into(), placement.status)?;
+        }
         Message::Enrolment(_) => {}
     }
     Ok(Ingested {
@@ -164,6 +172,31 @@ pub fn ingest<L: Ledger + ?Sized>(
         stored_id: Some(id),
         chain: Some(placement.status),
     })
+}
+
+/// Stores a heartbeat and, unless it breaks its chain, counts the time
+/// since the sensor's previous one.
+fn store_heartbeat<L: Ledger + ?Sized>(
+    ledger: &mut L,
+    sensor: SensorId,
+    id: i64,
+    beat: &HeartbeatRecord,
+    chain: ChainStatus,
+) -> Result<(), StoreError> {
+    ledger.insert_heartbeat(id, beat)?;
+    if !chain.is_genuine() {
+        return Ok(());
+    }
+    let next = dwell::Beat {
+        at: beat.at,
+        verdict: beat.sight.verdict,
+        since: beat.sight.since,
+        interval_secs: beat.interval_secs,
+    };
+    if let Some(advance) = dwell::advance(ledger.verdict_mark(sensor)?, next) {
+        ledger.advance_verdict_clock(sensor, &advance)?;
+    }
+    Ok(())
 }
 
 /// The answer for a verified envelope whose position is already held:
@@ -215,5 +248,7 @@ fn place<L: Ledger + ?Sized>(ledger: &L, envelope: &Envelope) -> Result<Placemen
     })
 }
 
+#[cfg(test)]
+mod sight_tests;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 //! de-duplicates and stores what enrolled sensors send, a SQLite store, the
 //! fleet view, and exports to SIEMs.
 
+pub mod assurance;
 pub mod cli;
 pub mod ingest;
 pub mod record;

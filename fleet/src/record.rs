@@ -1,12 +1,14 @@
 //! What the collector stores and shows: one row per genuine alert, with where
-//! it sits in its sensor's chain, a sensor's last heartbeat, and which alerts
-//! to list. Plain data shared by storage, the fleet view, the CLI and the SIEM
-//! exports.
+//! it sits in its sensor's chain, a heartbeat of either kind as stored, a
+//! sensor's last heartbeat, and which alerts to list. Plain data shared by
+//! storage, the fleet view, the CLI and the SIEM exports.
 
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use vantage_protocol::{AlertKind, Health, Severity, Visibility};
+use vantage_protocol::{AlertKind, Health, Heartbeat, HeartbeatV1, Severity, Visibility};
+
+use crate::assurance::sight::SightRecord;
 
 /// How an envelope fits its sensor's chain when it was stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +94,49 @@ pub struct AlertRecord {
     pub envelope_hash: String,
 }
 
+/// A heartbeat as stored, from either heartbeat kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeartbeatRecord {
+    /// Unix seconds on the sensor's clock.
+    pub at: u64,
+    /// Seconds since the agent started.
+    pub uptime_secs: u32,
+    /// Seconds within which the next heartbeat is due.
+    pub interval_secs: u32,
+    /// The sensor's health report.
+    pub health: Health,
+    /// The first revision's visibility (`None` for current heartbeats).
+    pub visibility: Option<Visibility>,
+    /// What the sensor sees, in the current form.
+    pub sight: SightRecord,
+}
+
+impl From<&Heartbeat> for HeartbeatRecord {
+    fn from(beat: &Heartbeat) -> HeartbeatRecord {
+        HeartbeatRecord {
+            at: beat.at,
+            uptime_secs: beat.uptime_secs,
+            interval_secs: beat.interval_secs,
+            health: beat.health.clone(),
+            visibility: None,
+            sight: SightRecord::from(beat),
+        }
+    }
+}
+
+impl From<&HeartbeatV1> for HeartbeatRecord {
+    fn from(beat: &HeartbeatV1) -> HeartbeatRecord {
+        HeartbeatRecord {
+            at: beat.at,
+            uptime_secs: beat.uptime_secs,
+            interval_secs: beat.interval_secs,
+            health: beat.health.clone(),
+            visibility: Some(beat.visibility),
+            sight: SightRecord::from(beat),
+        }
+    }
+}
+
 /// The last heartbeat a sensor sent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LastHeartbeat {
@@ -105,8 +150,12 @@ pub struct LastHeartbeat {
     pub interval_secs: u32,
     /// The sensor's health report (`None` if the stored one is unreadable).
     pub health: Option<Health>,
-    /// What the sensor sees (`None` if the stored one is unreadable).
+    /// What a first-revision sensor saw (`None` for a current heartbeat, or
+    /// if the stored one is unreadable).
     pub visibility: Option<Visibility>,
+    /// What the sensor sees: verdict, findings, hosts seen, what its
+    /// configuration declares (a first-revision heartbeat converted).
+    pub sight: Option<SightRecord>,
 }
 
 /// Which alerts to list.
@@ -118,6 +167,8 @@ pub struct AlertFilter {
     pub sensor: Option<String>,
     /// Only this severity or worse.
     pub min_severity: Option<Severity>,
+    /// Only this kind.
+    pub kind: Option<AlertKind>,
     /// Include envelopes flagged as breaking the chain.
     pub include_broken: bool,
     /// At most this many alerts (all when `None`).

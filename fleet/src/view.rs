@@ -1,14 +1,26 @@
-//! The fleet view: per sensor, its last heartbeat, visibility verdict, alert
-//! counts, missing and broken envelopes and whether it has gone silent; and
-//! the counters of everything refused. Built from any store's [`Queries`].
+//! The fleet view: per sensor, its last heartbeat, verdict and findings,
+//! its contract and the collector's check against it, where its reports
+//! contradict its enrolment, its time in each verdict, its last canary,
+//! alert counts, missing and broken envelopes and whether it has gone
+//! silent; and the counters of everything refused. Built from any store's
+//! [`Queries`].
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, net::IpAddr};
 
 use serde::{Deserialize, Serialize};
-use vantage_protocol::Severity;
+use vantage_protocol::{AlertKind, Finding, FindingCode, Severity};
 
 pub use crate::record::{AlertFilter, LastHeartbeat};
-use crate::store::{Queries, StoreError};
+use crate::{
+    assurance::{
+        canary::{self, CanaryTiming},
+        check::{self, ContractCheck, Contradiction},
+        contract::Contract,
+        sight::v1_of_verdict,
+    },
+    record::AlertRecord,
+    store::{Queries, StoreError},
+};
 
 /// A sensor counts as silent after this many heartbeat intervals without one.
 pub const SILENT_AFTER_MISSED: f64 = 3.0;
@@ -17,6 +29,8 @@ pub const SILENT_AFTER_MISSED: f64 = 3.0;
 pub const SENSORS_SCHEMA: &str = "vantage.fleet.sensors/1";
 /// Schema name of `alerts --json`.
 pub const ALERTS_SCHEMA: &str = "vantage.fleet.alerts/1";
+/// Schema name of `canaries --json`.
+pub const CANARIES_SCHEMA: &str = "vantage.fleet.canaries/1";
 
 /// Whether a sensor is reporting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +61,10 @@ pub struct SensorSummary {
     pub liveness: Liveness,
     /// Seconds since the last heartbeat was stored.
     pub silent_for_secs: Option<f64>,
-    /// "unknown" until a heartbeat says otherwise.
+    /// The last heartbeat's verdict in the first revision's words (`sees`,
+    /// `partial`, `blind`, `unknown`; a current verdict mapped back: `ok`
+    /// -> `sees`, `degraded` -> `partial`); "unknown" until a heartbeat
+    /// says otherwise. See `verdict` for the current words.
     pub visibility: String,
     /// Its last heartbeat, if any.
     pub last_heartbeat: Option<LastHeartbeat>,
@@ -61,6 +78,98 @@ pub struct SensorSummary {
     pub broken: u64,
     /// Everything counted for this sensor: duplicates, rejects, gaps.
     pub counters: BTreeMap<String, u64>,
+    /// The last heartbeat's verdict: `ok`, `degraded`, `blind`, or
+    /// `unknown` (also before any heartbeat).
+    pub verdict: String,
+    /// The findings behind it, with their evidence in words.
+    pub findings: Vec<FindingView>,
+    /// Protected hosts the last heartbeat saw sending.
+    pub hosts_seen: Option<u32>,
+    /// What the MSSP expects of the site.
+    pub contract: Contract,
+    /// Unix seconds when the contract was last set (`None`: never).
+    pub contract_changed_at: Option<f64>,
+    /// The collector's check of the last heartbeat against the contract.
+    pub contract_check: ContractCheck,
+    /// True when the sensor's reports contradict its enrolment.
+    pub contradicts_enrolment: bool,
+    /// How they contradict it.
+    pub contradictions: Vec<Contradiction>,
+    /// Seconds spent in each verdict (and `silent`), between heartbeats.
+    pub time_in_verdict: BTreeMap<String, u64>,
+    /// The last canary that crossed the sensor's datapath.
+    pub last_canary: Option<CanarySeen>,
+}
+
+/// A finding with its evidence in words and what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingView {
+    /// Stable reason code.
+    pub code: FindingCode,
+    /// First evidence figure.
+    pub a: u64,
+    /// Second evidence figure.
+    pub b: u64,
+    /// The evidence in words ([`Finding::describe`]).
+    pub text: String,
+    /// What to do about it ([`FindingCode::hint`]).
+    pub hint: String,
+    /// A caveat leaves the verdict as it is.
+    pub caveat: bool,
+}
+
+impl From<&Finding> for FindingView {
+    fn from(finding: &Finding) -> FindingView {
+        FindingView {
+            code: finding.code,
+            a: finding.a,
+            b: finding.b,
+            text: finding.describe(),
+            hint: finding.code.hint().to_owned(),
+            caveat: finding.code.is_caveat(),
+        }
+    }
+}
+
+/// A canary alert and the path it took.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CanarySeen {
+    /// Row id of the alert.
+    pub alert_id: i64,
+    /// The protected host that sent the lookup.
+    pub host: IpAddr,
+    /// When it was sent, seen and stored, and the latencies.
+    #[serde(flatten)]
+    pub timing: CanaryTiming,
+}
+
+impl CanarySeen {
+    /// The canary `alert` carries, if it is a canary alert.
+    pub fn of(alert: &AlertRecord) -> Option<CanarySeen> {
+        Some(CanarySeen {
+            alert_id: alert.id,
+            host: alert.host,
+            timing: canary::timing(alert)?,
+        })
+    }
+}
+
+/// One alert of `alerts --json`: the stored alert, and for a canary its
+/// timing (`null` for other kinds).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertEntry {
+    /// The stored alert.
+    #[serde(flatten)]
+    pub alert: AlertRecord,
+    /// A canary's path, for `canary` alerts.
+    pub canary: Option<CanaryTiming>,
+}
+
+impl From<AlertRecord> for AlertEntry {
+    fn from(alert: AlertRecord) -> AlertEntry {
+        let canary = canary::timing(&alert);
+        AlertEntry { alert, canary }
+    }
 }
 
 /// `vantage-fleet sensors --json`.
@@ -99,11 +208,24 @@ pub fn fleet_report<Q: Queries + ?Sized>(store: &Q, now: f64) -> Result<FleetRep
     for row in enrolled {
         let heartbeat = store.last_heartbeat(&row.sensor)?;
         let (liveness, silent_for_secs) = liveness(heartbeat.as_ref(), now);
-        let visibility = heartbeat
+        let sight = heartbeat.as_ref().and_then(|beat| beat.sight.clone());
+        let visibility = sight
             .as_ref()
-            .and_then(|beat| beat.visibility)
-            .map_or("unknown", |v| v.verdict.name())
+            .map_or("unknown", |s| v1_of_verdict(s.verdict).name())
             .to_owned();
+        let verdict = sight
+            .as_ref()
+            .map_or("unknown", |s| s.verdict.name())
+            .to_owned();
+        let report = sight.as_ref().map(|sight| check::Report {
+            sight,
+            interfaces: heartbeat
+                .as_ref()
+                .and_then(|beat| beat.health.as_ref())
+                .map(|health| health.interfaces),
+        });
+        let contract_check = check::check(&row.contract, report);
+        let contradictions = check::contradictions(&row.contract, sight.as_ref(), &contract_check);
         let mut alerts: BTreeMap<String, u64> = Severity::ALL
             .iter()
             .map(|severity| (severity.name().to_owned(), 0))
@@ -113,11 +235,13 @@ pub fn fleet_report<Q: Queries + ?Sized>(store: &Q, now: f64) -> Result<FleetRep
         let fingerprint = vantage_protocol::PublicKey::from_hex(&row.public_key)
             .map(|key| key.fingerprint())
             .unwrap_or_default();
+        let last_canary = store
+            .last_alert(&row.sensor, AlertKind::Canary)?
+            .as_ref()
+            .and_then(CanarySeen::of);
         sensors.push(SensorSummary {
             counters: store.counters(&row.sensor)?,
-            sensor: row.sensor,
-            name: row.name,
-            site: row.site,
+            time_in_verdict: store.verdict_times(&row.sensor)?,
             fingerprint,
             enrolled_at: row.enrolled_at,
             liveness,
@@ -128,6 +252,21 @@ pub fn fleet_report<Q: Queries + ?Sized>(store: &Q, now: f64) -> Result<FleetRep
             envelopes: counts.envelopes,
             missing: counts.missing,
             broken: counts.broken,
+            verdict,
+            findings: sight
+                .as_ref()
+                .map(|s| s.findings.iter().map(FindingView::from).collect())
+                .unwrap_or_default(),
+            hosts_seen: sight.as_ref().map(|s| s.hosts_seen),
+            contract_changed_at: row.contract_changed_at,
+            contract_check,
+            contradicts_enrolment: !contradictions.is_empty(),
+            contradictions,
+            contract: row.contract,
+            last_canary,
+            sensor: row.sensor,
+            name: row.name,
+            site: row.site,
         });
     }
     Ok(FleetReport {

@@ -1,21 +1,28 @@
 //! `vantage-fleet enroll`: registers a sensor's key for a site, from a signed
-//! enrolment request or from a bare public key and a site.
+//! enrolment request or from a bare public key and a site, with the contract
+//! its reports will be judged against (`--mode`, `--expect-hosts`,
+//! `--resolvers`).
 
 use std::path::Path;
 
 use anyhow::{bail, Context as _};
-use vantage_fleet::{serve::unix_now, store::SqliteStore};
+use vantage_fleet::{
+    assurance::contract::Contract, cli::ContractFlags, serve::unix_now, store::SqliteStore,
+};
 use vantage_protocol::{Envelope, Message, PublicKey};
 
 /// Enrolls into `db` what `--request`, or `--public-key` with `--site`,
-/// names; `name` overrides the request's hostname.
+/// names, under the contract `flags` give; `name` overrides the request's
+/// hostname.
 pub fn run(
     db: &Path,
     request: Option<String>,
     public_key: Option<String>,
     site: Option<String>,
     name: Option<String>,
+    flags: &ContractFlags,
 ) -> anyhow::Result<()> {
+    let contract = super::parse_contract(flags)?.apply(&Contract::default());
     let (key, site, default_name) = match (request, public_key, site) {
         (Some(request), _, _) => {
             let bytes = vantage_protocol::keys::hex_decode(request.trim())
@@ -52,7 +59,7 @@ pub fn run(
         .or_else(|| (!default_name.is_empty()).then_some(default_name))
         .unwrap_or_else(|| key.sensor_id().to_string());
     let mut store = SqliteStore::open(db)?;
-    let enrolled = store.enroll(key, &site, &name, unix_now())?;
+    let enrolled = store.enroll_with_contract(key, &site, &name, &contract, unix_now())?;
     println!(
         "enrolled sensor {} ({}) for site {} as {}",
         enrolled.sensor,
@@ -60,5 +67,6 @@ pub fn run(
         enrolled.site,
         enrolled.name
     );
+    println!("contract: {contract}");
     Ok(())
 }

@@ -3,7 +3,9 @@
 //! print.
 
 mod alerts;
+mod canaries;
 mod enroll;
+mod expect;
 mod export;
 mod init;
 mod pin;
@@ -11,8 +13,12 @@ mod sensors;
 mod serve;
 
 use anyhow::Context as _;
-use vantage_fleet::cli::{Cli, Command};
-use vantage_protocol::Severity;
+use vantage_fleet::{
+    assurance::contract::ContractChange,
+    cli::{Cli, Command, ContractFlags},
+    store::{Queries as _, SqliteStore},
+};
+use vantage_protocol::{AlertKind, Severity};
 
 /// Runs the command `cli` names.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -26,8 +32,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             public_key,
             site,
             name,
-        } => enroll::run(&db, request, public_key, site, name),
+            contract,
+        } => enroll::run(&db, request, public_key, site, name, &contract),
+        Command::Expect { sensor, contract } => expect::run(&db, &sensor, &contract),
         Command::Sensors { json } => sensors::run(&db, json),
+        Command::Canaries { json, sensor, last } => canaries::run(&db, json, sensor, last),
         Command::Export {
             format,
             to,
@@ -46,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             sensor,
             min_severity,
+            kind,
             after_id,
             include_broken,
             limit,
@@ -55,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             alerts::Filter {
                 sensor,
                 min_severity,
+                kind,
                 after_id,
                 include_broken,
                 limit,
@@ -71,4 +82,30 @@ fn parse_severity(name: Option<&str>) -> anyhow::Result<Option<Severity>> {
         })
     })
     .transpose()
+}
+
+/// `--kind`: an alert kind's name.
+fn parse_kind(name: Option<&str>) -> anyhow::Result<Option<AlertKind>> {
+    name.map(|name| {
+        AlertKind::from_name(name).with_context(|| {
+            let names: Vec<&str> = AlertKind::ALL.iter().map(|k| k.name()).collect();
+            format!("--kind: {name:?} is not one of {}", names.join(", "))
+        })
+    })
+    .transpose()
+}
+
+/// `--mode`, `--expect-hosts`, `--resolvers`, parsed (each refusal names
+/// its flag).
+fn parse_contract(flags: &ContractFlags) -> anyhow::Result<ContractChange> {
+    Ok(ContractChange::parse(
+        flags.mode.as_deref(),
+        flags.expect_hosts.as_deref(),
+        flags.resolvers.as_deref(),
+    )?)
+}
+
+/// `--sensor` (or `SENSOR`): the full id of the enrolled sensor it names.
+fn resolve_sensor(store: &SqliteStore, given: &str) -> anyhow::Result<String> {
+    Ok(store.resolve_sensor(given)?)
 }

@@ -1,12 +1,17 @@
 //! `vantage-fleet sensors`: the fleet view, as a table or as
-//! `vantage.fleet.sensors/1` JSON.
+//! `vantage.fleet.sensors/1` JSON. Under each sensor's line, indented, what
+//! visibility assurance found: its verdict and time in each verdict, its
+//! findings, what its configuration declares, the contract check, where it
+//! contradicts its enrolment, and its last canary.
 
 use std::{fmt::Write as _, path::Path};
 
 use vantage_fleet::{
+    assurance::{canary::human_latency, check::CheckStatus, contract::HostRange, dwell},
     serve::unix_now,
+    siem::rfc3339,
     store::SqliteStore,
-    view::{self, FleetReport},
+    view::{self, FleetReport, SensorSummary},
 };
 
 /// Prints the fleet stored in `db` as of now.
@@ -60,7 +65,7 @@ fn render(report: &FleetReport) -> String {
             sensor.name,
             state,
             last,
-            sensor.visibility,
+            sensor.verdict,
             crit,
             high,
             other,
@@ -68,6 +73,7 @@ fn render(report: &FleetReport) -> String {
             sensor.broken,
             sensor.counters.get("duplicate").copied().unwrap_or(0)
         );
+        details(&mut out, sensor);
     }
     let refused: Vec<String> = report
         .unattributed
@@ -82,4 +88,85 @@ fn render(report: &FleetReport) -> String {
         );
     }
     out
+}
+
+/// The indented lines under a sensor: verdict and time in state, findings,
+/// declaration, contract check, contradictions, last canary.
+fn details(out: &mut String, sensor: &SensorSummary) {
+    let sight = sensor
+        .last_heartbeat
+        .as_ref()
+        .and_then(|beat| beat.sight.as_ref());
+    if let Some(sight) = sight {
+        let since = sight
+            .since
+            .map(|at| format!(" since {}", rfc3339(at as f64)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  verdict    {}{since}, {} protected hosts seen",
+            sight.verdict.name(),
+            sight.hosts_seen
+        );
+    }
+    let times = dwell::summary(&sensor.time_in_verdict);
+    if !times.is_empty() {
+        let _ = writeln!(out, "  in state   {times}");
+    }
+    for finding in &sensor.findings {
+        let caveat = if finding.caveat { " (caveat)" } else { "" };
+        let _ = writeln!(
+            out,
+            "  finding    {}: {}{caveat}",
+            finding.code.name(),
+            finding.text
+        );
+    }
+    if let Some(declared) = sight.and_then(|s| s.declared) {
+        let hosts = if (declared.hosts_min, declared.hosts_max) == (0, 0) {
+            "no host count".to_owned()
+        } else {
+            let range = HostRange {
+                min: declared.hosts_min,
+                max: declared.hosts_max,
+            };
+            format!("{range} hosts")
+        };
+        let _ = writeln!(out, "  declares   {}, {hosts}", declared.mode.name());
+    }
+    let check = &sensor.contract_check;
+    if check.status != CheckStatus::NoContract {
+        let failures: Vec<&str> = check.failures.iter().map(|f| f.text.as_str()).collect();
+        let outcome = if failures.is_empty() {
+            check.status.name().to_uppercase()
+        } else {
+            format!("FAIL: {}", failures.join("; "))
+        };
+        let _ = writeln!(out, "  contract   {}: {outcome}", sensor.contract);
+        for skipped in &check.unchecked {
+            let _ = writeln!(out, "  unchecked  {}: {}", skipped.term.name(), skipped.why);
+        }
+    }
+    if sensor.contradicts_enrolment {
+        let texts: Vec<&str> = sensor
+            .contradictions
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect();
+        let _ = writeln!(out, "  CONTRADICTS ENROLMENT: {}", texts.join("; "));
+    }
+    if let Some(canary) = &sensor.last_canary {
+        let timing = &canary.timing;
+        let latency = timing.latency_secs.map_or_else(
+            || "latency unknown".to_owned(),
+            |s| format!("latency {}", human_latency(s)),
+        );
+        let _ = writeln!(
+            out,
+            "  canary     {latency}, from {} at {} ({})",
+            canary.host,
+            rfc3339(timing.stored_at),
+            timing.name
+        );
+    }
 }

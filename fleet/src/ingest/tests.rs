@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use vantage_protocol::{
-    message::bounded, Ack, AckOutcome, Addr, Alert, AlertKind, DatapathState, Health, Heartbeat,
+    message::bounded, Ack, AckOutcome, Addr, Alert, AlertKind, DatapathState, Health, HeartbeatV1,
     Message, RejectReason, Sealed, Sealer, SensorId, SensorKey, Severity, Visibility,
     VisibilityVerdict,
 };
@@ -42,7 +42,7 @@ fn alert_body(detail: &str) -> Alert {
 }
 
 fn heartbeat() -> Message {
-    Message::Heartbeat(Heartbeat {
+    Message::HeartbeatV1(HeartbeatV1 {
         at: 1_795_000_050,
         uptime_secs: 60,
         interval_secs: 30,

@@ -4,10 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use vantage_protocol::{Alert, Heartbeat, PublicKey, SensorId};
+use vantage_protocol::{Alert, PublicKey, SensorId};
 
 use super::{Enrolled, Gap, Insert, Ledger, NewEnvelope, StoreError, StoredLink};
-use crate::record::ChainStatus;
+use crate::{
+    assurance::dwell,
+    record::{ChainStatus, HeartbeatRecord},
+};
 
 /// One stored envelope.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,7 +37,11 @@ pub struct MemoryLedger {
     /// Alerts by envelope row id.
     pub alerts: BTreeMap<i64, Alert>,
     /// Heartbeats by envelope row id.
-    pub heartbeats: BTreeMap<i64, Heartbeat>,
+    pub heartbeats: BTreeMap<i64, HeartbeatRecord>,
+    /// The last heartbeat counted for time in state, by sensor.
+    pub marks: BTreeMap<SensorId, dwell::Mark>,
+    /// Seconds in each state, by sensor and state name.
+    pub times: BTreeMap<(SensorId, &'static str), u64>,
     /// Gaps in detection order.
     pub gaps: Vec<Gap>,
     /// Counters by (name, sensor); `None` for input that named no sensor.
@@ -125,8 +132,28 @@ impl Ledger for MemoryLedger {
         Ok(())
     }
 
-    fn insert_heartbeat(&mut self, envelope_id: i64, beat: &Heartbeat) -> Result<(), StoreError> {
+    fn insert_heartbeat(
+        &mut self,
+        envelope_id: i64,
+        beat: &HeartbeatRecord,
+    ) -> Result<(), StoreError> {
         self.heartbeats.insert(envelope_id, beat.clone());
+        Ok(())
+    }
+
+    fn verdict_mark(&self, sensor: SensorId) -> Result<Option<dwell::Mark>, StoreError> {
+        Ok(self.marks.get(&sensor).copied())
+    }
+
+    fn advance_verdict_clock(
+        &mut self,
+        sensor: SensorId,
+        advance: &dwell::Advance,
+    ) -> Result<(), StoreError> {
+        for (state, secs) in &advance.spent {
+            *self.times.entry((sensor, state.name())).or_default() += secs;
+        }
+        self.marks.insert(sensor, advance.mark);
         Ok(())
     }
 

@@ -3,8 +3,9 @@
 //!
 //! - [`Ledger`], what ingest needs while it decides about one envelope: the
 //!   enrolled key of a sensor, the chain link stored at a position, the
-//!   highest sequence number of an epoch, and inserts (envelopes, alerts,
-//!   heartbeats, gaps, counters). Inserting an envelope is insert-or-detect:
+//!   highest sequence number of an epoch, the last heartbeat counted for
+//!   time in state, and inserts (envelopes, alerts, heartbeats, gaps,
+//!   counters, time in state). Inserting an envelope is insert-or-detect:
 //!   a position (sensor, epoch, sequence) already taken is reported as
 //!   [`Insert::Taken`], never overwritten, so several collectors could share
 //!   one database.
@@ -20,9 +21,12 @@ pub mod sqlite;
 
 use std::collections::BTreeMap;
 
-use vantage_protocol::{Alert, ChainHash, Heartbeat, PublicKey, SensorId};
+use vantage_protocol::{Alert, AlertKind, ChainHash, PublicKey, SensorId};
 
-use crate::record::{AlertFilter, AlertRecord, ChainStatus, LastHeartbeat};
+use crate::{
+    assurance::{contract::Contract, dwell},
+    record::{AlertFilter, AlertRecord, ChainStatus, HeartbeatRecord, LastHeartbeat},
+};
 
 pub use sqlite::{SqliteLedger, SqliteStore};
 
@@ -57,6 +61,20 @@ pub enum StoreError {
         found: i64,
         /// Highest version this build can migrate to.
         supported: i64,
+    },
+    /// No enrolled sensor's id is or starts with what was given.
+    #[error("no enrolled sensor is {given:?} or has an id starting with it")]
+    NoSuchSensor {
+        /// The id or prefix given.
+        given: String,
+    },
+    /// Several enrolled sensors' ids start with what was given.
+    #[error("{given:?} is the start of several sensor ids ({}): give more digits", matches.join(", "))]
+    AmbiguousSensor {
+        /// The prefix given.
+        given: String,
+        /// The ids it starts.
+        matches: Vec<String>,
     },
     /// An insert found a position taken but the row there cannot be read
     /// back (its hash columns are not 16 bytes): the database is damaged.
@@ -167,11 +185,23 @@ pub trait Ledger {
     /// Stores the alert carried by the envelope with row id `envelope_id`.
     fn insert_alert(&mut self, envelope_id: i64, alert: &Alert) -> Result<(), StoreError>;
 
-    /// Stores the heartbeat carried by the envelope with row id `envelope_id`.
+    /// Stores the heartbeat (of either kind) carried by the envelope with
+    /// row id `envelope_id`.
     fn insert_heartbeat(
         &mut self,
         envelope_id: i64,
-        heartbeat: &Heartbeat,
+        heartbeat: &HeartbeatRecord,
+    ) -> Result<(), StoreError>;
+
+    /// The last heartbeat counted for the sensor's time in state, if any.
+    fn verdict_mark(&self, sensor: SensorId) -> Result<Option<dwell::Mark>, StoreError>;
+
+    /// Adds `advance.spent` to the sensor's time in each state and keeps
+    /// `advance.mark` as its last heartbeat counted.
+    fn advance_verdict_clock(
+        &mut self,
+        sensor: SensorId,
+        advance: &dwell::Advance,
     ) -> Result<(), StoreError>;
 
     /// Records a gap in a sensor's chain.
@@ -200,6 +230,10 @@ pub struct SensorRow {
     pub name: String,
     /// Unix seconds of its enrolment.
     pub enrolled_at: f64,
+    /// What the MSSP expects of its site.
+    pub contract: Contract,
+    /// Unix seconds when the contract was last set (`None`: never).
+    pub contract_changed_at: Option<f64>,
 }
 
 /// How many envelopes a sensor has stored, missing and broken.
@@ -220,6 +254,34 @@ pub trait Queries {
     /// Every enrolled sensor, ordered by site then name.
     fn sensors(&self) -> Result<Vec<SensorRow>, StoreError>;
 
+    /// The id of the enrolled sensor whose id is `given` or starts with it
+    /// (case-insensitive). Fails with [`StoreError::NoSuchSensor`] or
+    /// [`StoreError::AmbiguousSensor`].
+    fn resolve_sensor(&self, given: &str) -> Result<String, StoreError> {
+        let given_lower = given.trim().to_ascii_lowercase();
+        let ids: Vec<String> = self
+            .sensors()?
+            .into_iter()
+            .map(|row| row.sensor)
+            .filter(|id| id.starts_with(&given_lower))
+            .collect();
+        if given_lower.is_empty() || ids.is_empty() {
+            return Err(StoreError::NoSuchSensor {
+                given: given.to_owned(),
+            });
+        }
+        if let Some(exact) = ids.iter().find(|id| **id == given_lower) {
+            return Ok(exact.clone());
+        }
+        match <[String; 1]>::try_from(ids) {
+            Ok([one]) => Ok(one),
+            Err(matches) => Err(StoreError::AmbiguousSensor {
+                given: given.to_owned(),
+                matches,
+            }),
+        }
+    }
+
     /// The sensor's most recently stored heartbeat, ignoring envelopes that
     /// break its chain.
     fn last_heartbeat(&self, sensor: &str) -> Result<Option<LastHeartbeat>, StoreError>;
@@ -239,4 +301,12 @@ pub trait Queries {
 
     /// Stored alerts matching `filter`, in arrival (row id) order.
     fn alerts(&self, filter: &AlertFilter) -> Result<Vec<AlertRecord>, StoreError>;
+
+    /// The sensor's most recently stored alert of `kind`, ignoring envelopes
+    /// that break its chain.
+    fn last_alert(&self, sensor: &str, kind: AlertKind) -> Result<Option<AlertRecord>, StoreError>;
+
+    /// Seconds the sensor spent in each state (a verdict's name, or
+    /// `silent`); states never held are absent.
+    fn verdict_times(&self, sensor: &str) -> Result<BTreeMap<String, u64>, StoreError>;
 }

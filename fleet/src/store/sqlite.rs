@@ -1,6 +1,7 @@
-//! The collector's SQLite store: enrolled sensors, every accepted envelope
-//! (with its wire bytes, so a customer can re-verify the chain), decoded
-//! alerts and heartbeats, detected gaps, and counters of everything refused.
+//! The collector's SQLite store: enrolled sensors and their contracts,
+//! every accepted envelope (with its wire bytes, so a customer can re-verify
+//! the chain), decoded alerts and heartbeats, time in each verdict, detected
+//! gaps, and counters of everything refused.
 //!
 //! The database runs in WAL mode with `synchronous = FULL`: once a
 //! transaction commits, what it stored survives a crash or a power cut, so an
@@ -18,6 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension as _};
 use vantage_protocol::{PublicKey, SensorId};
 
 use super::{Enrolled, StoreError};
+use crate::assurance::contract::Contract;
 
 pub use ledger::SqliteLedger;
 
@@ -75,13 +77,26 @@ impl SqliteStore {
     }
 
     /// Registers `public_key` for `site` under `name`, stamped `now` (unix
-    /// seconds). Fails with [`StoreError::AlreadyEnrolled`] if its sensor id
-    /// is enrolled already.
+    /// seconds), with no contract. See [`SqliteStore::enroll_with_contract`].
     pub fn enroll(
         &mut self,
         public_key: PublicKey,
         site: &str,
         name: &str,
+        now: f64,
+    ) -> Result<Enrolled, StoreError> {
+        self.enroll_with_contract(public_key, site, name, &Contract::default(), now)
+    }
+
+    /// Registers `public_key` for `site` under `name` with `contract`, in one
+    /// statement, stamped `now` (unix seconds). Fails with
+    /// [`StoreError::AlreadyEnrolled`] if its sensor id is enrolled already.
+    pub fn enroll_with_contract(
+        &mut self,
+        public_key: PublicKey,
+        site: &str,
+        name: &str,
+        contract: &Contract,
         now: f64,
     ) -> Result<Enrolled, StoreError> {
         let sensor = public_key.sensor_id();
@@ -92,10 +107,25 @@ impl SqliteStore {
                 name: existing.name,
             });
         }
+        let terms = ContractColumns::of(contract);
+        let changed_at = (!contract.is_empty()).then_some(now);
         self.conn
             .execute(
-                "INSERT INTO sensors (sensor, public_key, site, name, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![sensor.to_string(), public_key.to_hex(), site, name, now],
+                "INSERT INTO sensors (sensor, public_key, site, name, enrolled_at,
+                     contract_mode, contract_hosts_min, contract_hosts_max, contract_resolvers, contract_changed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    sensor.to_string(),
+                    public_key.to_hex(),
+                    site,
+                    name,
+                    now,
+                    terms.mode,
+                    terms.hosts_min,
+                    terms.hosts_max,
+                    terms.resolvers,
+                    changed_at
+                ],
             )
             .doing("enrolling a sensor")?;
         Ok(Enrolled {
@@ -104,6 +134,78 @@ impl SqliteStore {
             site: site.to_owned(),
             name: name.to_owned(),
         })
+    }
+
+    /// Replaces the contract of the enrolled sensor `sensor` (its full id),
+    /// stamped `now`. Fails with [`StoreError::NoSuchSensor`] if none has
+    /// that id.
+    pub fn set_contract(
+        &mut self,
+        sensor: &str,
+        contract: &Contract,
+        now: f64,
+    ) -> Result<(), StoreError> {
+        let terms = ContractColumns::of(contract);
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE sensors SET contract_mode = ?2, contract_hosts_min = ?3, contract_hosts_max = ?4,
+                     contract_resolvers = ?5, contract_changed_at = ?6
+                 WHERE sensor = ?1",
+                params![
+                    sensor,
+                    terms.mode,
+                    terms.hosts_min,
+                    terms.hosts_max,
+                    terms.resolvers,
+                    now
+                ],
+            )
+            .doing("changing a contract")?;
+        if changed == 0 {
+            return Err(StoreError::NoSuchSensor {
+                given: sensor.to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A contract as its columns hold it.
+struct ContractColumns {
+    mode: Option<&'static str>,
+    hosts_min: Option<u32>,
+    hosts_max: Option<u32>,
+    resolvers: String,
+}
+
+impl ContractColumns {
+    fn of(contract: &Contract) -> ContractColumns {
+        let resolvers: Vec<String> = contract.resolvers.iter().map(ToString::to_string).collect();
+        ContractColumns {
+            mode: contract.mode.map(|mode| mode.name()),
+            hosts_min: contract.hosts.map(|range| range.min),
+            hosts_max: contract.hosts.map(|range| range.max),
+            resolvers: serde_json::to_string(&resolvers).unwrap_or_else(|_| "[]".to_owned()),
+        }
+    }
+
+    /// The contract the columns read back as; a value that does not parse
+    /// (written by hand) reads as the term not set.
+    fn read(
+        mode: Option<String>,
+        hosts_min: Option<u32>,
+        hosts_max: Option<u32>,
+        resolvers: &str,
+    ) -> Contract {
+        let resolvers: Vec<String> = serde_json::from_str(resolvers).unwrap_or_default();
+        Contract {
+            mode: mode.and_then(|m| crate::assurance::contract::parse_mode(&m).ok().flatten()),
+            hosts: hosts_min
+                .zip(hosts_max)
+                .map(|(min, max)| crate::assurance::contract::HostRange { min, max }),
+            resolvers: resolvers.iter().filter_map(|r| r.parse().ok()).collect(),
+        }
     }
 }
 
@@ -151,4 +253,8 @@ fn count_from_column(value: i64) -> u64 {
 }
 
 #[cfg(test)]
+mod sight_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upgrade_tests;

@@ -6,10 +6,14 @@
 use std::net::IpAddr;
 
 use rusqlite::{params, OptionalExtension as _, Transaction};
-use vantage_protocol::{Alert, Heartbeat, SensorId};
+use vantage_protocol::{Alert, SensorId, Verdict};
 
-use super::{count_from_column, enrolled, seq_param, Doing as _};
-use crate::store::{Enrolled, Gap, Insert, Ledger, NewEnvelope, StoreError, StoredLink};
+use super::{count_from_column, enrolled, seq_from_column, seq_param, Doing as _};
+use crate::{
+    assurance::{dwell, sight::v1_of_verdict},
+    record::HeartbeatRecord,
+    store::{Enrolled, Gap, Insert, Ledger, NewEnvelope, StoreError, StoredLink},
+};
 
 /// An open write transaction of a [`SqliteStore`](super::SqliteStore).
 /// Dropped without [`SqliteLedger::commit`], it rolls back.
@@ -124,24 +128,93 @@ impl Ledger for SqliteLedger<'_> {
             .map(|_| ())
     }
 
-    fn insert_heartbeat(&mut self, envelope_id: i64, beat: &Heartbeat) -> Result<(), StoreError> {
+    fn insert_heartbeat(
+        &mut self,
+        envelope_id: i64,
+        beat: &HeartbeatRecord,
+    ) -> Result<(), StoreError> {
         let health = serde_json::to_string(&beat.health).unwrap_or_default();
         let visibility = serde_json::to_string(&beat.visibility).unwrap_or_default();
+        let sight = &beat.sight;
+        let findings = serde_json::to_string(&sight.findings).unwrap_or_else(|_| "[]".into());
+        let declared = sight.declared;
         self.tx
             .execute(
-                "INSERT INTO heartbeats (envelope_id, sent_at, uptime_secs, interval_secs, verdict, health, visibility)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO heartbeats (envelope_id, sent_at, uptime_secs, interval_secs, verdict, health, visibility,
+                     revision, sight_verdict, findings, hosts_seen, declared_mode, declared_hosts_min,
+                     declared_hosts_max, sight_since, window_secs, sight_packets, sight_bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
                 params![
                     envelope_id,
                     seq_param(beat.at),
                     beat.uptime_secs,
                     beat.interval_secs,
-                    beat.visibility.verdict.name(),
+                    v1_of_verdict(sight.verdict).name(),
                     health,
                     visibility,
+                    sight.revision,
+                    sight.verdict.name(),
+                    findings,
+                    sight.hosts_seen,
+                    declared.map(|d| d.mode.name()),
+                    declared.map(|d| d.hosts_min),
+                    declared.map(|d| d.hosts_max),
+                    sight.since.map(seq_param),
+                    sight.window_secs,
+                    sight.packets.map(seq_param),
+                    sight.bytes.map(seq_param),
                 ],
             )
             .doing("storing a heartbeat")
+            .map(|_| ())
+    }
+
+    fn verdict_mark(&self, sensor: SensorId) -> Result<Option<dwell::Mark>, StoreError> {
+        let row = self
+            .tx
+            .query_row(
+                "SELECT at, verdict, interval_secs FROM verdict_marks WHERE sensor = ?1",
+                params![sensor.to_string()],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, u32>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .doing("reading the last heartbeat counted")?;
+        Ok(row.map(|(at, verdict, interval_secs)| dwell::Mark {
+            at: seq_from_column(at),
+            verdict: verdict.parse().unwrap_or(Verdict::Unknown),
+            interval_secs,
+        }))
+    }
+
+    fn advance_verdict_clock(
+        &mut self,
+        sensor: SensorId,
+        advance: &dwell::Advance,
+    ) -> Result<(), StoreError> {
+        let id = sensor.to_string();
+        for (state, secs) in &advance.spent {
+            self.tx
+                .execute(
+                    "INSERT INTO verdict_times (sensor, state, secs) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (sensor, state) DO UPDATE SET secs = secs + ?3",
+                    params![id, state.name(), seq_param(*secs)],
+                )
+                .doing("adding time in state")?;
+        }
+        let mark = advance.mark;
+        self.tx
+            .execute(
+                "INSERT INTO verdict_marks (sensor, at, verdict, interval_secs) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (sensor) DO UPDATE SET at = ?2, verdict = ?3, interval_secs = ?4",
+                params![id, seq_param(mark.at), mark.verdict.name(), mark.interval_secs],
+            )
+            .doing("keeping the last heartbeat counted")
             .map(|_| ())
     }
 

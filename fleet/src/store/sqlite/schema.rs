@@ -5,6 +5,13 @@
 //! created before versioning (version 0, tables present) are adopted as they
 //! are.
 //!
+//! Migration 2 adds visibility assurance in place: each sensor's contract
+//! (`sensors.contract_*`), each heartbeat's sight in the current form
+//! (stored heartbeats of the first revision converted: `sees` -> `ok`,
+//! `partial` -> `degraded`, their host count as `hosts_seen`), and time in
+//! each verdict (`verdict_marks`, `verdict_times`), added up from the
+//! heartbeats already stored by the rule of `assurance::dwell`.
+//!
 //! `UNIQUE (sensor, epoch, seq)` on `envelopes` is what decides duplicates:
 //! an insert at a taken position does nothing (see `SqliteLedger`), so
 //! several collectors writing one database cannot both store a position.
@@ -73,8 +80,75 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 ";
 
+/// Version 2: contracts, sight columns on heartbeats, time in each verdict.
+/// `heartbeats.verdict` and `heartbeats.visibility` keep the first
+/// revision's words and JSON (`visibility` is `null` for a current
+/// heartbeat); `sight_verdict` holds the current verdict for every row.
+const V2: &str = "
+ALTER TABLE sensors ADD COLUMN contract_mode TEXT;
+ALTER TABLE sensors ADD COLUMN contract_hosts_min INTEGER;
+ALTER TABLE sensors ADD COLUMN contract_hosts_max INTEGER;
+ALTER TABLE sensors ADD COLUMN contract_resolvers TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE sensors ADD COLUMN contract_changed_at REAL;
+
+ALTER TABLE heartbeats ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE heartbeats ADD COLUMN sight_verdict TEXT NOT NULL DEFAULT 'unknown';
+ALTER TABLE heartbeats ADD COLUMN findings TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE heartbeats ADD COLUMN hosts_seen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE heartbeats ADD COLUMN declared_mode TEXT;
+ALTER TABLE heartbeats ADD COLUMN declared_hosts_min INTEGER;
+ALTER TABLE heartbeats ADD COLUMN declared_hosts_max INTEGER;
+ALTER TABLE heartbeats ADD COLUMN sight_since INTEGER;
+ALTER TABLE heartbeats ADD COLUMN window_secs INTEGER;
+ALTER TABLE heartbeats ADD COLUMN sight_packets INTEGER;
+ALTER TABLE heartbeats ADD COLUMN sight_bytes INTEGER;
+UPDATE heartbeats SET
+    sight_verdict = CASE verdict
+        WHEN 'sees' THEN 'ok' WHEN 'partial' THEN 'degraded' WHEN 'blind' THEN 'blind'
+        ELSE 'unknown' END,
+    hosts_seen = COALESCE(json_extract(visibility, '$.hosts'), 0);
+
+CREATE TABLE verdict_marks (
+    sensor        TEXT PRIMARY KEY REFERENCES sensors(sensor),
+    at            INTEGER NOT NULL,
+    verdict       TEXT NOT NULL,
+    interval_secs INTEGER NOT NULL
+);
+CREATE TABLE verdict_times (
+    sensor TEXT NOT NULL REFERENCES sensors(sensor),
+    state  TEXT NOT NULL,
+    secs   INTEGER NOT NULL,
+    PRIMARY KEY (sensor, state)
+);
+INSERT INTO verdict_times (sensor, state, secs)
+SELECT sensor, state, SUM(at - prev_at) FROM (
+    SELECT sensor, at, prev_at,
+           CASE WHEN at - prev_at > 3 * MAX(prev_interval, 1) THEN 'silent'
+                ELSE prev_verdict END AS state
+    FROM (
+        SELECT e.sensor, h.sent_at AS at,
+               LAG(h.sent_at) OVER w AS prev_at,
+               LAG(h.sight_verdict) OVER w AS prev_verdict,
+               LAG(h.interval_secs) OVER w AS prev_interval
+        FROM heartbeats h JOIN envelopes e ON e.id = h.envelope_id
+        WHERE e.chain != 'broken'
+        WINDOW w AS (PARTITION BY e.sensor ORDER BY h.sent_at, e.id)
+    )
+    WHERE prev_at IS NOT NULL AND at > prev_at
+)
+GROUP BY sensor, state;
+INSERT INTO verdict_marks (sensor, at, verdict, interval_secs)
+SELECT sensor, at, verdict, interval_secs FROM (
+    SELECT e.sensor, h.sent_at AS at, h.sight_verdict AS verdict, h.interval_secs,
+           ROW_NUMBER() OVER (PARTITION BY e.sensor ORDER BY h.sent_at DESC, e.id DESC) AS n
+    FROM heartbeats h JOIN envelopes e ON e.id = h.envelope_id
+    WHERE e.chain != 'broken'
+)
+WHERE n = 1;
+";
+
 /// Every migration, in order; migration `i` brings the file to version `i + 1`.
-pub(super) const MIGRATIONS: [&str; 1] = [V1];
+pub(super) const MIGRATIONS: [&str; 2] = [V1, V2];
 
 /// The schema version this build writes.
 pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -25,10 +25,10 @@ use crate::{
 const NOW: f64 = 1_795_000_100.0;
 
 /// A database file private to this process and test, removed on drop.
-struct TempDb(PathBuf);
+pub(super) struct TempDb(pub(super) PathBuf);
 
 impl TempDb {
-    fn new(tag: &str) -> TempDb {
+    pub(super) fn new(tag: &str) -> TempDb {
         let path = std::env::temp_dir().join(format!(
             "vantage-fleet-store-{}-{tag}.db",
             std::process::id()
