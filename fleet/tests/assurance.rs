@@ -232,6 +232,7 @@ fn the_collector_judges_sensors_against_their_contracts() -> anyhow::Result<()> 
                     "packets": 9000, "bytes": 5_400_000, "hosts_seen": 5,
                     "findings": [{"code": "cannot_block", "a": 0, "b": 0}],
                     "declared": {"mode": "mirror", "hosts_min": 5, "hosts_max": 10},
+                    "resolvers_seen": ["10.77.0.53", "9.9.9.9"],
                 },
             },
             "alerts": {"critical": 0, "high": 0, "info": 1, "low": 0, "medium": 0},
@@ -246,8 +247,11 @@ fn the_collector_judges_sensors_against_their_contracts() -> anyhow::Result<()> 
             "contract_changed_at": "<taken>",
             "contract_check": {
                 "status": "fail",
-                "failures": [{"code": "fewer_hosts_than_contracted", "text": "seen 5 of 375 contracted hosts"}],
-                "unchecked": [{"term": "resolvers", "why": "heartbeats carry no resolver figures"}],
+                "failures": [
+                    {"code": "fewer_hosts_than_contracted", "text": "seen 5 of 375 contracted hosts"},
+                    {"code": "resolvers_elsewhere", "text": "lookups go to 9.9.9.9, not only to the contracted 10.77.0.53"},
+                ],
+                "unchecked": [],
             },
             "contradicts_enrolment": true,
             "contradictions": [
@@ -278,6 +282,7 @@ fn the_collector_judges_sensors_against_their_contracts() -> anyhow::Result<()> 
                 "sight": {
                     "revision": 1, "verdict": "degraded", "since": null, "window_secs": null,
                     "packets": null, "bytes": null, "hosts_seen": 12, "findings": [], "declared": null,
+                    "resolvers_seen": null,
                 },
             },
             "alerts": no_alerts,
@@ -317,26 +322,25 @@ fn the_collector_judges_sensors_against_their_contracts() -> anyhow::Result<()> 
     );
     let since = rfc3339((T + 40) as f64);
     assert_eq!(
-        lines[2..10],
+        lines[2..9],
         [
             format!("  verdict    ok since {since}, 5 protected hosts seen").as_str(),
             "  in state   unknown 40s, ok 20s",
             "  finding    cannot_block: mirror mode (caveat)",
             "  declares   mirror, 5-10 hosts",
-            "  contract   mirror, 375-400 hosts, resolvers 10.77.0.53: FAIL: seen 5 of 375 contracted hosts",
-            "  unchecked  resolvers: heartbeats carry no resolver figures",
+            "  contract   mirror, 375-400 hosts, resolvers 10.77.0.53: FAIL: seen 5 of 375 contracted hosts; lookups go to 9.9.9.9, not only to the contracted 10.77.0.53",
             "  CONTRADICTS ENROLMENT: declares 5-10 hosts, the contract 375-400; says ok while the contract check fails",
             canary_line.as_str(),
         ],
         "{table}"
     );
     assert!(
-        lines[10].starts_with(&format!("{id_b} acme-old ")),
+        lines[9].starts_with(&format!("{id_b} acme-old ")),
         "{table}"
     );
-    assert!(lines[10].contains(" degraded "), "{table}");
+    assert!(lines[9].contains(" degraded "), "{table}");
     assert_eq!(
-        lines[11..],
+        lines[10..],
         [
             "  verdict    degraded, 12 protected hosts seen",
             "  in state   ok 30s",

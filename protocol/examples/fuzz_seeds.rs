@@ -66,6 +66,7 @@ fn messages(key: &PublicKey) -> Vec<Message> {
                     hosts_min: 3,
                     hosts_max: 10,
                 },
+                resolvers_seen: heapless::Vec::new(),
             },
         }),
         Message::Enrolment(Enrolment {

@@ -33,7 +33,10 @@ pub use message::{
     Severity, Visibility, VisibilityVerdict,
 };
 pub use pin::KeyPin;
-pub use sight::{Declared, DeploymentMode, Finding, FindingCode, Sight, Verdict, FINDINGS_MAX};
+pub use sight::{
+    Declared, DeploymentMode, Finding, FindingCode, Sight, Verdict, FINDINGS_MAX,
+    RESOLVERS_SEEN_MAX,
+};
 
 /// Version byte that opens every envelope. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u8 = 1;

@@ -11,8 +11,12 @@
 use heapless::Vec as BoundedVec;
 use serde::{Deserialize, Serialize};
 
+use crate::message::Addr;
+
 /// Most findings a heartbeat carries (one of each code fits).
 pub const FINDINGS_MAX: usize = 20;
+/// Most resolvers a heartbeat names.
+pub const RESOLVERS_SEEN_MAX: usize = 4;
 
 /// The sensor's verdict on whether it sees the traffic it is meant to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -281,6 +285,10 @@ pub struct Sight {
     pub hosts_seen: u32,
     pub findings: BoundedVec<Finding, FINDINGS_MAX>,
     pub declared: Declared,
+    /// Where the protected hosts' DNS queries went in the window, most
+    /// used first (from the sensor's events), so that the collector can
+    /// check them against the contracted resolvers.
+    pub resolvers_seen: BoundedVec<Addr, RESOLVERS_SEEN_MAX>,
 }
 
 impl Sight {

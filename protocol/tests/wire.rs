@@ -89,6 +89,7 @@ fn heartbeat_with(findings: &[Finding]) -> Message {
                 hosts_min: 375,
                 hosts_max: 375,
             },
+            resolvers_seen: heapless::Vec::new(),
         },
     })
 }

@@ -11,8 +11,10 @@
 //!   contracted one, and for an inline contract, whether the sensor is
 //!   attached to at least two interfaces (XDP sees only ingress, so a
 //!   gateway attaches its LAN and WAN sides);
-//! - resolvers: recorded and shown, never judged: heartbeats carry no
-//!   resolver figures.
+//! - resolvers: where the protected hosts' DNS queries went in the sensor's
+//!   window (its heartbeat names the resolvers asked) against the
+//!   contracted ones: a lookup to any other is a failure; not judged when
+//!   no lookup was seen or the heartbeat is of the first revision.
 //!
 //! A contradiction is a report that does not fit the enrolment: the
 //! sensor's configuration declares another mode or host range than the
@@ -60,6 +62,8 @@ pub enum FailureCode {
     MoreHostsThanContracted,
     /// The sensor runs in another mode than contracted.
     ModeMismatch,
+    /// Clients resolve with other resolvers than the contracted ones.
+    ResolversElsewhere,
 }
 
 /// A term that fails, in words.
@@ -234,7 +238,36 @@ pub fn check(contract: &Contract, report: Option<Report<'_>>) -> ContractCheck {
         }
     }
     if !contract.resolvers.is_empty() {
-        skip(Term::Resolvers, "heartbeats carry no resolver figures");
+        match report.map(|r| &r.sight.resolvers_seen) {
+            None => skip(Term::Resolvers, no_heartbeat),
+            Some(None) => skip(
+                Term::Resolvers,
+                "a first-revision heartbeat does not name the resolvers asked",
+            ),
+            Some(Some(seen)) if seen.is_empty() => {
+                skip(Term::Resolvers, "no DNS lookup seen in the sensor's window");
+            }
+            Some(Some(seen)) => {
+                judged = true;
+                let elsewhere: Vec<String> = seen
+                    .iter()
+                    .filter(|addr| !contract.resolvers.contains(addr))
+                    .map(ToString::to_string)
+                    .collect();
+                if !elsewhere.is_empty() {
+                    let contracted: Vec<String> =
+                        contract.resolvers.iter().map(ToString::to_string).collect();
+                    failures.push(Failure {
+                        code: FailureCode::ResolversElsewhere,
+                        text: format!(
+                            "lookups go to {}, not only to the contracted {}",
+                            elsewhere.join(", "),
+                            contracted.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
     }
     let status = if !failures.is_empty() {
         CheckStatus::Fail

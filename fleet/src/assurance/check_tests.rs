@@ -28,6 +28,7 @@ fn sight(
             hosts_min,
             hosts_max,
         }),
+        resolvers_seen: declared.map(|_| vec![]),
     }
 }
 
@@ -225,10 +226,7 @@ fn terms_that_cannot_be_judged_say_why() {
         [
             (Term::Hosts, "no heartbeat yet".to_owned()),
             (Term::Mode, "no heartbeat yet".to_owned()),
-            (
-                Term::Resolvers,
-                "heartbeats carry no resolver figures".to_owned()
-            ),
+            (Term::Resolvers, "no heartbeat yet".to_owned()),
         ]
     );
     // First window: the host count is not judged yet.
@@ -257,9 +255,44 @@ fn terms_that_cannot_be_judged_say_why() {
             ),
             (
                 Term::Resolvers,
-                "heartbeats carry no resolver figures".to_owned()
+                "a first-revision heartbeat does not name the resolvers asked".to_owned()
             ),
         ]
+    );
+    assert_eq!(
+        found,
+        [(
+            ContradictionCode::OkAgainstContract,
+            "says ok while the contract check fails".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn lookups_to_other_resolvers_fail_the_contract() {
+    let terms = Contract {
+        mode: None,
+        hosts: None,
+        resolvers: vec![[10, 0, 0, 53].into()],
+    };
+    let mut seen = sight(Verdict::Ok, 5, Some((DeploymentMode::Inline, 0, 0)));
+    let (status, _, unchecked, _) = judge(&terms, Some(&seen), 2);
+    assert_eq!(status, "unchecked");
+    assert_eq!(
+        unchecked,
+        [(
+            Term::Resolvers,
+            "no DNS lookup seen in the sensor's window".to_owned()
+        )]
+    );
+    seen.resolvers_seen = Some(vec![[10, 0, 0, 53].into()]);
+    assert_eq!(judge(&terms, Some(&seen), 2).0, "pass");
+    seen.resolvers_seen = Some(vec![[10, 0, 0, 53].into(), [8, 8, 8, 8].into()]);
+    let (status, failures, _, found) = judge(&terms, Some(&seen), 2);
+    assert_eq!(status, "fail");
+    assert_eq!(
+        failures,
+        ["lookups go to 8.8.8.8, not only to the contracted 10.0.0.53"]
     );
     assert_eq!(
         found,

@@ -37,6 +37,10 @@ pub struct SightRecord {
     /// What the sensor's configuration declares (`None`: a first-revision
     /// heartbeat, which cannot say).
     pub declared: Option<Declared>,
+    /// Where the protected hosts' DNS queries went in the window, most used
+    /// first (`None`: a first-revision heartbeat, which cannot say).
+    #[serde(default)]
+    pub resolvers_seen: Option<Vec<std::net::IpAddr>>,
 }
 
 impl From<&Sight> for SightRecord {
@@ -51,6 +55,7 @@ impl From<&Sight> for SightRecord {
             hosts_seen: sight.hosts_seen,
             findings: sight.findings.iter().copied().collect(),
             declared: Some(sight.declared),
+            resolvers_seen: Some(sight.resolvers_seen.iter().map(|a| (*a).into()).collect()),
         }
     }
 }
@@ -67,6 +72,7 @@ impl From<&Visibility> for SightRecord {
             hosts_seen: visibility.hosts,
             findings: Vec::new(),
             declared: None,
+            resolvers_seen: None,
         }
     }
 }
@@ -146,6 +152,7 @@ mod tests {
                 hosts_seen: 12,
                 findings: vec![],
                 declared: None,
+                resolvers_seen: None,
             }
         );
         let finding = Finding {
@@ -167,6 +174,9 @@ mod tests {
             hosts_seen: 290,
             findings: [finding].into_iter().collect(),
             declared,
+            resolvers_seen: [vantage_protocol::Addr::V4([10, 0, 0, 53])]
+                .into_iter()
+                .collect(),
         };
         assert_eq!(
             SightRecord::from(&sight),
@@ -180,6 +190,7 @@ mod tests {
                 hosts_seen: 290,
                 findings: vec![finding],
                 declared: Some(declared),
+                resolvers_seen: Some(vec![[10, 0, 0, 53].into()]),
             }
         );
     }

@@ -77,6 +77,7 @@ fn current(at: u64, verdict: Verdict, since: u64, findings: &[Finding]) -> Heart
                 hosts_min: 5,
                 hosts_max: 10,
             },
+            resolvers_seen: Default::default(),
         },
     }
 }
@@ -134,6 +135,7 @@ fn both_heartbeat_kinds_are_stored_in_one_form() {
                     hosts_seen: 12,
                     findings: vec![],
                     declared: None,
+                    resolvers_seen: None,
                 },
             },
             &HeartbeatRecord {
@@ -156,6 +158,7 @@ fn both_heartbeat_kinds_are_stored_in_one_form() {
                         hosts_min: 5,
                         hosts_max: 10,
                     }),
+                    resolvers_seen: Some(vec![]),
                 },
             },
         ]

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use vantage_protocol::{
-    message::bounded, DatapathState, Declared, DeploymentMode, Finding, FindingCode, Health,
+    message::bounded, Addr, DatapathState, Declared, DeploymentMode, Finding, FindingCode, Health,
     Heartbeat, HeartbeatV1, Message, Sight, Verdict, Visibility, VisibilityVerdict,
 };
 
@@ -68,6 +68,9 @@ pub fn current(
                 hosts_min: 5,
                 hosts_max: 10,
             },
+            resolvers_seen: [Addr::V4([10, 77, 0, 53]), Addr::V4([9, 9, 9, 9])]
+                .into_iter()
+                .collect(),
         },
     })
 }

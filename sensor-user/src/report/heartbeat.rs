@@ -83,6 +83,7 @@ mod tests {
                 hosts_min: 7,
                 hosts_max: 9,
             },
+            resolvers_seen: Default::default(),
         };
         let beat = build(
             sight.clone(),

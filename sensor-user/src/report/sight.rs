@@ -41,6 +41,9 @@ pub struct SightReport {
     /// The declared deployment mode.
     pub mode: String,
     pub findings: Vec<FindingReport>,
+    /// Where the protected hosts' DNS queries went in the window, most
+    /// used first.
+    pub resolvers_seen: Vec<String>,
 }
 
 impl SightReport {
@@ -75,6 +78,11 @@ impl SightReport {
                     a: f.a,
                     b: f.b,
                 })
+                .collect(),
+            resolvers_seen: sight
+                .resolvers_seen
+                .iter()
+                .map(|addr| std::net::IpAddr::from(*addr).to_string())
                 .collect(),
         }
     }

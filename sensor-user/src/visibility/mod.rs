@@ -25,7 +25,9 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use vantage_protocol::{Declared, DeploymentMode, Finding, Sight, Verdict, FINDINGS_MAX};
+use vantage_protocol::{
+    Addr, Declared, DeploymentMode, Finding, Sight, Verdict, FINDINGS_MAX, RESOLVERS_SEEN_MAX,
+};
 
 use crate::{
     config::{HostRange, SiteConfig, SiteMode},
@@ -196,6 +198,12 @@ impl Judge {
             hosts_seen: census,
             findings: findings.into_iter().take(FINDINGS_MAX).collect(),
             declared: self.declaration.declared(),
+            resolvers_seen: self
+                .window
+                .resolvers(RESOLVERS_SEEN_MAX)
+                .into_iter()
+                .map(Addr::from)
+                .collect(),
         };
         let change =
             (verdict != self.reported && verdict != Verdict::Unknown && self.held >= HOLD_STEPS)

@@ -264,12 +264,15 @@ fn no_dns_and_lookups_elsewhere() {
         healthy(site, second);
         vec![
             lookup(site, "10.0.0.53", 53, EventKind::DnsQuery),
+            lookup(site, "10.0.0.53", 53, EventKind::DnsQuery),
             lookup(site, "8.8.8.8", 53, EventKind::DnsQuery),
         ]
     });
     let last = &sights[119];
     assert_eq!(codes(last), vec![F::DnsBypass]);
-    assert_eq!((last.findings[0].a, last.findings[0].b), (120, 240));
+    assert_eq!((last.findings[0].a, last.findings[0].b), (120, 360));
+    let seen: Vec<std::net::IpAddr> = last.resolvers_seen.iter().map(|a| (*a).into()).collect();
+    assert_eq!(seen, [ip("10.0.0.53"), ip("8.8.8.8")]);
     // DNS over HTTPS to a public resolver: three connections are enough.
     let mut site = SimSite::new();
     let mut judge = judge_for(&site, SiteConfig::default());

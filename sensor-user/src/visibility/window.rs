@@ -3,7 +3,7 @@
 //! they end before the window.
 
 use std::{
-    collections::VecDeque,
+    collections::{HashMap, VecDeque},
     net::IpAddr,
     time::{Duration, SystemTime},
 };
@@ -100,6 +100,24 @@ struct Slice {
     end: SystemTime,
     site: SiteCounters,
     lookups: Lookups,
+    /// DNS queries by destination (the resolver asked).
+    resolvers: Vec<(IpAddr, u64)>,
+}
+
+/// DNS query events by destination.
+fn resolvers_of(interval: &Interval) -> Vec<(IpAddr, u64)> {
+    let mut counts: Vec<(IpAddr, u64)> = Vec::new();
+    for event in interval
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::DnsQuery)
+    {
+        match counts.iter_mut().find(|(addr, _)| *addr == event.dst) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((event.dst, 1)),
+        }
+    }
+    counts
 }
 
 /// The intervals of the last `span`, and their running totals.
@@ -109,6 +127,7 @@ pub struct Window {
     slices: VecDeque<Slice>,
     site: SiteCounters,
     lookups: Lookups,
+    resolvers: HashMap<IpAddr, u64>,
 }
 
 impl Window {
@@ -118,6 +137,7 @@ impl Window {
             slices: VecDeque::new(),
             site: SiteCounters::default(),
             lookups: Lookups::default(),
+            resolvers: HashMap::new(),
         }
     }
 
@@ -128,9 +148,13 @@ impl Window {
             end: interval.end,
             site: interval.site.delta,
             lookups,
+            resolvers: resolvers_of(interval),
         };
         self.site = SiteCounters::sum([&self.site, &slice.site]);
         self.lookups.add(&slice.lookups);
+        for (addr, n) in &slice.resolvers {
+            *self.resolvers.entry(*addr).or_default() += n;
+        }
         self.slices.push_back(slice);
         let end = interval.end;
         while self
@@ -141,6 +165,14 @@ impl Window {
             if let Some(old) = self.slices.pop_front() {
                 self.site = self.site.since(&old.site);
                 self.lookups.remove(&old.lookups);
+                for (addr, n) in &old.resolvers {
+                    if let Some(count) = self.resolvers.get_mut(addr) {
+                        *count -= n;
+                        if *count == 0 {
+                            self.resolvers.remove(addr);
+                        }
+                    }
+                }
             }
         }
     }
@@ -148,6 +180,19 @@ impl Window {
     /// The site counters and lookups over the window.
     pub fn totals(&self) -> (SiteCounters, Lookups) {
         (self.site, self.lookups)
+    }
+
+    /// The resolvers asked in the window, most asked first (ties by
+    /// address), at most `most`.
+    pub fn resolvers(&self, most: usize) -> Vec<IpAddr> {
+        let mut counted: Vec<(IpAddr, u64)> =
+            self.resolvers.iter().map(|(addr, n)| (*addr, *n)).collect();
+        counted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        counted
+            .into_iter()
+            .take(most)
+            .map(|(addr, _)| addr)
+            .collect()
     }
 
     /// How much time the window's intervals cover.

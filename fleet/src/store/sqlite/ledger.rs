@@ -142,8 +142,9 @@ impl Ledger for SqliteLedger<'_> {
             .execute(
                 "INSERT INTO heartbeats (envelope_id, sent_at, uptime_secs, interval_secs, verdict, health, visibility,
                      revision, sight_verdict, findings, hosts_seen, declared_mode, declared_hosts_min,
-                     declared_hosts_max, sight_since, window_secs, sight_packets, sight_bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                     declared_hosts_max, sight_since, window_secs, sight_packets, sight_bytes,
+                     resolvers_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
                 params![
                     envelope_id,
                     seq_param(beat.at),
@@ -163,6 +164,10 @@ impl Ledger for SqliteLedger<'_> {
                     sight.window_secs,
                     sight.packets.map(seq_param),
                     sight.bytes.map(seq_param),
+                    sight
+                        .resolvers_seen
+                        .as_ref()
+                        .map(|seen| serde_json::to_string(seen).unwrap_or_else(|_| "[]".into())),
                 ],
             )
             .doing("storing a heartbeat")

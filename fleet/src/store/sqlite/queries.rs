@@ -50,7 +50,8 @@ fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<AlertRecord> {
 
 /// The sight columns of a heartbeat row, from index `at` on: revision,
 /// sight_verdict, findings, hosts_seen, declared_mode, declared_hosts_min,
-/// declared_hosts_max, sight_since, window_secs, sight_packets, sight_bytes.
+/// declared_hosts_max, sight_since, window_secs, sight_packets, sight_bytes,
+/// resolvers_seen.
 fn sight_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<SightRecord> {
     let verdict: String = row.get(at + 1)?;
     let findings: String = row.get(at + 2)?;
@@ -72,6 +73,9 @@ fn sight_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<SightRecord> {
         window_secs: row.get(at + 8)?,
         packets: wide(row.get(at + 9)?),
         bytes: wide(row.get(at + 10)?),
+        resolvers_seen: row
+            .get::<_, Option<String>>(at + 11)?
+            .map(|text| serde_json::from_str(&text).unwrap_or_default()),
     })
 }
 
@@ -121,7 +125,7 @@ impl Queries for SqliteStore {
                 "SELECT e.received_at, h.sent_at, h.uptime_secs, h.interval_secs, h.health, h.visibility,
                         h.revision, h.sight_verdict, h.findings, h.hosts_seen, h.declared_mode,
                         h.declared_hosts_min, h.declared_hosts_max, h.sight_since, h.window_secs,
-                        h.sight_packets, h.sight_bytes
+                        h.sight_packets, h.sight_bytes, h.resolvers_seen
                  FROM heartbeats h JOIN envelopes e ON e.id = h.envelope_id
                  WHERE e.sensor = ?1 AND e.chain != 'broken'
                  ORDER BY e.received_at DESC, e.id DESC LIMIT 1",

@@ -102,6 +102,7 @@ ALTER TABLE heartbeats ADD COLUMN sight_since INTEGER;
 ALTER TABLE heartbeats ADD COLUMN window_secs INTEGER;
 ALTER TABLE heartbeats ADD COLUMN sight_packets INTEGER;
 ALTER TABLE heartbeats ADD COLUMN sight_bytes INTEGER;
+ALTER TABLE heartbeats ADD COLUMN resolvers_seen TEXT;
 UPDATE heartbeats SET
     sight_verdict = CASE verdict
         WHEN 'sees' THEN 'ok' WHEN 'partial' THEN 'degraded' WHEN 'blind' THEN 'blind'

@@ -116,6 +116,7 @@ pub(super) fn current(
                 hosts_min: 5,
                 hosts_max: 10,
             },
+            resolvers_seen: Default::default(),
         },
     })
 }
@@ -171,6 +172,7 @@ fn a_version_one_database_upgrades_in_place_and_keeps_counting() {
             hosts_seen: 0,
             findings: vec![],
             declared: None,
+            resolvers_seen: None,
         })
     );
     let converted: Vec<(String, u32)> = store
