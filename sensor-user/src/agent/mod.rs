@@ -47,7 +47,7 @@ use crate::{
     sample::{Event, Interval, Sampler},
     time::{unix_seconds, unix_secs, Clock},
     uplink::{self, RunningUplink, UplinkSettings},
-    visibility::{Declaration, InterfaceSight, Surroundings},
+    visibility::{own_traffic::OwnTraffic, Declaration, InterfaceSight, Surroundings},
 };
 use faults::{FaultKind, Faults};
 
@@ -129,6 +129,8 @@ struct Agent {
     attached: Vec<AttachedInterface>,
     /// The mirror-mode self-test, when there is one.
     self_tester: Option<self_test::SelfTester>,
+    /// This machine's own traffic, per tick.
+    own_traffic: OwnTraffic,
 }
 
 /// Runs the agent until `shutdown` is cancelled.
@@ -213,6 +215,7 @@ pub async fn run(
         ack_failures_seen: 0,
         attached,
         self_tester,
+        own_traffic: OwnTraffic::default(),
     };
     let mut tick = tokio::time::interval(tick_every);
     let mut sweep = tokio::time::interval(BLOCK_SWEEP_INTERVAL);
@@ -407,8 +410,9 @@ impl Agent {
     /// Each attached interface as the kernel reports it now: link running,
     /// our program still attached. An interface that cannot be asked counts
     /// as down and detached (it is gone).
-    fn surroundings(&self) -> Surroundings {
+    fn surroundings(&mut self) -> Surroundings {
         Surroundings {
+            delivered_here: self.own_traffic.delta(),
             interfaces: self
                 .attached
                 .iter()

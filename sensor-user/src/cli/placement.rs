@@ -14,7 +14,9 @@ use vantage::{
     report::sight::SightReport,
     sample::Sampler,
     time::{Clock as _, SystemClock},
-    visibility::{Declaration, InterfaceSight, Judge, Surroundings, GRACE},
+    visibility::{
+        own_traffic::OwnTraffic, Declaration, InterfaceSight, Judge, Surroundings, GRACE,
+    },
 };
 use vantage_protocol::{FindingCode, Sight, Verdict};
 
@@ -87,6 +89,8 @@ fn watch(args: &PlacementArgs) -> anyhow::Result<Verdict> {
         );
     }
     let mut sight: Option<Sight> = None;
+    let mut own_traffic = OwnTraffic::default();
+    own_traffic.delta();
     let mut elapsed = Duration::ZERO;
     while elapsed < duration {
         std::thread::sleep(Duration::from_secs(1));
@@ -99,6 +103,7 @@ fn watch(args: &PlacementArgs) -> anyhow::Result<Verdict> {
             clock.monotonic_ns(),
         );
         let surroundings = Surroundings {
+            delivered_here: own_traffic.delta(),
             interfaces: interfaces
                 .iter()
                 .zip(&generic)

@@ -13,6 +13,7 @@
 //! reports `ok`, however long it runs.
 
 pub mod census;
+pub mod own_traffic;
 pub mod rules;
 #[cfg(test)]
 pub mod sim;
@@ -98,6 +99,11 @@ pub struct InterfaceSight {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Surroundings {
     pub interfaces: Vec<InterfaceSight>,
+    /// IP packets this machine's own stack took in during the interval
+    /// ([`own_traffic::OwnTraffic`]); the judge discounts them from the
+    /// traffic between unprotected addresses, where a gateway's own uplink
+    /// shows up.
+    pub delivered_here: u64,
 }
 
 /// The latest self-test: checks made, and how many the datapath saw.
@@ -152,7 +158,8 @@ impl Judge {
         now: SystemTime,
     ) -> (Sight, Option<Change>) {
         let lookups = Lookups::of(interval, &self.declaration.resolvers);
-        self.window.push(interval, lookups);
+        self.window
+            .push(interval, lookups, surroundings.delivered_here);
         self.census.update(interval, &self.declaration.local_nets);
         self.census.prune(now, self.declaration.census_horizon);
         let (site, lookups) = self.window.totals();

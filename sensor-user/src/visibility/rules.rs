@@ -64,6 +64,15 @@ pub fn protected_packets(site: &SiteCounters) -> u64 {
         + class(site, TrafficClass::RemoteToLocal)
 }
 
+/// IP packets between two unprotected addresses that were not sent to a
+/// broadcast or multicast MAC: other people's conversations. Link-local
+/// chatter (neighbour discovery, MLD, mDNS) says nothing about where the
+/// sensor sits, so group frames are taken out (all of them, as if each were
+/// unprotected: this errs on the low side).
+pub fn unprotected_unicast(site: &SiteCounters) -> u64 {
+    class(site, TrafficClass::RemoteToRemote).saturating_sub(site.broadcast + site.multicast)
+}
+
 /// `part` is at least `percent` % of `whole`.
 fn at_least(part: u64, whole: u64, percent: u64) -> bool {
     whole > 0 && part.saturating_mul(100) >= whole.saturating_mul(percent)
@@ -119,7 +128,8 @@ pub fn findings(e: &Evidence<'_>) -> Vec<Finding> {
         && e.settled
         && e.census == 1
         && protected >= MIN_FRAMES;
-    if !only_broadcast && ((site.packets >= MIN_FRAMES && protected == 0) || translated) {
+    let elsewhere = unprotected_unicast(site);
+    if !only_broadcast && ((elsewhere >= MIN_FRAMES && protected == 0) || translated) {
         out.push(finding(
             FindingCode::OutsideFirewall,
             protected,
@@ -220,8 +230,9 @@ pub fn fallback(site: &SiteCounters, covered_secs: u64) -> Finding {
     if site.packets == 0 {
         finding(FindingCode::NoTraffic, 0, covered_secs)
     } else if protected == 0 {
-        if site.broadcast + site.multicast == site.packets {
-            finding(FindingCode::OnlyBroadcast, site.packets, site.packets)
+        let group = site.broadcast + site.multicast;
+        if unprotected_unicast(site) < MIN_FRAMES && group > 0 {
+            finding(FindingCode::OnlyBroadcast, group, site.packets)
         } else {
             finding(FindingCode::OutsideFirewall, 0, site.packets)
         }

@@ -35,6 +35,7 @@ fn one_interface(up: bool, ours: bool, generic: bool) -> Surroundings {
             ours,
             generic,
         }],
+        delivered_here: 0,
     }
 }
 
@@ -96,6 +97,50 @@ fn a_sensor_blind_from_its_first_minute_never_reports_ok() {
     let last = &sights[86_399];
     assert_eq!(codes(last), vec![F::OutsideFirewall]);
     assert_eq!((last.findings[0].a, last.findings[0].b), (0, 15_000));
+}
+
+#[test]
+fn a_quiet_gateway_hearing_only_its_own_uplink_is_not_outside_the_firewall() {
+    let mut site = SimSite::new();
+    let mut judge = judge_for(&site, SiteConfig::default());
+    // A night at an office: the only packets on the WAN side are the
+    // collector's answers to the gateway itself, which its stack delivered.
+    let mut own = one_interface(true, true, false);
+    own.delivered_here = 4;
+    let sights = run(&mut site, &mut judge, 3600, &own, |site, _| {
+        site.packets(C::RemoteToRemote, 4, 90);
+        Vec::new()
+    });
+    assert!(sights.iter().all(|s| s.verdict != Verdict::Ok));
+    let last = &sights[3599];
+    assert_eq!(
+        (last.verdict, codes(last), last.packets),
+        (Verdict::Blind, vec![F::NoTraffic], 0)
+    );
+    // Neighbour discovery from link-local addresses joins it: multicast,
+    // between unprotected addresses, and still not other people's traffic.
+    let sights = run(&mut site, &mut judge, 3600, &own, |site, _| {
+        site.packets(C::RemoteToRemote, 4 + 2, 90);
+        site.site.multicast += 2;
+        Vec::new()
+    });
+    assert!(sights
+        .iter()
+        .all(|s| !codes(s).contains(&F::OutsideFirewall)));
+    let last = &sights[3599];
+    assert_eq!(
+        (last.verdict, codes(last), last.packets),
+        (Verdict::Blind, vec![F::OnlyBroadcast], 600)
+    );
+    // Other people's traffic beyond the gateway's own is still seen for
+    // what it is.
+    let sights = run(&mut site, &mut judge, 600, &own, |site, _| {
+        site.packets(C::RemoteToRemote, 54, 500);
+        Vec::new()
+    });
+    let last = &sights[599];
+    assert_eq!(codes(last), vec![F::OutsideFirewall]);
+    assert_eq!((last.findings[0].a, last.findings[0].b), (0, 300 * 50));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use sensor_common::{user::CounterWords as _, EventKind, SiteCounters};
+use sensor_common::{user::CounterWords as _, EventKind, SiteCounters, TrafficClass};
 
 use crate::sample::Interval;
 
@@ -142,11 +142,13 @@ impl Window {
     }
 
     /// Adds an interval and drops what ended before the window.
-    pub fn push(&mut self, interval: &Interval, lookups: Lookups) {
+    /// `own_packets`: packets the machine delivered to itself during the
+    /// interval, discounted from the traffic between unprotected addresses.
+    pub fn push(&mut self, interval: &Interval, lookups: Lookups, own_packets: u64) {
         let slice = Slice {
             start: interval.start,
             end: interval.end,
-            site: interval.site.delta,
+            site: without_own(interval.site.delta, own_packets),
             lookups,
             resolvers: resolvers_of(interval),
         };
@@ -202,6 +204,17 @@ impl Window {
             _ => Duration::ZERO,
         }
     }
+}
+
+/// `site` without up to `own` packets between unprotected addresses: the
+/// machine's own traffic (see [`super::own_traffic`]). Never below zero; the
+/// rest of the counters are left as the kernel counted them.
+fn without_own(mut site: SiteCounters, own: u64) -> SiteCounters {
+    let slot = TrafficClass::RemoteToRemote as usize;
+    let discount = own.min(site.class_packets[slot]);
+    site.class_packets[slot] -= discount;
+    site.packets = site.packets.saturating_sub(discount);
+    site
 }
 
 #[cfg(test)]
