@@ -10,6 +10,7 @@ pub mod harness;
 pub mod mirror;
 pub mod netns;
 pub mod packet;
+pub mod placement;
 pub mod services;
 pub mod site;
 

@@ -78,12 +78,17 @@ pub fn dns_responder(ns: &Namespace, addr: Ipv4Addr) -> anyhow::Result<Service> 
 
 /// Serves `HTTP/1.0 200 OK` on `addr:80`, one connection at a time.
 pub fn http_server(ns: &Namespace, addr: Ipv4Addr) -> anyhow::Result<Service> {
+    http_server_on(ns, addr, 80)
+}
+
+/// Like [`http_server`], on `addr:port`.
+pub fn http_server_on(ns: &Namespace, addr: Ipv4Addr, port: u16) -> anyhow::Result<Service> {
     let stop = Arc::new(AtomicBool::new(false));
     let served = Arc::new(AtomicU64::new(0));
     let (s, c) = (stop.clone(), served.clone());
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let thread = ns.spawn(move || -> anyhow::Result<()> {
-        let listener = TcpListener::bind((addr, 80)).context("binding the HTTP server")?;
+        let listener = TcpListener::bind((addr, port)).context("binding the HTTP server")?;
         listener.set_nonblocking(true)?;
         let _ = ready_tx.send(());
         while !s.load(Ordering::SeqCst) {
@@ -147,8 +152,18 @@ pub fn dns_query(ns: &Namespace, server: Ipv4Addr, name: &str, id: u16) -> anyho
 
 /// Opens a TCP connection, sends an HTTP request, reads the reply, closes.
 pub fn http_get(ns: &Namespace, server: Ipv4Addr, timeout: Duration) -> anyhow::Result<String> {
+    http_get_on(ns, server, 80, timeout)
+}
+
+/// Like [`http_get`], to `server:port`.
+pub fn http_get_on(
+    ns: &Namespace,
+    server: Ipv4Addr,
+    port: u16,
+    timeout: Duration,
+) -> anyhow::Result<String> {
     ns.run(move || -> anyhow::Result<String> {
-        let mut stream = TcpStream::connect_timeout(&SocketAddr::from((server, 80)), timeout)
+        let mut stream = TcpStream::connect_timeout(&SocketAddr::from((server, port)), timeout)
             .context("connecting")?;
         stream.set_read_timeout(Some(Duration::from_secs(2)))?;
         stream.write_all(b"GET / HTTP/1.0\r\n\r\n")?;

@@ -21,6 +21,10 @@ pub struct LabArgs {
     /// Run the binaries already built, without set-up or build (as the lab tests do).
     #[arg(long)]
     no_build: bool,
+    /// Where the sensor sits: good, outside-firewall, unmirrored-port,
+    /// one-way-mirror, duplicate-mirror, no-dns or doh-only (default good).
+    #[arg(long, value_name = "NAME")]
+    placement: Option<String>,
     /// Passed to vantage-lab (e.g. `-- --seconds 30`).
     #[arg(last = true)]
     args: Vec<String>,
@@ -108,6 +112,9 @@ pub fn run(args: &LabArgs) -> anyhow::Result<()> {
     }
     forward_stop_signals();
     let mut command = Command::new(&lab);
+    if let Some(placement) = &args.placement {
+        command.args(["--placement", placement]);
+    }
     command.args(&args.args);
     // The terminal may be gone by now: a failed echo must not stop anything.
     let _ = writeln!(std::io::stderr(), "+ {}", describe(&command));

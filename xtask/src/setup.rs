@@ -8,10 +8,14 @@ use anyhow::bail;
 use crate::cmd::{self, is_root, output, run, succeeds};
 
 /// Debian packages the build and the tests use.
-const PACKAGES: [(&str, &str); 11] = [
+const PACKAGES: [(&str, &str); 12] = [
     ("llvm-22-dev", "LLVM 22 libraries, to build bpf-linker"),
     ("libpolly-22-dev", "Polly, linked by bpf-linker's LLVM"),
     ("iproute2", "ip: namespaces and veth pairs"),
+    (
+        "nftables",
+        "nft: the NAT gateway of the outside-firewall placement",
+    ),
     ("iputils-ping", "ping in the traffic tests and the lab"),
     ("bpftool", "inspecting programs and maps"),
     ("xdp-tools", "xdp-filter, the benchmark's outside reference"),

@@ -76,14 +76,17 @@ fn watch(args: &PlacementArgs) -> anyhow::Result<Verdict> {
         .collect();
     let local_nets = maps.local_nets()?;
     let start = clock.now();
-    // The watch starts settled after its duration: a minute of nothing is
-    // already a finding, as for the agent.
-    let mut judge = Judge::new(Declaration::new(&config.site, &local_nets), start);
-    let mut sampler = Sampler::starting_from(&snapshot::read(&maps)?, start);
+    // The rules that wait for the first minute (the census, no DNS, VLANs)
+    // apply at the end of the watch, however long the installer chose.
     let duration = Duration::from_secs(args.duration.max(1));
+    let judged_from = start
+        .checked_sub(GRACE.saturating_sub(duration))
+        .unwrap_or(start);
+    let mut judge = Judge::new(Declaration::new(&config.site, &local_nets), judged_from);
+    let mut sampler = Sampler::starting_from(&snapshot::read(&maps)?, start);
     if !args.json {
         eprintln!(
-            "watching for {} s (a verdict needs {} s of evidence)...",
+            "watching for {} s (the census and the DNS rules judge what the watch saw: {} s or more is a fair sample)...",
             duration.as_secs(),
             GRACE.as_secs()
         );
@@ -127,7 +130,8 @@ fn watch(args: &PlacementArgs) -> anyhow::Result<Verdict> {
     }
     let mut sight = sight.context("nothing was watched")?;
     // What only the running agent knows: lookups seen in its events and its
-    // self-test.
+    // self-test, as the agent says at the end of the watch.
+    let agent = state_file::read_state(&config.sensor.state_dir, stale_after, &clock);
     if let Some(agent_sight) = agent.sight.as_ref().filter(|_| agent.running) {
         for finding in &agent_sight.findings {
             let Some(code) = FindingCode::from_name(&finding.code) else {

@@ -7,11 +7,7 @@
 
 use std::{
     io::Write as _,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
-    thread::JoinHandle,
+    sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 
@@ -20,8 +16,8 @@ use vantage_tests::{
     agent::{vantage_bin, Agent, SensorDirs},
     fleet::{fleet_bin, Collector, FleetDir, SensorUplink},
     harness::require_root,
-    services::{dns_query, dns_responder, http_get, http_server, ping},
-    site::{Client, Site, COLLECTOR, DNS_SERVER, SITE_NET, WEB_SERVER},
+    placement::{Placement, Topology},
+    site::{COLLECTOR, DNS_SERVER, SITE_NET, WEB_SERVER},
 };
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -62,69 +58,25 @@ fn show(text: &str) {
     }
 }
 
-/// The clients' traffic; stopped and joined on drop, so no `ping` it runs
-/// outlives the lab, even when the lab fails half-way.
-struct Traffic {
-    stop: Arc<AtomicBool>,
-    drivers: Vec<JoinHandle<()>>,
-}
-
-impl Traffic {
-    fn start(clients: &Arc<Vec<Client>>) -> Traffic {
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut drivers = Vec::new();
-        for index in 0..clients.len() {
-            let (clients, stop) = (clients.clone(), stop.clone());
-            drivers.push(std::thread::spawn(move || {
-                let client = &clients[index];
-                let mut round = 0usize;
-                while !stop.load(Ordering::SeqCst) {
-                    let name = NAMES[(round + index) % NAMES.len()];
-                    let _ = dns_query(&client.ns, DNS_SERVER, name, round as u16);
-                    let _ = http_get(&client.ns, WEB_SERVER, Duration::from_secs(1));
-                    if round % 3 == index % 3 {
-                        let _ = ping(&client.ns, WEB_SERVER, 1);
-                    }
-                    round += 1;
-                    std::thread::sleep(Duration::from_millis(700 + 300 * index as u64));
-                }
-            }));
-        }
-        Traffic { stop, drivers }
-    }
-}
-
-impl Drop for Traffic {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for driver in self.drivers.drain(..) {
-            let _ = driver.join();
-        }
-    }
-}
-
-const NAMES: [&str; 6] = [
-    "www.example.com",
-    "mail.example.org",
-    "updates.example.net",
-    "cdn.example.com",
-    "time.example.org",
-    "api.example.net",
-];
-
 fn main() -> anyhow::Result<()> {
     require_root();
-    let duration = parse_args(std::env::args().skip(1))?;
+    let (duration, placement) = parse_args(std::env::args().skip(1))?;
     install_signal_handlers();
-    run(duration)?;
+    run(duration, placement)?;
     show("removed the lab site\n");
     Ok(())
 }
 
-/// `[--seconds N]`: how long to run (until stopped when absent). Anything
+const USAGE: &str = "vantage-lab [--seconds N] [--placement NAME]";
+
+/// `[--seconds N]`: how long to run (until stopped when absent);
+/// `[--placement NAME]`: where the sensor sits (`good` when absent). Anything
 /// else is refused, so that a mistyped option does not run the lab forever.
-fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<Duration>> {
+fn parse_args(
+    mut args: impl Iterator<Item = String>,
+) -> anyhow::Result<(Option<Duration>, Placement)> {
     let mut duration = None;
+    let mut placement = Placement::Good;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--seconds" => {
@@ -134,25 +86,41 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Option<D
                     .with_context(|| format!("--seconds {value:?}: not a whole number"))?;
                 duration = Some(Duration::from_secs(seconds));
             }
+            "--placement" => {
+                let value = args.next().context("--placement needs a name")?;
+                placement = Placement::from_name(&value).with_context(|| {
+                    format!("--placement {value:?}: not one of {}", placement_names())
+                })?;
+            }
             "--help" | "-h" => {
-                println!("vantage-lab [--seconds N]: a live demo site in network namespaces (root); runs until Ctrl-C, SIGTERM or SIGHUP, or N seconds");
+                println!("{USAGE}: a live demo site in network namespaces (root); runs until Ctrl-C, SIGTERM or SIGHUP, or N seconds");
+                println!("placements: {}", placement_names());
+                for p in Placement::ALL {
+                    println!("  {:<17} {}", p.name(), p.describe());
+                }
                 std::process::exit(0);
             }
-            other => anyhow::bail!("unknown argument {other:?} (usage: vantage-lab [--seconds N])"),
+            other => anyhow::bail!("unknown argument {other:?} (usage: {USAGE})"),
         }
     }
-    Ok(duration)
+    Ok((duration, placement))
+}
+
+fn placement_names() -> String {
+    Placement::ALL.map(Placement::name).join(", ")
 }
 
 /// Builds the site and shows it until stopped. What it made is removed as
 /// its values are dropped on return (also on an error or a panic), the
 /// traffic first, the agent's pins and the namespaces last.
-fn run(duration: Option<Duration>) -> anyhow::Result<()> {
-    show("building the lab site...\n");
-    let site = Site::build("lb", 3)?;
+fn run(duration: Option<Duration>, placement: Placement) -> anyhow::Result<()> {
+    show(&format!(
+        "building the lab site ({})...\n",
+        placement.name()
+    ));
+    let topology = Topology::build(placement, "lb", 3)?;
+    let site = &topology.site;
     let dirs = SensorDirs::new("lab");
-    let _dns = dns_responder(&site.internet, DNS_SERVER)?;
-    let _web = http_server(&site.internet, WEB_SERVER)?;
     let fleet = FleetDir::init("lab")?;
     let collector = Collector::start(&fleet, Some(&site.internet), &format!("{COLLECTOR}:7443"))?;
     let uplink = SensorUplink::create(
@@ -160,11 +128,12 @@ fn run(duration: Option<Duration>) -> anyhow::Result<()> {
         &fleet,
         collector.addr,
         "lab-site",
-        "heartbeat_interval = \"5s\"",
+        &format!("heartbeat_interval = \"5s\"\n{}", topology.site_section()),
     )?;
+    let interfaces: Vec<&str> = topology.interfaces.iter().map(String::as_str).collect();
     let agent = Agent::start_with_config(
-        &site.gateway,
-        &[&site.gateway_lan, &site.gateway_wan],
+        topology.sensor_ns(),
+        &interfaces,
         &[SITE_NET],
         &dirs,
         Some(&uplink.config),
@@ -180,8 +149,7 @@ fn run(duration: Option<Duration>) -> anyhow::Result<()> {
         "lab started",
     ])?;
 
-    let clients = Arc::new(site.clients);
-    let traffic = Traffic::start(&clients);
+    let traffic = topology.traffic();
 
     let bin = vantage_bin()?;
     let fleet_bin = fleet_bin()?;
@@ -207,6 +175,12 @@ fn run(duration: Option<Duration>) -> anyhow::Result<()> {
             "Vantage lab: 3 clients -> gateway {} / {} -> internet (DNS {DNS_SERVER}, web {WEB_SERVER})\n",
             site.gateway_lan, site.gateway_wan
         );
+        screen += &format!(
+            "placement {}: {}; the sensor attaches to {}\n",
+            placement.name(),
+            placement.describe(),
+            topology.interfaces.join(", ")
+        );
         screen += "Ctrl-C (or SIGTERM, SIGHUP) stops the lab and removes every namespace, veth and pin it made.\n";
         screen += &format!(
             "Try, in another shell: sudo {} block add {WEB_SERVER} --ttl 20s {flags}\n",
@@ -222,8 +196,13 @@ fn run(duration: Option<Duration>) -> anyhow::Result<()> {
             fleet.dir.display()
         );
         screen += &format!(
-            "  this screen's table: sudo {} status {flags}    the uplink log: sudo {} log {config_flag}\n\n",
+            "  this screen's table: sudo {} status {flags}    the uplink log: sudo {} log {config_flag}\n",
             bin.display(),
+            bin.display()
+        );
+        screen += &format!(
+            "  the installer's check: sudo nsenter --net=/run/netns/{} {} placement --duration 20 {config_flag} {flags}\n\n",
+            topology.sensor_ns().name(),
             bin.display()
         );
         screen += &table;

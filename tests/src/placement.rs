@@ -1,0 +1,403 @@
+//! Where an installer might put the sensor, built in network namespaces
+//! around the lab site ([`crate::site`]): the placements of
+//! `cargo xtask lab --placement` and of the placement tests.
+//!
+//! ```text
+//! good, no-dns, doh-only   the sensor on the gateway, LAN and WAN sides
+//! outside-firewall         a SPAN of the WAN link, behind a NAT gateway
+//! unmirrored-port          an ordinary switch port (no mirror session)
+//! one-way-mirror           a SPAN of what the clients send, not what they get
+//! duplicate-mirror         a SPAN of both the client ports and the uplink port
+//! ```
+//!
+//! Mirrors are `tc` `mirred` actions on the switch's (or the internet's)
+//! ports; every name carries the process id like the rest of the site.
+
+use std::{
+    net::{Ipv4Addr, UdpSocket},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use anyhow::{bail, Context as _};
+
+use crate::{
+    netns::{unique, veth, Namespace},
+    packet::dns_message,
+    services::{dns_query, dns_responder, http_get, http_get_on, http_server, http_server_on},
+    services::{ping, Service},
+    site::{Client, Site, DNS_SERVER, GATEWAY_WAN, WEB_SERVER},
+};
+
+/// A well-known DNS-over-HTTPS resolver, given to the lab's internet.
+pub const DOH_RESOLVER: Ipv4Addr = Ipv4Addr::new(1, 1, 1, 1);
+/// A mirror-port sensor's management link to the internet (where the
+/// collector is), never mirrored: the sensor's end and the internet's end.
+pub const MANAGEMENT_SENSOR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+pub const MANAGEMENT_INTERNET: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+
+/// One way of placing the sensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    Good,
+    OutsideFirewall,
+    UnmirroredPort,
+    OneWayMirror,
+    DuplicateMirror,
+    NoDns,
+    DohOnly,
+}
+
+impl Placement {
+    pub const ALL: [Placement; 7] = [
+        Placement::Good,
+        Placement::OutsideFirewall,
+        Placement::UnmirroredPort,
+        Placement::OneWayMirror,
+        Placement::DuplicateMirror,
+        Placement::NoDns,
+        Placement::DohOnly,
+    ];
+
+    /// The name `--placement` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Good => "good",
+            Placement::OutsideFirewall => "outside-firewall",
+            Placement::UnmirroredPort => "unmirrored-port",
+            Placement::OneWayMirror => "one-way-mirror",
+            Placement::DuplicateMirror => "duplicate-mirror",
+            Placement::NoDns => "no-dns",
+            Placement::DohOnly => "doh-only",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Placement> {
+        Placement::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// One line on what the lab built.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Placement::Good => "the sensor inline on the gateway (LAN and WAN sides), clients using the site's resolver",
+            Placement::OutsideFirewall => "the sensor on a SPAN of the WAN link, outside the gateway that NATs the site",
+            Placement::UnmirroredPort => "the sensor on an ordinary switch port: no mirror session was configured",
+            Placement::OneWayMirror => "the sensor on a SPAN that copies only what the clients send (ingress only)",
+            Placement::DuplicateMirror => "the sensor on a SPAN of the client ports and the uplink port: every frame twice",
+            Placement::NoDns => "the sensor inline; the clients never make a DNS lookup it can see",
+            Placement::DohOnly => "the sensor inline; the clients resolve over HTTPS at 1.1.1.1, never with the site's resolver",
+        }
+    }
+
+    /// The sensor is a mirror port (else it runs on the gateway).
+    pub fn is_mirror(self) -> bool {
+        matches!(
+            self,
+            Placement::OutsideFirewall
+                | Placement::UnmirroredPort
+                | Placement::OneWayMirror
+                | Placement::DuplicateMirror
+        )
+    }
+}
+
+/// A placement, built: the site, where the sensor runs, what it attaches to.
+/// Dropping it removes everything it made (services first, namespaces last).
+pub struct Topology {
+    pub placement: Placement,
+    services: Vec<Service>,
+    pub clients: Arc<Vec<Client>>,
+    pub site: Site,
+    /// The sensor's own namespace on a mirror port; `None` on the gateway.
+    sensor: Option<Namespace>,
+    /// The interfaces the sensor attaches to.
+    pub interfaces: Vec<String>,
+}
+
+impl Topology {
+    /// Builds `placement` around a site of `clients` clients; `tag` (one or
+    /// two characters) keeps the topologies of one process apart.
+    pub fn build(placement: Placement, tag: &str, clients: usize) -> anyhow::Result<Topology> {
+        let mut site = Site::build(tag, clients)?;
+        let mut services = vec![
+            dns_responder(&site.internet, DNS_SERVER)?,
+            http_server(&site.internet, WEB_SERVER)?,
+        ];
+        if placement == Placement::DohOnly {
+            site.internet.ip(&[
+                "addr",
+                "add",
+                &format!("{DOH_RESOLVER}/32"),
+                "dev",
+                &internet_port(tag),
+            ])?;
+            site.gateway.ip(&[
+                "route",
+                "add",
+                &format!("{DOH_RESOLVER}/32"),
+                "via",
+                &DNS_SERVER.to_string(),
+            ])?;
+            services.push(http_server_on(&site.internet, DOH_RESOLVER, 443)?);
+        }
+        let mut sensor = None;
+        let mut interfaces = vec![site.gateway_lan.clone(), site.gateway_wan.clone()];
+        if placement.is_mirror() {
+            let ns = Namespace::create(&format!("{tag}se"))?;
+            let span = unique("v", &format!("{tag}sp"));
+            let sensor_port = unique("v", &format!("{tag}se"));
+            let client_ports: Vec<String> = (0..clients)
+                .map(|i| unique("v", &format!("{tag}p{i}")))
+                .collect();
+            let uplink_port = unique("v", &format!("{tag}sg"));
+            match placement {
+                Placement::OutsideFirewall => {
+                    masquerade(&site.gateway, &site.gateway_wan)?;
+                    veth(&site.internet, &span, &ns, &sensor_port)?;
+                    mirror(&site.internet, &internet_port(tag), &span, true, true)?;
+                }
+                Placement::UnmirroredPort => {
+                    veth(&site.switch, &span, &ns, &sensor_port)?;
+                    site.switch
+                        .ip(&["link", "set", &span, "master", &unique("b", tag)])?;
+                }
+                Placement::OneWayMirror => {
+                    veth(&site.switch, &span, &ns, &sensor_port)?;
+                    for port in &client_ports {
+                        mirror(&site.switch, port, &span, true, false)?;
+                    }
+                }
+                Placement::DuplicateMirror => {
+                    veth(&site.switch, &span, &ns, &sensor_port)?;
+                    for port in client_ports.iter().chain([&uplink_port]) {
+                        mirror(&site.switch, port, &span, true, true)?;
+                    }
+                }
+                _ => unreachable!("only mirror placements reach here"),
+            }
+            management(&ns, &site.internet, tag)?;
+            interfaces = vec![sensor_port];
+            sensor = Some(ns);
+        }
+        let clients = Arc::new(std::mem::take(&mut site.clients));
+        Ok(Topology {
+            placement,
+            services,
+            clients,
+            site,
+            sensor,
+            interfaces,
+        })
+    }
+
+    /// Where the sensor runs: its own namespace, or the gateway.
+    pub fn sensor_ns(&self) -> &Namespace {
+        self.sensor.as_ref().unwrap_or(&self.site.gateway)
+    }
+
+    /// The `[site]` section an installer would write for this placement,
+    /// with the resolver and host count the MSSP sold.
+    pub fn site_section(&self) -> String {
+        let mode = if self.placement.is_mirror() {
+            "mirror"
+        } else {
+            "inline"
+        };
+        format!(
+            "[site]\nmode = \"{mode}\"\nexpected_hosts = {}\nresolvers = [\"{DNS_SERVER}\"]\n",
+            self.clients.len()
+        )
+    }
+
+    /// Starts the clients' traffic for this placement.
+    pub fn traffic(&self) -> Traffic {
+        Traffic::start(&self.clients, self.placement)
+    }
+
+    /// DNS answers given so far by the site's resolver.
+    pub fn lookups_answered(&self) -> u64 {
+        self.services.first().map_or(0, Service::served)
+    }
+}
+
+/// The mirror-port sensor's own link to the internet, to reach the
+/// collector: a /30 of its own, outside every mirror session.
+fn management(sensor: &Namespace, internet: &Namespace, tag: &str) -> anyhow::Result<()> {
+    let (ours, theirs) = (
+        unique("v", &format!("{tag}sm")),
+        unique("v", &format!("{tag}im")),
+    );
+    veth(sensor, &ours, internet, &theirs)?;
+    sensor.ip(&[
+        "addr",
+        "add",
+        &format!("{MANAGEMENT_SENSOR}/30"),
+        "dev",
+        &ours,
+    ])?;
+    internet.ip(&[
+        "addr",
+        "add",
+        &format!("{MANAGEMENT_INTERNET}/30"),
+        "dev",
+        &theirs,
+    ])?;
+    sensor.ip(&[
+        "route",
+        "add",
+        "default",
+        "via",
+        &MANAGEMENT_INTERNET.to_string(),
+    ])
+}
+
+/// The internet namespace's side of the WAN link.
+fn internet_port(tag: &str) -> String {
+    unique("v", &format!("{tag}iw"))
+}
+
+/// Source NAT of everything leaving `wan` to the gateway's address.
+fn masquerade(gateway: &Namespace, wan: &str) -> anyhow::Result<()> {
+    let rules = format!(
+        "table ip vantage_nat {{\n  chain post {{\n    type nat hook postrouting priority srcnat;\n    oifname \"{wan}\" masquerade\n  }}\n}}\n"
+    );
+    let mut child = gateway
+        .command("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("running nft (apt install nftables; cargo xtask setup installs it)")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        std::io::Write::write_all(&mut stdin, rules.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "nft masquerade on {wan} (gateway {GATEWAY_WAN}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// Copies the frames entering (`ingress`) and leaving (`egress`) `port` to
+/// `span`, as a switch's SPAN session does.
+fn mirror(
+    ns: &Namespace,
+    port: &str,
+    span: &str,
+    ingress: bool,
+    egress: bool,
+) -> anyhow::Result<()> {
+    tc(ns, &["qdisc", "add", "dev", port, "clsact"])?;
+    for (wanted, hook) in [(ingress, "ingress"), (egress, "egress")] {
+        if wanted {
+            tc(
+                ns,
+                &[
+                    "filter", "add", "dev", port, hook, "protocol", "all", "prio", "1", "u32",
+                    "match", "u32", "0", "0", "action", "mirred", "egress", "mirror", "dev", span,
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn tc(ns: &Namespace, args: &[&str]) -> anyhow::Result<()> {
+    let out = ns.command("tc").args(args).output().context("running tc")?;
+    if !out.status.success() {
+        bail!(
+            "tc {} in {}: {}",
+            args.join(" "),
+            ns.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+const NAMES: [&str; 4] = [
+    "www.example.com",
+    "mail.example.org",
+    "updates.example.net",
+    "cdn.example.com",
+];
+
+/// The clients' traffic, one thread per client; stopped and joined on drop.
+pub struct Traffic {
+    stop: Arc<AtomicBool>,
+    drivers: Vec<JoinHandle<()>>,
+}
+
+impl Traffic {
+    /// Each client, about three times a second: a lookup at the site's
+    /// resolver (none in `no-dns`, one over HTTPS at [`DOH_RESOLVER`] in
+    /// `doh-only`), a web page, now and then a ping; on an office LAN, also a
+    /// NetBIOS-style name query to the subnet broadcast.
+    pub fn start(clients: &Arc<Vec<Client>>, placement: Placement) -> Traffic {
+        let stop = Arc::new(AtomicBool::new(false));
+        let drivers = (0..clients.len())
+            .map(|index| {
+                let (clients, stop) = (clients.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let client = &clients[index];
+                    let mut round = 0usize;
+                    while !stop.load(Ordering::SeqCst) {
+                        one_round(client, placement, round, index);
+                        round += 1;
+                        std::thread::sleep(Duration::from_millis(250 + 50 * index as u64));
+                    }
+                })
+            })
+            .collect();
+        Traffic { stop, drivers }
+    }
+}
+
+fn one_round(client: &Client, placement: Placement, round: usize, index: usize) {
+    let timeout = Duration::from_millis(500);
+    let id = u16::try_from(round % 60_000).unwrap_or(0);
+    match placement {
+        Placement::NoDns => {}
+        Placement::DohOnly => {
+            let _ = http_get_on(&client.ns, DOH_RESOLVER, 443, timeout);
+        }
+        _ => {
+            let _ = dns_query(&client.ns, DNS_SERVER, NAMES[round % NAMES.len()], id);
+        }
+    }
+    let _ = http_get(&client.ns, WEB_SERVER, timeout);
+    if round % 4 == index % 4 {
+        let _ = ping(&client.ns, WEB_SERVER, 1);
+    }
+    let _ = name_query_broadcast(client, id);
+}
+
+/// A name query to the client's subnet broadcast (UDP 137), as Windows
+/// machines send all day.
+fn name_query_broadcast(client: &Client, id: u16) -> anyhow::Result<()> {
+    let [a, b, c, _] = client.addr.octets();
+    let broadcast = Ipv4Addr::new(a, b, c, 255);
+    let query = dns_message(id, false, "WORKGROUP");
+    client.ns.run(move || -> anyhow::Result<()> {
+        let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+        socket.set_broadcast(true)?;
+        socket.send_to(&query, (broadcast, 137))?;
+        Ok(())
+    })?
+}
+
+impl Drop for Traffic {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for driver in self.drivers.drain(..) {
+            let _ = driver.join();
+        }
+    }
+}
