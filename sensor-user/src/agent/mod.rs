@@ -19,6 +19,7 @@ pub mod capabilities;
 pub mod faults;
 pub mod offloads;
 mod outbox;
+pub mod own_traffic;
 mod self_test;
 pub mod state_file;
 
@@ -47,9 +48,10 @@ use crate::{
     sample::{Event, Interval, Sampler},
     time::{unix_seconds, unix_secs, Clock},
     uplink::{self, RunningUplink, UplinkSettings},
-    visibility::{own_traffic::OwnTraffic, Declaration, InterfaceSight, Surroundings},
+    visibility::{Declaration, InterfaceSight, Surroundings},
 };
 use faults::{FaultKind, Faults};
+use own_traffic::OwnTraffic;
 
 /// How often expired blocks are deleted (the kernel already ignores them).
 const BLOCK_SWEEP_INTERVAL: Duration = Duration::from_secs(10);

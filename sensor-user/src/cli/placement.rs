@@ -9,14 +9,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::Serialize;
 use vantage::{
-    agent::state_file,
+    agent::{own_traffic::OwnTraffic, state_file},
     datapath::{self, snapshot},
     report::sight::SightReport,
     sample::Sampler,
     time::{Clock as _, SystemClock},
-    visibility::{
-        own_traffic::OwnTraffic, Declaration, InterfaceSight, Judge, Surroundings, GRACE,
-    },
+    visibility::{Declaration, InterfaceSight, Judge, Surroundings, GRACE},
 };
 use vantage_protocol::{FindingCode, Sight, Verdict};
 

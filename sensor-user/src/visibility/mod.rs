@@ -13,7 +13,6 @@
 //! reports `ok`, however long it runs.
 
 pub mod census;
-pub mod own_traffic;
 pub mod rules;
 #[cfg(test)]
 pub mod sim;
@@ -100,7 +99,7 @@ pub struct InterfaceSight {
 pub struct Surroundings {
     pub interfaces: Vec<InterfaceSight>,
     /// IP packets this machine's own stack took in during the interval
-    /// ([`own_traffic::OwnTraffic`]); the judge discounts them from the
+    /// (the agent's `own_traffic`); the judge discounts them from the
     /// traffic between unprotected addresses, where a gateway's own uplink
     /// shows up.
     pub delivered_here: u64,

@@ -207,7 +207,7 @@ impl Window {
 }
 
 /// `site` without up to `own` packets between unprotected addresses: the
-/// machine's own traffic (see [`super::own_traffic`]). Never below zero; the
+/// machine's own traffic (as the agent measures it). Never below zero; the
 /// rest of the counters are left as the kernel counted them.
 fn without_own(mut site: SiteCounters, own: u64) -> SiteCounters {
     let slot = TrafficClass::RemoteToRemote as usize;
