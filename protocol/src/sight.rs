@@ -242,7 +242,9 @@ impl Finding {
                 )
             }
             FindingCode::NoDns => format!("no DNS among {b} packets of protected hosts"),
-            FindingCode::DnsBypass => format!("{a} of {b} lookups went elsewhere"),
+            FindingCode::DnsBypass => format!(
+                "{a} of {b} lookups went elsewhere (other resolvers, or DNS over HTTPS/TLS)"
+            ),
             FindingCode::FewerHostsThanExpected => format!("seen {a} of {b} expected hosts"),
             FindingCode::MissingVlan => format!("{a} of {b} declared VLANs seen"),
             FindingCode::DuplicatePackets => {

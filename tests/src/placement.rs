@@ -8,6 +8,7 @@
 //! unmirrored-port          an ordinary switch port (no mirror session)
 //! one-way-mirror           a SPAN of what the clients send, not what they get
 //! duplicate-mirror         a SPAN of both the client ports and the uplink port
+//! remote-mirror            a SPAN of the client ports sent to the sensor in VXLAN
 //! ```
 //!
 //! Mirrors are `tc` `mirred` actions on the switch's (or the internet's)
@@ -50,10 +51,11 @@ pub enum Placement {
     DuplicateMirror,
     NoDns,
     DohOnly,
+    RemoteMirror,
 }
 
 impl Placement {
-    pub const ALL: [Placement; 7] = [
+    pub const ALL: [Placement; 8] = [
         Placement::Good,
         Placement::OutsideFirewall,
         Placement::UnmirroredPort,
@@ -61,6 +63,7 @@ impl Placement {
         Placement::DuplicateMirror,
         Placement::NoDns,
         Placement::DohOnly,
+        Placement::RemoteMirror,
     ];
 
     /// The name `--placement` takes.
@@ -73,6 +76,7 @@ impl Placement {
             Placement::DuplicateMirror => "duplicate-mirror",
             Placement::NoDns => "no-dns",
             Placement::DohOnly => "doh-only",
+            Placement::RemoteMirror => "remote-mirror",
         }
     }
 
@@ -90,6 +94,7 @@ impl Placement {
             Placement::DuplicateMirror => "the sensor on a SPAN of the client ports and the uplink port: every frame twice",
             Placement::NoDns => "the sensor inline; the clients never make a DNS lookup it can see",
             Placement::DohOnly => "the sensor inline; the clients resolve over HTTPS at 1.1.1.1, never with the site's resolver",
+            Placement::RemoteMirror => "the sensor on a remote SPAN: the switch sends copies of the client ports in VXLAN, which the sensor opens",
         }
     }
 
@@ -101,6 +106,7 @@ impl Placement {
                 | Placement::UnmirroredPort
                 | Placement::OneWayMirror
                 | Placement::DuplicateMirror
+                | Placement::RemoteMirror
         )
     }
 }
@@ -148,6 +154,11 @@ impl Topology {
         let mut interfaces = vec![site.gateway_lan.clone(), site.gateway_wan.clone()];
         if placement.is_mirror() {
             let ns = Namespace::create(&format!("{tag}se"))?;
+            // A SPAN destination port sends nothing of its own: no IPv6
+            // router solicitations or MLD reports from the switch's end.
+            for side in [&site.switch, &site.internet] {
+                side.sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
+            }
             let span = unique("v", &format!("{tag}sp"));
             let sensor_port = unique("v", &format!("{tag}se"));
             let client_ports: Vec<String> = (0..clients)
@@ -177,6 +188,14 @@ impl Topology {
                         mirror(&site.switch, port, &span, true, true)?;
                     }
                 }
+                Placement::RemoteMirror => {
+                    veth(&site.switch, &span, &ns, &sensor_port)?;
+                    let tunnel = unique("v", &format!("{tag}vx"));
+                    vxlan_to_sensor(&site.switch, &span, &ns, &sensor_port, &tunnel)?;
+                    for port in &client_ports {
+                        mirror(&site.switch, port, &tunnel, true, true)?;
+                    }
+                }
                 _ => unreachable!("only mirror placements reach here"),
             }
             management(&ns, &site.internet, tag)?;
@@ -199,14 +218,30 @@ impl Topology {
         self.sensor.as_ref().unwrap_or(&self.site.gateway)
     }
 
-    /// The `[site]` section an installer would write for this placement,
-    /// with the resolver and host count the MSSP sold.
-    pub fn site_section(&self) -> String {
-        let mode = if self.placement.is_mirror() {
+    /// The configuration an installer would write for this placement: the
+    /// `[site]` section with the resolver and host count the MSSP sold, and
+    /// for a remote mirror, the tunnel to open.
+    pub fn config(&self) -> String {
+        let sensor = if self.placement == Placement::RemoteMirror {
+            "[sensor]\ndecapsulate = [\"vxlan\"]\n"
+        } else {
+            ""
+        };
+        format!("{sensor}{}", self.site_section())
+    }
+
+    /// How the sensor is deployed: `inline` or `mirror`.
+    pub fn mode(&self) -> &'static str {
+        if self.placement.is_mirror() {
             "mirror"
         } else {
             "inline"
-        };
+        }
+    }
+
+    /// The `[site]` section of [`Topology::config`].
+    pub fn site_section(&self) -> String {
+        let mode = self.mode();
         format!(
             "[site]\nmode = \"{mode}\"\nexpected_hosts = {}\nresolvers = [\"{DNS_SERVER}\"]\n",
             self.clients.len()
@@ -253,6 +288,48 @@ fn management(sensor: &Namespace, internet: &Namespace, tag: &str) -> anyhow::Re
         "via",
         &MANAGEMENT_INTERNET.to_string(),
     ])
+}
+
+/// The outer endpoints of the remote mirror's tunnel: outside every
+/// protected network, as a switch's management addresses are.
+pub const TUNNEL_SWITCH: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+pub const TUNNEL_SENSOR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+/// A VXLAN device `tunnel` (VNI 42) in the switch towards the sensor's port,
+/// over the veth `span` - `sensor_port`.
+fn vxlan_to_sensor(
+    switch: &Namespace,
+    span: &str,
+    sensor: &Namespace,
+    sensor_port: &str,
+    tunnel: &str,
+) -> anyhow::Result<()> {
+    switch.ip(&["addr", "add", &format!("{TUNNEL_SWITCH}/30"), "dev", span])?;
+    sensor.ip(&[
+        "addr",
+        "add",
+        &format!("{TUNNEL_SENSOR}/30"),
+        "dev",
+        sensor_port,
+    ])?;
+    switch.ip(&[
+        "link",
+        "add",
+        tunnel,
+        "type",
+        "vxlan",
+        "id",
+        "42",
+        "local",
+        &TUNNEL_SWITCH.to_string(),
+        "remote",
+        &TUNNEL_SENSOR.to_string(),
+        "dstport",
+        "4789",
+        "dev",
+        span,
+    ])?;
+    switch.ip(&["link", "set", tunnel, "up"])
 }
 
 /// The internet namespace's side of the WAN link.

@@ -34,27 +34,27 @@ struct Running {
 }
 
 impl Running {
-    /// Builds `placement` with two clients, writes `site` (the placement's
-    /// own `[site]` when `None`) into the sensor's config, starts the agent
-    /// and the clients' traffic.
-    fn start(placement: Placement, tag: &str, site: Option<&str>) -> anyhow::Result<Running> {
-        Running::start_with(placement, tag, site, 2)
+    /// Builds `placement` with two clients, writes `config` (the
+    /// placement's own when `None`) as the sensor's configuration, starts
+    /// the agent and the clients' traffic.
+    fn start(placement: Placement, tag: &str, config: Option<&str>) -> anyhow::Result<Running> {
+        Running::start_with(placement, tag, config, 2)
     }
 
     /// Like [`Running::start`], with `clients` clients.
     fn start_with(
         placement: Placement,
         tag: &str,
-        site: Option<&str>,
+        config: Option<&str>,
         clients: usize,
     ) -> anyhow::Result<Running> {
         require_root();
         let topology = Topology::build(placement, tag, clients)?;
         let dirs = SensorDirs::new(tag);
         std::fs::create_dir_all(&dirs.state_dir)?;
+        let text = config.map_or_else(|| topology.config(), str::to_owned);
         let config = dirs.state_dir.join("vantage.toml");
-        let section = site.map_or_else(|| topology.site_section(), str::to_owned);
-        std::fs::write(&config, section)?;
+        std::fs::write(&config, text)?;
         let interfaces: Vec<&str> = topology.interfaces.iter().map(String::as_str).collect();
         let agent = Agent::start_with_config(
             topology.sensor_ns(),
@@ -242,8 +242,8 @@ fn clients_resolving_over_https_elsewhere_are_a_dns_bypass() -> Result {
 
 #[test]
 fn fewer_hosts_than_declared_and_a_missing_vlan() -> Result {
-    let site = "[site]\nmode = \"inline\"\nexpected_hosts = \"10-12\"\nresolvers = [\"203.0.113.53\"]\nvlans = [30]\n";
-    let run = Running::start(Placement::Good, "pf", Some(site))?;
+    let config = "[site]\nmode = \"inline\"\nexpected_hosts = \"10-12\"\nresolvers = [\"203.0.113.53\"]\nvlans = [30]\n";
+    let run = Running::start(Placement::Good, "pf", Some(config))?;
     let report = assert_placement(
         &run,
         "degraded",
@@ -256,6 +256,82 @@ fn fewer_hosts_than_declared_and_a_missing_vlan() -> Result {
     );
     let vlan = finding(&report, "missing_vlan");
     assert_eq!((&vlan["a"], &vlan["b"]), (&Value::from(0), &Value::from(1)));
+    Ok(())
+}
+
+#[test]
+fn a_remote_mirror_is_encapsulated_until_its_tunnel_is_opened() -> Result {
+    // The installer forgot `sensor.decapsulate`: the sensor sees only the
+    // two tunnel endpoints, neither of them protected.
+    let site = "[site]\nmode = \"mirror\"\nexpected_hosts = 2\nresolvers = [\"203.0.113.53\"]\n";
+    let run = Running::start(Placement::RemoteMirror, "pv", Some(site))?;
+    let report = assert_placement(
+        &run,
+        "degraded",
+        &["fewer_hosts_than_expected", "encapsulated", "cannot_block"],
+    )?;
+    let tunnelled = finding(&report, "encapsulated");
+    assert!(tunnelled["a"].as_u64() >= Some(20), "{report:#}");
+    assert_eq!(report["hosts_seen"], 0, "{report:#}");
+    drop(run);
+    // With the tunnel opened, the same mirror is a good one.
+    let run = Running::start(Placement::RemoteMirror, "pw", None)?;
+    let report = assert_placement(&run, "ok", &["cannot_block"])?;
+    assert_eq!(report["hosts_seen"], 2, "{report:#}");
+    Ok(())
+}
+
+#[test]
+fn a_mirror_session_that_stops_gives_no_traffic() -> Result {
+    let run = Running::start(Placement::OneWayMirror, "ps", None)?;
+    std::thread::sleep(Duration::from_secs(2));
+    // The switch's SPAN session is removed (a config reload, a reboot).
+    for i in 0..2 {
+        let port = vantage_tests::netns::unique("v", &format!("psp{i}"));
+        let out = run
+            .topology
+            .site
+            .switch
+            .command("tc")
+            .args(["qdisc", "del", "dev", &port, "clsact"])
+            .output()?;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let report = assert_placement(&run, "blind", &["no_traffic", "cannot_block"])?;
+    assert_eq!(report["packets"], 0, "{report:#}");
+    // The clients sent within the census horizon (1 h): still present.
+    assert_eq!(report["hosts_seen"], 2, "{report:#}");
+    Ok(())
+}
+
+#[test]
+fn events_beyond_the_rate_limit_are_events_lost() -> Result {
+    let config = "[events]\nrate_per_cpu = 1\nburst = 1\n[site]\nmode = \"inline\"\nexpected_hosts = 3\nresolvers = [\"203.0.113.53\"]\n";
+    let run = Running::start_with(Placement::Good, "pe", Some(config), 3)?;
+    let report = assert_placement(&run, "degraded", &["events_lost"])?;
+    let lost = finding(&report, "events_lost");
+    assert!(
+        lost["a"].as_u64() >= Some(100) && lost["a"].as_u64() > lost["b"].as_u64(),
+        "{report:#}"
+    );
+    Ok(())
+}
+
+#[test]
+fn generic_xdp_is_a_caveat_on_a_good_placement() -> Result {
+    let config = "[sensor]\nattach_mode = \"generic\"\n[site]\nmode = \"inline\"\nexpected_hosts = 2\nresolvers = [\"203.0.113.53\"]\n";
+    let run = Running::start(Placement::Good, "px", Some(config))?;
+    let report = assert_placement(&run, "ok", &["generic_xdp"])?;
+    let generic = finding(&report, "generic_xdp");
+    assert_eq!(
+        (&generic["a"], &generic["b"]),
+        (&Value::from(2), &Value::from(2))
+    );
     Ok(())
 }
 
@@ -328,7 +404,7 @@ fn a_program_detached_from_outside_is_reported_and_reaches_the_collector() -> Re
             &fleet,
             collector.addr,
             "acme-dental",
-            &format!("heartbeat_interval = \"5s\"\n{}", topology.site_section()),
+            &format!("heartbeat_interval = \"5s\"\n{}", topology.config()),
         )?;
         let interfaces: Vec<&str> = topology.interfaces.iter().map(String::as_str).collect();
         let agent = Agent::start_with_config(

@@ -115,7 +115,8 @@ pub struct StatusArgs {
 pub struct PlacementArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Seconds to watch (a verdict needs at least 60).
+    /// Seconds to watch; the census and the DNS and VLAN rules judge what
+    /// the watch saw, so 60 or more is a fair sample.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub duration: u64,
     /// Print the report as JSON (schema `vantage.placement/1`).

@@ -63,6 +63,24 @@ fn watch(args: &PlacementArgs) -> anyhow::Result<Verdict> {
             .map(|i| (i.clone(), None))
             .collect()
     };
+    // Run elsewhere than in the sensor's network namespace, every interface
+    // would look gone: say so rather than judge links that are not here.
+    let missing: Vec<&str> = interfaces
+        .iter()
+        .filter(|(name, _)| {
+            matches!(
+                datapath::link_report(name),
+                Err(datapath::DatapathError::NoSuchInterface(_))
+            )
+        })
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !interfaces.is_empty() && missing.len() == interfaces.len() {
+        anyhow::bail!(
+            "none of the sensor's interfaces ({}) exists in this network namespace: run the check where the sensor runs",
+            missing.join(", ")
+        );
+    }
     let generic: Vec<bool> = interfaces
         .iter()
         .map(|(name, _)| {

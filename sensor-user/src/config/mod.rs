@@ -317,6 +317,17 @@ mod tests {
     }
 
     #[test]
+    fn impossible_host_counts_name_field_and_line() {
+        let (line, field, message) =
+            invalid("[site]\nmode = \"inline\"\nexpected_hosts = \"400-300\"\n");
+        assert_eq!((line, field.as_str()), (3, "site.expected_hosts"));
+        assert!(message.contains("lower bound is above"), "{message}");
+        let (line, field, message) = invalid("[site]\nexpected_hosts = 0\n");
+        assert_eq!((line, field.as_str()), (2, "site.expected_hosts"));
+        assert!(message.contains("no host to protect"), "{message}");
+    }
+
+    #[test]
     fn unknown_attach_mode_is_refused() {
         let (line, field, _) = invalid("[sensor]\nattach_mode = \"fast\"\n");
         assert_eq!((line, field.as_str()), (2, "sensor.attach_mode"));

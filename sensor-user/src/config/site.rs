@@ -50,6 +50,11 @@ impl HostRange {
         if range.min > range.max {
             return Err(format!("{text:?}: the lower bound is above the upper"));
         }
+        if range.max == 0 {
+            return Err(format!(
+                "{text:?}: a site with no host to protect needs no sensor (leave expected_hosts out to check nothing)"
+            ));
+        }
         Ok(range)
     }
 }
@@ -75,7 +80,7 @@ impl<'de> Deserialize<'de> for HostRange {
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<HostRange, E> {
                 let n = u32::try_from(n)
                     .map_err(|_| E::custom(format!("{n} hosts is out of range")))?;
-                Ok(HostRange { min: n, max: n })
+                HostRange::parse(&n.to_string()).map_err(E::custom)
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<HostRange, E> {
                 HostRange::parse(text).map_err(E::custom)

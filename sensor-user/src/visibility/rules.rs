@@ -65,12 +65,15 @@ pub fn protected_packets(site: &SiteCounters) -> u64 {
 }
 
 /// IP packets between two unprotected addresses that were not sent to a
-/// broadcast or multicast MAC: other people's conversations. Link-local
-/// chatter (neighbour discovery, MLD, mDNS) says nothing about where the
-/// sensor sits, so group frames are taken out (all of them, as if each were
-/// unprotected: this errs on the low side).
+/// broadcast or multicast MAC and do not carry an unopened tunnel: other
+/// people's conversations. Link-local chatter (neighbour discovery, MLD,
+/// mDNS) says nothing about where the sensor sits, and a remote mirror's
+/// tunnel runs between two unprotected endpoints whatever it carries, so
+/// both are taken out (all group frames, as if each were unprotected: this
+/// errs on the low side).
 pub fn unprotected_unicast(site: &SiteCounters) -> u64 {
-    class(site, TrafficClass::RemoteToRemote).saturating_sub(site.broadcast + site.multicast)
+    class(site, TrafficClass::RemoteToRemote)
+        .saturating_sub(site.broadcast + site.multicast + site.encap_unopened)
 }
 
 /// `part` is at least `percent` % of `whole`.

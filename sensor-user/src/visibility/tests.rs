@@ -366,6 +366,33 @@ fn duplicates_tunnels_lost_events_vlans_and_caveats() {
 }
 
 #[test]
+fn a_remote_mirror_in_an_unopened_tunnel_is_encapsulated_not_outside_the_firewall() {
+    let mut site = SimSite::new();
+    let config = SiteConfig {
+        mode: SiteMode::Mirror,
+        ..SiteConfig::default()
+    };
+    let mut judge = judge_for(&site, config);
+    // VXLAN from the switch to the sensor: every frame is between the two
+    // unprotected tunnel endpoints, and none is opened.
+    let sights = run(
+        &mut site,
+        &mut judge,
+        120,
+        &one_interface(true, true, false),
+        |site, _| {
+            site.packets(C::RemoteToRemote, 40, 600);
+            site.site.encap_unopened += 40;
+            Vec::new()
+        },
+    );
+    let last = &sights[119];
+    assert_eq!(codes(last), vec![F::Encapsulated, F::CannotBlock]);
+    assert_eq!((last.findings[0].a, last.findings[0].b), (4800, 4800));
+    assert_eq!(last.verdict, Verdict::Degraded);
+}
+
+#[test]
 fn a_failed_self_test_is_a_finding() {
     let mut site = SimSite::new();
     let mut judge = judge_for(&site, SiteConfig::default());

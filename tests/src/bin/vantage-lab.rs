@@ -128,8 +128,20 @@ fn run(duration: Option<Duration>, placement: Placement) -> anyhow::Result<()> {
         &fleet,
         collector.addr,
         "lab-site",
-        &format!("heartbeat_interval = \"5s\"\n{}", topology.site_section()),
+        &format!("heartbeat_interval = \"5s\"\n{}", topology.config()),
     )?;
+    // The MSSP's contract for the site, so that the fleet view checks the
+    // sensor against what was sold, not only against its own configuration.
+    fleet.fleet(&[
+        "expect",
+        &uplink.sensor_id,
+        "--mode",
+        topology.mode(),
+        "--expect-hosts",
+        &topology.clients.len().to_string(),
+        "--resolvers",
+        &DNS_SERVER.to_string(),
+    ])?;
     let interfaces: Vec<&str> = topology.interfaces.iter().map(String::as_str).collect();
     let agent = Agent::start_with_config(
         topology.sensor_ns(),
@@ -201,7 +213,7 @@ fn run(duration: Option<Duration>, placement: Placement) -> anyhow::Result<()> {
             bin.display()
         );
         screen += &format!(
-            "  the installer's check: sudo nsenter --net=/run/netns/{} {} placement --duration 20 {config_flag} {flags}\n\n",
+            "  the installer's check: sudo nsenter --net=/run/netns/{} {} placement {config_flag} {flags}\n\n",
             topology.sensor_ns().name(),
             bin.display()
         );
