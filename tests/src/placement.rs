@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! good, no-dns, doh-only   the sensor on the gateway, LAN and WAN sides
+//! mirror                   a SPAN of the client ports, both directions
 //! outside-firewall         a SPAN of the WAN link, behind a NAT gateway
 //! unmirrored-port          an ordinary switch port (no mirror session)
 //! one-way-mirror           a SPAN of what the clients send, not what they get
@@ -34,6 +35,8 @@ use crate::{
     site::{Client, Site, DNS_SERVER, GATEWAY_WAN, WEB_SERVER},
 };
 
+/// A mirror-port sensor's own address on the site's LAN, when it has one.
+pub const SENSOR_LAN: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 50);
 /// A well-known DNS-over-HTTPS resolver, given to the lab's internet.
 pub const DOH_RESOLVER: Ipv4Addr = Ipv4Addr::new(1, 1, 1, 1);
 /// A mirror-port sensor's management link to the internet (where the
@@ -45,6 +48,7 @@ pub const MANAGEMENT_INTERNET: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Placement {
     Good,
+    Mirror,
     OutsideFirewall,
     UnmirroredPort,
     OneWayMirror,
@@ -55,8 +59,9 @@ pub enum Placement {
 }
 
 impl Placement {
-    pub const ALL: [Placement; 8] = [
+    pub const ALL: [Placement; 9] = [
         Placement::Good,
+        Placement::Mirror,
         Placement::OutsideFirewall,
         Placement::UnmirroredPort,
         Placement::OneWayMirror,
@@ -70,6 +75,7 @@ impl Placement {
     pub fn name(self) -> &'static str {
         match self {
             Placement::Good => "good",
+            Placement::Mirror => "mirror",
             Placement::OutsideFirewall => "outside-firewall",
             Placement::UnmirroredPort => "unmirrored-port",
             Placement::OneWayMirror => "one-way-mirror",
@@ -88,6 +94,7 @@ impl Placement {
     pub fn describe(self) -> &'static str {
         match self {
             Placement::Good => "the sensor inline on the gateway (LAN and WAN sides), clients using the site's resolver",
+            Placement::Mirror => "the sensor on a SPAN of the client ports, both directions: a good mirror port",
             Placement::OutsideFirewall => "the sensor on a SPAN of the WAN link, outside the gateway that NATs the site",
             Placement::UnmirroredPort => "the sensor on an ordinary switch port: no mirror session was configured",
             Placement::OneWayMirror => "the sensor on a SPAN that copies only what the clients send (ingress only)",
@@ -102,7 +109,8 @@ impl Placement {
     pub fn is_mirror(self) -> bool {
         matches!(
             self,
-            Placement::OutsideFirewall
+            Placement::Mirror
+                | Placement::OutsideFirewall
                 | Placement::UnmirroredPort
                 | Placement::OneWayMirror
                 | Placement::DuplicateMirror
@@ -132,6 +140,9 @@ impl Topology {
         let mut services = vec![
             dns_responder(&site.internet, DNS_SERVER)?,
             http_server(&site.internet, WEB_SERVER)?,
+            // The resolver accepts TCP too, as real ones do (the sensor's
+            // self-test opens a connection to it; only the handshake counts).
+            http_server_on(&site.internet, DNS_SERVER, 53)?,
         ];
         if placement == Placement::DohOnly {
             site.internet.ip(&[
@@ -175,6 +186,12 @@ impl Topology {
                     veth(&site.switch, &span, &ns, &sensor_port)?;
                     site.switch
                         .ip(&["link", "set", &span, "master", &unique("b", tag)])?;
+                }
+                Placement::Mirror => {
+                    veth(&site.switch, &span, &ns, &sensor_port)?;
+                    for port in &client_ports {
+                        mirror(&site.switch, port, &span, true, true)?;
+                    }
                 }
                 Placement::OneWayMirror => {
                     veth(&site.switch, &span, &ns, &sensor_port)?;
@@ -251,6 +268,51 @@ impl Topology {
     /// Starts the clients' traffic for this placement.
     pub fn traffic(&self) -> Traffic {
         Traffic::start(&self.clients, self.placement)
+    }
+
+    /// Gives a mirror-port sensor a second interface on the site's LAN
+    /// ([`SENSOR_LAN`], through the gateway to the internet), as a sensor
+    /// box with a management NIC in a protected network has; its own
+    /// traffic crosses the mirror session only if `mirrored`.
+    pub fn sensor_lan_leg(&self, tag: &str, mirrored: bool) -> anyhow::Result<()> {
+        let sensor = self
+            .sensor
+            .as_ref()
+            .context("only a mirror-port sensor has a LAN leg")?;
+        let (ours, port) = (
+            unique("v", &format!("{tag}sn")),
+            unique("v", &format!("{tag}sl")),
+        );
+        veth(sensor, &ours, &self.site.switch, &port)?;
+        self.site
+            .switch
+            .ip(&["link", "set", &port, "master", &unique("b", tag)])?;
+        sensor.ip(&["addr", "add", &format!("{SENSOR_LAN}/24"), "dev", &ours])?;
+        sensor.ip(&[
+            "route",
+            "add",
+            "203.0.113.0/24",
+            "via",
+            &crate::site::GATEWAY_LAN.to_string(),
+        ])?;
+        if mirrored {
+            // Only the sensor's own packets: mirroring the whole port both
+            // ways would copy the clients' broadcasts a second time.
+            let span = unique("v", &format!("{tag}sp"));
+            let own = format!("{SENSOR_LAN}/32");
+            tc(&self.site.switch, &["qdisc", "add", "dev", &port, "clsact"])?;
+            for (hook, end) in [("ingress", "src"), ("egress", "dst")] {
+                tc(
+                    &self.site.switch,
+                    &[
+                        "filter", "add", "dev", &port, hook, "protocol", "ip", "prio", "1", "u32",
+                        "match", "ip", end, &own, "action", "mirred", "egress", "mirror", "dev",
+                        &span,
+                    ],
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// DNS answers given so far by the site's resolver.

@@ -21,8 +21,9 @@ pub struct LabArgs {
     /// Run the binaries already built, without set-up or build (as the lab tests do).
     #[arg(long)]
     no_build: bool,
-    /// Where the sensor sits: good, outside-firewall, unmirrored-port,
-    /// one-way-mirror, duplicate-mirror, no-dns or doh-only (default good).
+    /// Where the sensor sits: good, mirror, outside-firewall,
+    /// unmirrored-port, one-way-mirror, duplicate-mirror, no-dns, doh-only
+    /// or remote-mirror (default good; `-- --help` describes each).
     #[arg(long, value_name = "NAME")]
     placement: Option<String>,
     /// Passed to vantage-lab (e.g. `-- --seconds 30`).

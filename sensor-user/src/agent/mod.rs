@@ -395,6 +395,7 @@ impl Agent {
             let self_test = self.self_tester.as_ref().and_then(|t| t.last());
             let outputs = self.pipeline.step(&interval, &surroundings, self_test, now);
             self.state.sight = Some(SightReport::of(&outputs.sight));
+            self.state.self_test = self.self_tester.as_ref().and_then(|t| t.report().cloned());
             let mut messages: Vec<Message> =
                 outputs.alerts.into_iter().map(Message::Alert).collect();
             if outputs.heartbeat_due {

@@ -20,7 +20,9 @@ use hickory_proto::{
 };
 use sensor_common::HostTraffic;
 
-use crate::{net::Cidr, sample::Interval, visibility::SelfTestResult};
+use crate::{
+    net::Cidr, report::agent_state::SelfTestState, sample::Interval, visibility::SelfTestResult,
+};
 
 /// How long the lookup and the connection may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -44,6 +46,8 @@ pub struct SelfTester {
     next_at: SystemTime,
     pending: Option<Pending>,
     last: Option<SelfTestResult>,
+    /// The latest test, for `vantage status`.
+    report: Option<SelfTestState>,
 }
 
 impl SelfTester {
@@ -62,12 +66,18 @@ impl SelfTester {
             next_at: now + Duration::from_secs(60),
             pending: None,
             last: None,
+            report: None,
         }
     }
 
     /// The latest result, if a test has finished.
     pub fn last(&self) -> Option<SelfTestResult> {
         self.last
+    }
+
+    /// The latest test as `vantage status` shows it.
+    pub fn report(&self) -> Option<&SelfTestState> {
+        self.report.as_ref()
     }
 
     /// Called every tick with the latest interval: finishes a test that has
@@ -95,6 +105,13 @@ impl SelfTester {
                     );
                 }
                 self.last = Some(result);
+                self.report = Some(SelfTestState {
+                    at: crate::time::unix_secs(now),
+                    from: pending.own.to_string(),
+                    to: self.resolver.to_string(),
+                    made: result.made,
+                    seen: result.seen,
+                });
                 self.pending = None;
             }
             return;

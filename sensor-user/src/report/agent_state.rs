@@ -87,6 +87,20 @@ pub struct FaultState {
     pub last_at: Option<u64>,
 }
 
+/// The latest self-test of a mirror-port sensor (see `site.self_test_interval`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelfTestState {
+    /// Unix seconds when its result was read from the counters.
+    pub at: u64,
+    /// The sensor's own address it was made from, and the resolver asked.
+    pub from: String,
+    pub to: String,
+    /// Checks made (query, answer, SYN, SYN-ACK) and how many the
+    /// datapath saw.
+    pub made: u32,
+    pub seen: u32,
+}
+
 /// How the uplink to the collector stands.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UplinkState {
@@ -130,6 +144,9 @@ pub struct AgentState {
     /// What the sensor can see, as of the last tick.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sight: Option<super::sight::SightReport>,
+    /// The latest self-test, once one has finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_test: Option<SelfTestState>,
     /// Set by `vantage status` when the agent's process is alive but its
     /// state file has not been refreshed: the file is what it last managed to write.
     #[serde(default)]

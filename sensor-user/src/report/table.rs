@@ -37,6 +37,17 @@ pub fn render_table(report: &StatusReport) -> String {
             for line in sight.lines() {
                 let _ = writeln!(out, "{line}");
             }
+            if let Some(test) = &agent.self_test {
+                let _ = writeln!(
+                    out,
+                    "  self-test at {}: {} of {} of its own packets seen (query, answer, SYN, SYN-ACK), from {} to {}",
+                    crate::time::format_unix(test.at),
+                    test.seen,
+                    test.made,
+                    test.from,
+                    test.to
+                );
+            }
         }
         None => {
             let _ = writeln!(
