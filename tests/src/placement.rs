@@ -17,6 +17,7 @@
 
 use std::{
     net::{Ipv4Addr, UdpSocket},
+    path::Path,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -28,11 +29,12 @@ use std::{
 use anyhow::{bail, Context as _};
 
 use crate::{
+    agent::{Agent, SensorDirs},
     netns::{unique, veth, Namespace},
     packet::dns_message,
     services::{dns_query, dns_responder, http_get, http_get_on, http_server, http_server_on},
     services::{ping, Service},
-    site::{Client, Site, DNS_SERVER, GATEWAY_WAN, WEB_SERVER},
+    site::{Client, Site, DNS_SERVER, GATEWAY_WAN, SITE_NET, WEB_SERVER},
 };
 
 /// A mirror-port sensor's own address on the site's LAN, when it has one.
@@ -262,6 +264,19 @@ impl Topology {
         format!(
             "[site]\nmode = \"{mode}\"\nexpected_hosts = {}\nresolvers = [\"{DNS_SERVER}\"]\n",
             self.clients.len()
+        )
+    }
+
+    /// Starts `vantage run` where the sensor runs, on its interfaces, with
+    /// the site's protected network and `config`.
+    pub fn start_agent(&self, dirs: &SensorDirs, config: &Path) -> anyhow::Result<Agent> {
+        let interfaces: Vec<&str> = self.interfaces.iter().map(String::as_str).collect();
+        Agent::start_with_config(
+            self.sensor_ns(),
+            &interfaces,
+            &[SITE_NET],
+            dirs,
+            Some(config),
         )
     }
 

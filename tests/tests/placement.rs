@@ -16,7 +16,7 @@ use vantage_tests::{
     fleet::{Collector, FleetDir, SensorUplink},
     harness::require_root,
     placement::{Placement, Topology, Traffic},
-    site::{COLLECTOR, SITE_NET},
+    site::COLLECTOR,
 };
 
 type Result = anyhow::Result<()>;
@@ -55,14 +55,7 @@ impl Running {
         let text = config.map_or_else(|| topology.config(), str::to_owned);
         let config = dirs.state_dir.join("vantage.toml");
         std::fs::write(&config, text)?;
-        let interfaces: Vec<&str> = topology.interfaces.iter().map(String::as_str).collect();
-        let agent = Agent::start_with_config(
-            topology.sensor_ns(),
-            &interfaces,
-            &[SITE_NET],
-            &dirs,
-            Some(&config),
-        )?;
+        let agent = topology.start_agent(&dirs, &config)?;
         let traffic = Some(topology.traffic());
         Ok(Running {
             traffic,
@@ -465,14 +458,7 @@ fn a_program_detached_from_outside_is_reported_and_reaches_the_collector() -> Re
             "acme-dental",
             &format!("heartbeat_interval = \"5s\"\n{}", topology.config()),
         )?;
-        let interfaces: Vec<&str> = topology.interfaces.iter().map(String::as_str).collect();
-        let agent = Agent::start_with_config(
-            &topology.site.gateway,
-            &interfaces,
-            &[SITE_NET],
-            &dirs,
-            Some(&uplink.config),
-        )?;
+        let agent = topology.start_agent(&dirs, &uplink.config)?;
         let traffic = Some(topology.traffic());
         (
             Running {

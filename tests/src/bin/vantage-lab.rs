@@ -13,11 +13,11 @@ use std::{
 
 use anyhow::Context as _;
 use vantage_tests::{
-    agent::{vantage_bin, Agent, SensorDirs},
+    agent::{vantage_bin, SensorDirs},
     fleet::{fleet_bin, Collector, FleetDir, SensorUplink},
     harness::require_root,
     placement::{Placement, Topology},
-    site::{COLLECTOR, DNS_SERVER, SITE_NET, WEB_SERVER},
+    site::{COLLECTOR, DNS_SERVER, WEB_SERVER},
 };
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -142,14 +142,7 @@ fn run(duration: Option<Duration>, placement: Placement) -> anyhow::Result<()> {
         "--resolvers",
         &DNS_SERVER.to_string(),
     ])?;
-    let interfaces: Vec<&str> = topology.interfaces.iter().map(String::as_str).collect();
-    let agent = Agent::start_with_config(
-        topology.sensor_ns(),
-        &interfaces,
-        &[SITE_NET],
-        &dirs,
-        Some(&uplink.config),
-    )?;
+    let agent = topology.start_agent(&dirs, &uplink.config)?;
     let config_flag = format!("--config {}", uplink.config.display());
     dirs.vantage_ok(&[
         "alert",
