@@ -4,12 +4,12 @@
 //!
 //! ```text
 //! good, no-dns, doh-only   the sensor on the gateway, LAN and WAN sides
-//! mirror                   a SPAN of the client ports, both directions
+//! mirror                   a SPAN of the switch's uplink port, both directions
 //! outside-firewall         a SPAN of the WAN link, behind a NAT gateway
 //! unmirrored-port          an ordinary switch port (no mirror session)
 //! one-way-mirror           a SPAN of what the clients send, not what they get
 //! duplicate-mirror         a SPAN of both the client ports and the uplink port
-//! remote-mirror            a SPAN of the client ports sent to the sensor in VXLAN
+//! remote-mirror            the same SPAN, sent to the sensor in VXLAN
 //! ```
 //!
 //! Mirrors are `tc` `mirred` actions on the switch's (or the internet's)
@@ -39,6 +39,10 @@ use crate::{
 
 /// A mirror-port sensor's own address on the site's LAN, when it has one.
 pub const SENSOR_LAN: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 50);
+/// Or on a protected subnet of its own, cabled to the gateway beside the
+/// switch, and the gateway's address there.
+pub const SENSOR_BESIDE: Ipv4Addr = Ipv4Addr::new(10, 77, 2, 50);
+pub const GATEWAY_BESIDE: Ipv4Addr = Ipv4Addr::new(10, 77, 2, 1);
 /// A well-known DNS-over-HTTPS resolver, given to the lab's internet.
 pub const DOH_RESOLVER: Ipv4Addr = Ipv4Addr::new(1, 1, 1, 1);
 /// A mirror-port sensor's management link to the internet (where the
@@ -96,14 +100,14 @@ impl Placement {
     pub fn describe(self) -> &'static str {
         match self {
             Placement::Good => "the sensor inline on the gateway (LAN and WAN sides), clients using the site's resolver",
-            Placement::Mirror => "the sensor on a SPAN of the client ports, both directions: a good mirror port",
+            Placement::Mirror => "the sensor on a SPAN of the switch's uplink port (to the gateway), both directions: a good mirror port",
             Placement::OutsideFirewall => "the sensor on a SPAN of the WAN link, outside the gateway that NATs the site",
             Placement::UnmirroredPort => "the sensor on an ordinary switch port: no mirror session was configured",
             Placement::OneWayMirror => "the sensor on a SPAN that copies only what the clients send (ingress only)",
             Placement::DuplicateMirror => "the sensor on a SPAN of the client ports and the uplink port: every frame twice",
             Placement::NoDns => "the sensor inline; the clients never make a DNS lookup it can see",
             Placement::DohOnly => "the sensor inline; the clients resolve over HTTPS at 1.1.1.1, never with the site's resolver",
-            Placement::RemoteMirror => "the sensor on a remote SPAN: the switch sends copies of the client ports in VXLAN, which the sensor opens",
+            Placement::RemoteMirror => "the sensor on a remote SPAN: the switch sends copies of its uplink port in VXLAN, which the sensor opens",
         }
     }
 
@@ -191,9 +195,7 @@ impl Topology {
                 }
                 Placement::Mirror => {
                     veth(&site.switch, &span, &ns, &sensor_port)?;
-                    for port in &client_ports {
-                        mirror(&site.switch, port, &span, true, true)?;
-                    }
+                    mirror(&site.switch, &uplink_port, &span, true, true)?;
                 }
                 Placement::OneWayMirror => {
                     veth(&site.switch, &span, &ns, &sensor_port)?;
@@ -211,9 +213,7 @@ impl Topology {
                     veth(&site.switch, &span, &ns, &sensor_port)?;
                     let tunnel = unique("v", &format!("{tag}vx"));
                     vxlan_to_sensor(&site.switch, &span, &ns, &sensor_port, &tunnel)?;
-                    for port in &client_ports {
-                        mirror(&site.switch, port, &tunnel, true, true)?;
-                    }
+                    mirror(&site.switch, &uplink_port, &tunnel, true, true)?;
                 }
                 _ => unreachable!("only mirror placements reach here"),
             }
@@ -285,49 +285,39 @@ impl Topology {
         Traffic::start(&self.clients, self.placement)
     }
 
-    /// Gives a mirror-port sensor a second interface on the site's LAN
-    /// ([`SENSOR_LAN`], through the gateway to the internet), as a sensor
-    /// box with a management NIC in a protected network has; its own
-    /// traffic crosses the mirror session only if `mirrored`.
-    pub fn sensor_lan_leg(&self, tag: &str, mirrored: bool) -> anyhow::Result<()> {
+    /// Gives a mirror-port sensor an address in a protected network, as a
+    /// sensor box with a management NIC on the site has, and a route to the
+    /// internet through the gateway. With `on_switch`, the NIC is a port of
+    /// the mirrored switch ([`SENSOR_LAN`]), so its traffic to the internet
+    /// crosses the uplink port; otherwise it is cabled straight to the
+    /// gateway ([`SENSOR_BESIDE`] on a subnet of its own) and its traffic
+    /// never crosses the mirror session.
+    pub fn sensor_lan_leg(&self, tag: &str, on_switch: bool) -> anyhow::Result<()> {
         let sensor = self
             .sensor
             .as_ref()
             .context("only a mirror-port sensor has a LAN leg")?;
-        let (ours, port) = (
-            unique("v", &format!("{tag}sn")),
-            unique("v", &format!("{tag}sl")),
-        );
-        veth(sensor, &ours, &self.site.switch, &port)?;
-        self.site
-            .switch
-            .ip(&["link", "set", &port, "master", &unique("b", tag)])?;
-        sensor.ip(&["addr", "add", &format!("{SENSOR_LAN}/24"), "dev", &ours])?;
-        sensor.ip(&[
-            "route",
-            "add",
-            "203.0.113.0/24",
-            "via",
-            &crate::site::GATEWAY_LAN.to_string(),
-        ])?;
-        if mirrored {
-            // Only the sensor's own packets: mirroring the whole port both
-            // ways would copy the clients' broadcasts a second time.
-            let span = unique("v", &format!("{tag}sp"));
-            let own = format!("{SENSOR_LAN}/32");
-            tc(&self.site.switch, &["qdisc", "add", "dev", &port, "clsact"])?;
-            for (hook, end) in [("ingress", "src"), ("egress", "dst")] {
-                tc(
-                    &self.site.switch,
-                    &[
-                        "filter", "add", "dev", &port, hook, "protocol", "ip", "prio", "1", "u32",
-                        "match", "ip", end, &own, "action", "mirred", "egress", "mirror", "dev",
-                        &span,
-                    ],
-                )?;
-            }
-        }
-        Ok(())
+        let ours = unique("v", &format!("{tag}sn"));
+        let theirs = unique("v", &format!("{tag}sl"));
+        let (own, via) = if on_switch {
+            veth(sensor, &ours, &self.site.switch, &theirs)?;
+            self.site
+                .switch
+                .ip(&["link", "set", &theirs, "master", &unique("b", tag)])?;
+            (SENSOR_LAN, crate::site::GATEWAY_LAN)
+        } else {
+            veth(sensor, &ours, &self.site.gateway, &theirs)?;
+            self.site.gateway.ip(&[
+                "addr",
+                "add",
+                &format!("{GATEWAY_BESIDE}/24"),
+                "dev",
+                &theirs,
+            ])?;
+            (SENSOR_BESIDE, GATEWAY_BESIDE)
+        };
+        sensor.ip(&["addr", "add", &format!("{own}/24"), "dev", &ours])?;
+        sensor.ip(&["route", "add", "203.0.113.0/24", "via", &via.to_string()])
     }
 
     /// DNS answers given so far by the site's resolver.

@@ -64,6 +64,9 @@ pub enum FailureCode {
     ModeMismatch,
     /// Clients resolve with other resolvers than the contracted ones.
     ResolversElsewhere,
+    /// The sensor reports itself blind: whatever it counts, it does not
+    /// watch the site (an unmirrored port sees every host's broadcasts).
+    Blind,
 }
 
 /// A term that fails, in words.
@@ -167,6 +170,24 @@ pub fn check(contract: &Contract, report: Option<Report<'_>>) -> ContractCheck {
         };
     }
     let no_heartbeat = "no heartbeat yet";
+    if let Some(r) = report.filter(|r| r.sight.verdict == Verdict::Blind) {
+        judged = true;
+        let why: Vec<&str> = r
+            .sight
+            .findings
+            .iter()
+            .filter(|f| f.code.blinds())
+            .map(|f| f.code.name())
+            .collect();
+        failures.push(Failure {
+            code: FailureCode::Blind,
+            text: if why.is_empty() {
+                "the sensor reports itself blind".to_owned()
+            } else {
+                format!("the sensor reports itself blind ({})", why.join(", "))
+            },
+        });
+    }
     if let Some(range) = contract.hosts {
         match report {
             None => skip(Term::Hosts, no_heartbeat),

@@ -83,6 +83,36 @@ fn without_a_contract_nothing_is_judged_or_contradicted() {
 }
 
 #[test]
+fn a_blind_sensor_fails_its_contract_even_with_every_host_counted() {
+    // An unmirrored switch port: every client's broadcasts arrive, so the
+    // census is full, but the sensor watches none of their traffic.
+    let mut unmirrored = sight(Verdict::Blind, 3, Some((DeploymentMode::Mirror, 3, 3)));
+    unmirrored.findings = vec![
+        vantage_protocol::Finding {
+            code: vantage_protocol::FindingCode::OnlyBroadcast,
+            a: 615,
+            b: 615,
+        },
+        vantage_protocol::Finding {
+            code: vantage_protocol::FindingCode::CannotBlock,
+            a: 0,
+            b: 0,
+        },
+    ];
+    let terms = contract(MIRROR, Some((3, 3)));
+    let (status, failures, unchecked, found) = judge(&terms, Some(&unmirrored), 1);
+    assert_eq!(status, "fail");
+    assert_eq!(
+        failures,
+        ["the sensor reports itself blind (only_broadcast)"]
+    );
+    assert!(
+        unchecked.is_empty() && found.is_empty(),
+        "{unchecked:?} {found:?}"
+    );
+}
+
+#[test]
 fn a_sensor_outside_the_firewall_configured_to_agree_is_caught() {
     // The three-year story: 5 of 375 hosts, and a configuration lowered to
     // match, so that the sensor itself says ok.

@@ -187,7 +187,8 @@ pub async fn run(
     let pipeline = Pipeline::new(
         PipelineOptions {
             heartbeat_interval: options.uplink.as_ref().map(|u| u.heartbeat_interval),
-            declaration: Declaration::new(&options.site, &options.local_nets),
+            declaration: Declaration::new(&options.site, &options.local_nets)
+                .skipping_duplicates(options.skip_duplicates),
         },
         now,
     );

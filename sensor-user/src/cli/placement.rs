@@ -98,7 +98,9 @@ fn watch(args: &PlacementArgs) -> anyhow::Result<Verdict> {
     let judged_from = start
         .checked_sub(GRACE.saturating_sub(duration))
         .unwrap_or(start);
-    let mut judge = Judge::new(Declaration::new(&config.site, &local_nets), judged_from);
+    let declaration = Declaration::new(&config.site, &local_nets)
+        .skipping_duplicates(config.sensor.skip_duplicates);
+    let mut judge = Judge::new(declaration, judged_from);
     let mut sampler = Sampler::starting_from(&snapshot::read(&maps)?, start);
     if !args.json {
         eprintln!(
@@ -168,7 +170,13 @@ fn watch(args: &PlacementArgs) -> anyhow::Result<Verdict> {
             sight.verdict = Sight::verdict_of(&sight.findings);
         }
     }
-    let report = SightReport::of(&sight);
+    let mut report = SightReport::of(&sight);
+    // The resolvers asked are in the agent's events, not in the counters.
+    if let Some(agent_sight) = agent.sight.as_ref().filter(|_| agent.running) {
+        report
+            .resolvers_seen
+            .clone_from(&agent_sight.resolvers_seen);
+    }
     if args.json {
         println!(
             "{}",

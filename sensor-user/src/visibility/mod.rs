@@ -52,6 +52,9 @@ pub struct Declaration {
     pub window: Duration,
     pub census_horizon: Duration,
     pub local_nets: Vec<Cidr>,
+    /// The datapath counts a frame seen twice once (`sensor.skip_duplicates`):
+    /// a mirror that copies twice no longer distorts the counts.
+    pub skip_duplicates: bool,
 }
 
 impl Declaration {
@@ -64,7 +67,14 @@ impl Declaration {
             window: site.window.0,
             census_horizon: site.census_horizon.0,
             local_nets: local_nets.to_vec(),
+            skip_duplicates: false,
         }
+    }
+
+    /// The same, for a datapath that counts duplicates once (or not).
+    pub fn skipping_duplicates(mut self, skip: bool) -> Declaration {
+        self.skip_duplicates = skip;
+        self
     }
 
     /// As a heartbeat carries it.

@@ -189,7 +189,10 @@ pub fn findings(e: &Evidence<'_>) -> Vec<Finding> {
             ));
         }
     }
-    if site.duplicates >= ODD_FRAMES && at_least(site.duplicates, site.packets, ODD_SHARE) {
+    if !e.declaration.skip_duplicates
+        && site.duplicates >= ODD_FRAMES
+        && at_least(site.duplicates, site.packets, ODD_SHARE)
+    {
         out.push(finding(
             FindingCode::DuplicatePackets,
             site.duplicates,

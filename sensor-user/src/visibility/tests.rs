@@ -393,6 +393,46 @@ fn a_remote_mirror_in_an_unopened_tunnel_is_encapsulated_not_outside_the_firewal
 }
 
 #[test]
+fn duplicates_counted_once_by_the_datapath_are_no_finding() {
+    let mut site = SimSite::new();
+    let declaration = Declaration::new(&SiteConfig::default(), &nets()).skipping_duplicates(true);
+    let mut judge = Judge::new(declaration, site.clock.now());
+    let sights = run(
+        &mut site,
+        &mut judge,
+        120,
+        &one_interface(true, true, false),
+        |site, second| {
+            healthy(site, second);
+            site.site.duplicates += 20;
+            Vec::new()
+        },
+    );
+    assert_eq!(
+        (sights[119].verdict, codes(&sights[119])),
+        (Verdict::Ok, vec![])
+    );
+}
+
+#[test]
+fn the_machines_own_traffic_never_takes_group_frames_away() {
+    let mut site = SimSite::new();
+    let mut judge = judge_for(&site, SiteConfig::default());
+    // An unmirrored port: only multicast arrives, while the machine's own
+    // management traffic (on another interface) is delivered to it.
+    let mut own = one_interface(true, true, false);
+    own.delivered_here = 10;
+    let sights = run(&mut site, &mut judge, 120, &own, |site, _| {
+        site.packets(C::RemoteToRemote, 30, 90);
+        site.site.multicast += 30;
+        Vec::new()
+    });
+    let last = &sights[119];
+    assert_eq!(codes(last), vec![F::OnlyBroadcast]);
+    assert_eq!((last.findings[0].a, last.findings[0].b), (3600, 3600));
+}
+
+#[test]
 fn a_failed_self_test_is_a_finding() {
     let mut site = SimSite::new();
     let mut judge = judge_for(&site, SiteConfig::default());

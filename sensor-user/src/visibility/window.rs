@@ -211,7 +211,10 @@ impl Window {
 /// rest of the counters are left as the kernel counted them.
 fn without_own(mut site: SiteCounters, own: u64) -> SiteCounters {
     let slot = TrafficClass::RemoteToRemote as usize;
-    let discount = own.min(site.class_packets[slot]);
+    // The machine's own traffic is unicast: group frames are never taken
+    // away, so they never outnumber what is left.
+    let unicast = site.class_packets[slot].saturating_sub(site.broadcast + site.multicast);
+    let discount = own.min(unicast);
     site.class_packets[slot] -= discount;
     site.packets = site.packets.saturating_sub(discount);
     site
