@@ -11,6 +11,7 @@
 //! module offers that stream as typed connections (`CollectorSide`,
 //! `SensorSide`) over any tokio byte stream.
 
+pub mod canary;
 #[cfg(feature = "tokio")]
 pub mod codec;
 pub mod envelope;

@@ -63,7 +63,11 @@ fn host_entry(
     sets: u32,
     now: u64,
 ) -> Option<&'static mut HostCounters> {
-    let set = HOSTS.get_ptr_mut(host_set_of(mix, sets))?;
+    let Some(set) = HOSTS.get_ptr_mut(host_set_of(mix, sets)) else {
+        // Only a set index the table does not have: counted, never silent.
+        site.hosts_create_failed += 1;
+        return None;
+    };
     // SAFETY: this CPU's copy of the set, valid for the program's run.
     let set = unsafe { &mut *set };
     let words = key.words();

@@ -136,6 +136,8 @@ pub struct Topology {
     sensor: Option<Namespace>,
     /// The interfaces the sensor attaches to.
     pub interfaces: Vec<String>,
+    /// What keeps this topology's names apart from others in the process.
+    tag: String,
 }
 
 impl Topology {
@@ -178,10 +180,8 @@ impl Topology {
             }
             let span = unique("v", &format!("{tag}sp"));
             let sensor_port = unique("v", &format!("{tag}se"));
-            let client_ports: Vec<String> = (0..clients)
-                .map(|i| unique("v", &format!("{tag}p{i}")))
-                .collect();
-            let uplink_port = unique("v", &format!("{tag}sg"));
+            let client_ports: Vec<String> = (0..clients).map(|i| client_port(tag, i)).collect();
+            let uplink_port = uplink_port(tag);
             match placement {
                 Placement::OutsideFirewall => {
                     masquerade(&site.gateway, &site.gateway_wan)?;
@@ -229,7 +229,18 @@ impl Topology {
             site,
             sensor,
             interfaces,
+            tag: tag.to_owned(),
         })
+    }
+
+    /// The switch's port of client `index` (where its mirror sessions are).
+    pub fn client_port(&self, index: usize) -> String {
+        client_port(&self.tag, index)
+    }
+
+    /// The switch's port towards the gateway.
+    pub fn uplink_port(&self) -> String {
+        uplink_port(&self.tag)
     }
 
     /// Where the sensor runs: its own namespace, or the gateway.
@@ -397,6 +408,16 @@ fn vxlan_to_sensor(
         span,
     ])?;
     switch.ip(&["link", "set", tunnel, "up"])
+}
+
+/// The switch's port of client `index`, as [`Site::build`] names it.
+fn client_port(tag: &str, index: usize) -> String {
+    unique("v", &format!("{tag}p{index}"))
+}
+
+/// The switch's port towards the gateway, as [`Site::build`] names it.
+fn uplink_port(tag: &str) -> String {
+    unique("v", &format!("{tag}sg"))
 }
 
 /// The internet namespace's side of the WAN link.

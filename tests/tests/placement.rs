@@ -17,6 +17,7 @@ use vantage_tests::{
     harness::require_root,
     placement::{Placement, Topology, Traffic},
     site::COLLECTOR,
+    wait_until,
 };
 
 type Result = anyhow::Result<()>;
@@ -278,7 +279,7 @@ fn a_mirror_session_that_stops_gives_no_traffic() -> Result {
     std::thread::sleep(Duration::from_secs(2));
     // The switch's SPAN session is removed (a config reload, a reboot).
     for i in 0..2 {
-        let port = vantage_tests::netns::unique("v", &format!("psp{i}"));
+        let port = run.topology.client_port(i);
         let out = run
             .topology
             .site
@@ -332,7 +333,7 @@ fn generic_xdp_is_a_caveat_on_a_good_placement() -> Result {
 fn self_test(tag: &str, on_switch: bool) -> anyhow::Result<Running> {
     let run = Running::start(Placement::Mirror, tag, None)?;
     run.topology.sensor_lan_leg(tag, on_switch)?;
-    wait_for("the first self-test", Duration::from_secs(80), || {
+    wait_until("the first self-test", Duration::from_secs(80), || {
         Ok(run.dirs.status()?["agent"]["self_test"].is_object())
     })
     .with_context(|| run.agent.log_text())?;
@@ -366,7 +367,7 @@ fn self_test(tag: &str, on_switch: bool) -> anyhow::Result<Running> {
 #[test]
 fn the_self_test_fails_when_the_sensors_own_traffic_bypasses_the_mirror() -> Result {
     let run = self_test("pt", false)?;
-    wait_for("self_test_failed in status", Duration::from_secs(3), || {
+    wait_until("self_test_failed in status", Duration::from_secs(3), || {
         Ok(codes(&run.dirs.status()?["agent"]["sight"]).contains(&"self_test_failed"))
     })?;
     let status = run.dirs.status()?;
@@ -396,7 +397,7 @@ fn detach_link(pin_dir: &Path, iface: &str) -> Result {
     use std::os::unix::ffi::OsStrExt as _;
     const BPF_OBJ_GET: libc::c_long = 7;
     const BPF_LINK_DETACH: libc::c_long = 34;
-    let path = pin_dir.join("links").join(format!("xdp-{iface}"));
+    let path = vantage::datapath::PinLayout::new(pin_dir).link(iface);
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
     // union bpf_attr, zeroed: OBJ_GET reads `pathname` (u64) at offset 0;
     // LINK_DETACH reads `link_fd` (u32) at offset 0.
@@ -420,21 +421,6 @@ fn detach_link(pin_dir: &Path, iface: &str) -> Result {
     unsafe { libc::close(fd as libc::c_int) };
     if rc != 0 {
         bail!("BPF_LINK_DETACH {}: {error}", path.display());
-    }
-    Ok(())
-}
-
-fn wait_for(
-    what: &str,
-    within: Duration,
-    mut ready: impl FnMut() -> anyhow::Result<bool>,
-) -> Result {
-    let deadline = Instant::now() + within;
-    while !ready()? {
-        if Instant::now() > deadline {
-            bail!("{what}: not within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
     Ok(())
 }
@@ -483,7 +469,7 @@ fn a_program_detached_from_outside_is_reported_and_reaches_the_collector() -> Re
     detach_link(&run.dirs.pin_dir, &lan)?;
     let detached_at = Instant::now();
     // Within two status intervals (1 s each) the sensor says so.
-    wait_for("program_detached in status", Duration::from_secs(2), || {
+    wait_until("program_detached in status", Duration::from_secs(2), || {
         let status = run.dirs.status()?;
         Ok(codes(&status["agent"]["sight"]).contains(&"program_detached"))
     })
@@ -500,7 +486,7 @@ fn a_program_detached_from_outside_is_reported_and_reaches_the_collector() -> Re
     // Within two heartbeat intervals (10 s) of the detach, the collector
     // has the signed alert of the change.
     let two_heartbeats = Duration::from_secs(10);
-    wait_for(
+    wait_until(
         "the verdict alert at the collector",
         two_heartbeats.saturating_sub(detached_at.elapsed()),
         || Ok(visibility_alerts(&fleet)?.len() > before),
@@ -518,7 +504,7 @@ fn a_program_detached_from_outside_is_reported_and_reaches_the_collector() -> Re
     // And the fleet view shows the finding.
     let sensors = fleet.sensors()?;
     let me = &sensors["sensors"][0];
-    wait_for("the heartbeat with the finding", two_heartbeats, || {
+    wait_until("the heartbeat with the finding", two_heartbeats, || {
         let sensors = fleet.sensors()?;
         Ok(codes(&sensors["sensors"][0]).contains(&"program_detached"))
     })
@@ -538,12 +524,12 @@ fn visibility_alerts(fleet: &FleetDir) -> anyhow::Result<Vec<Value>> {
 fn a_link_that_goes_down_is_reported() -> Result {
     let run = Running::start(Placement::Good, "pl", None)?;
     // The switch's end of the gateway's LAN cable is unplugged.
-    let switch_end = vantage_tests::netns::unique("v", "plsg");
+    let switch_end = run.topology.uplink_port();
     run.topology
         .site
         .switch
         .ip(&["link", "set", &switch_end, "down"])?;
-    wait_for("link_down in status", Duration::from_secs(3), || {
+    wait_until("link_down in status", Duration::from_secs(3), || {
         let status = run.dirs.status()?;
         Ok(codes(&status["agent"]["sight"]).contains(&"link_down"))
     })

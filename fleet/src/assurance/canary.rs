@@ -10,39 +10,9 @@
 //! (a negative one shows it).
 
 use serde::{Deserialize, Serialize};
-use vantage_protocol::AlertKind;
+use vantage_protocol::{canary::parse, AlertKind};
 
 use crate::{assurance::dwell, record::AlertRecord};
-
-/// The first label of every canary name starts with this.
-pub const PREFIX: &str = "vantage-canary-";
-
-/// What a canary name says.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CanaryName {
-    /// Unix seconds when the host sent the lookup.
-    pub sent_at: u64,
-    /// The nonce that tells canaries sent in one second apart.
-    pub nonce: String,
-}
-
-/// Parses a canary name (case-insensitive, any suffix): `None` when it is
-/// not `vantage-canary-<digits>-<letters or digits>[.suffix]`.
-pub fn parse(name: &str) -> Option<CanaryName> {
-    let first = name.trim().split('.').next()?.to_ascii_lowercase();
-    let rest = first.strip_prefix(PREFIX)?;
-    let (sent, nonce) = rest.split_once('-')?;
-    if sent.is_empty() || !sent.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    if nonce.is_empty() || nonce.len() > 32 || !nonce.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return None;
-    }
-    Some(CanaryName {
-        sent_at: sent.parse().ok()?,
-        nonce: nonce.to_owned(),
-    })
-}
 
 /// The path a stored canary alert took.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -122,35 +92,6 @@ mod tests {
             detail: detail.into(),
             chain: ChainStatus::Linked,
             envelope_hash: "00".repeat(16),
-        }
-    }
-
-    #[test]
-    fn canary_names_parse_with_any_suffix_and_others_do_not() {
-        let parsed = parse("vantage-canary-1795000000-00000000000abc12.invalid");
-        assert_eq!(
-            parsed,
-            Some(CanaryName {
-                sent_at: 1_795_000_000,
-                nonce: "00000000000abc12".into()
-            })
-        );
-        assert_eq!(
-            parse("VANTAGE-CANARY-17-AB.example").map(|c| (c.sent_at, c.nonce)),
-            Some((17, "ab".into()))
-        );
-        assert_eq!(parse("vantage-canary-5-x").map(|c| c.sent_at), Some(5));
-        for other in [
-            "www.example.com",
-            "vantage-canary-.invalid",
-            "vantage-canary-12-.invalid",
-            "vantage-canary--ab.invalid",
-            "vantage-canary-x1-ab.invalid",
-            "vantage-canary-12-a_b.invalid",
-            "a.vantage-canary-1-ab.invalid",
-            "vantage-canary-99999999999999999999999-ab.invalid",
-        ] {
-            assert_eq!(parse(other), None, "{other}");
         }
     }
 

@@ -22,6 +22,7 @@ mod outbox;
 pub mod own_traffic;
 mod self_test;
 pub mod state_file;
+pub mod watch;
 
 use std::{
     path::{Path, PathBuf},
@@ -48,10 +49,10 @@ use crate::{
     sample::{Event, Interval, Sampler},
     time::{unix_seconds, unix_secs, Clock},
     uplink::{self, RunningUplink, UplinkSettings},
-    visibility::{Declaration, InterfaceSight, Surroundings},
+    visibility::Declaration,
 };
 use faults::{FaultKind, Faults};
-use own_traffic::OwnTraffic;
+use watch::{Watch, Watched};
 
 /// How often expired blocks are deleted (the kernel already ignores them).
 const BLOCK_SWEEP_INTERVAL: Duration = Duration::from_secs(10);
@@ -105,13 +106,6 @@ pub enum AgentError {
     },
 }
 
-/// An interface the program was attached to, and the program's id there.
-struct AttachedInterface {
-    name: String,
-    program_id: u32,
-    generic: bool,
-}
-
 /// The agent between ticks.
 struct Agent {
     options: AgentOptions,
@@ -127,12 +121,9 @@ struct Agent {
     uplink: Option<RunningUplink>,
     /// Ack-record failures already counted as faults.
     ack_failures_seen: u64,
-    /// Each attached interface, to check it every tick.
-    attached: Vec<AttachedInterface>,
-    /// The mirror-mode self-test, when there is one.
-    self_tester: Option<self_test::SelfTester>,
-    /// This machine's own traffic, per tick.
-    own_traffic: OwnTraffic,
+    /// The attached interfaces, the machine's own traffic and the
+    /// self-test, measured every tick for the judge.
+    watch: Watch,
 }
 
 /// Runs the agent until `shutdown` is cancelled.
@@ -192,7 +183,7 @@ pub async fn run(
         },
         now,
     );
-    let self_tester = self_tester(&options, now);
+    let watch = Watch::new(attached).with_self_test(self_tester(&options, now));
     let tick_every = match &options.uplink {
         Some(settings) => options.status_interval.min(settings.heartbeat_interval),
         None => options.status_interval,
@@ -216,9 +207,7 @@ pub async fn run(
         events_overflow: 0,
         uplink,
         ack_failures_seen: 0,
-        attached,
-        self_tester,
-        own_traffic: OwnTraffic::default(),
+        watch,
     };
     let mut tick = tokio::time::interval(tick_every);
     let mut sweep = tokio::time::interval(BLOCK_SWEEP_INTERVAL);
@@ -252,7 +241,7 @@ pub async fn run(
 fn load_and_attach(
     options: &AgentOptions,
     clock: &dyn Clock,
-) -> Result<(Datapath, Vec<InterfaceState>, Vec<AttachedInterface>), AgentError> {
+) -> Result<(Datapath, Vec<InterfaceState>, Vec<Watched>), AgentError> {
     let mut datapath = Datapath::load(&LoadOptions {
         pins: Some(options.pins.clone()),
         host_capacity: options.host_capacity,
@@ -263,9 +252,9 @@ fn load_and_attach(
     for iface in &options.interfaces {
         let attached = datapath.attach(iface, options.attach)?;
         interfaces.push(describe(iface, &attached, &options.state_dir));
-        programs.push(AttachedInterface {
+        programs.push(Watched {
             name: iface.clone(),
-            program_id: attached.program_id,
+            program_id: Some(attached.program_id),
             generic: attached.mode == AttachedMode::Generic,
         });
     }
@@ -389,14 +378,13 @@ impl Agent {
             let interval = self
                 .sampler
                 .next(reading, events, now, self.clock.monotonic_ns());
-            if let Some(tester) = &mut self.self_tester {
-                tester.tick(&interval, now);
-            }
-            let surroundings = self.surroundings();
-            let self_test = self.self_tester.as_ref().and_then(|t| t.last());
-            let outputs = self.pipeline.step(&interval, &surroundings, self_test, now);
+            self.watch.self_test_tick(&interval, now);
+            let surroundings = self.watch.surroundings();
+            let outputs = self
+                .pipeline
+                .step(&interval, &surroundings, self.watch.self_test(), now);
             self.state.sight = Some(SightReport::of(&outputs.sight));
-            self.state.self_test = self.self_tester.as_ref().and_then(|t| t.report().cloned());
+            self.state.self_test = self.watch.self_test_report();
             let mut messages: Vec<Message> =
                 outputs.alerts.into_iter().map(Message::Alert).collect();
             if outputs.heartbeat_due {
@@ -409,28 +397,6 @@ impl Agent {
         }
         self.note_ack_failures(now);
         self.publish(now).await;
-    }
-
-    /// Each attached interface as the kernel reports it now: link running,
-    /// our program still attached. An interface that cannot be asked counts
-    /// as down and detached (it is gone).
-    fn surroundings(&mut self) -> Surroundings {
-        Surroundings {
-            delivered_here: self.own_traffic.delta(),
-            interfaces: self
-                .attached
-                .iter()
-                .map(|attached| {
-                    let report = crate::datapath::link_report(&attached.name).ok();
-                    InterfaceSight {
-                        name: attached.name.clone(),
-                        up: report.is_some_and(|r| r.running),
-                        ours: report.is_some_and(|r| r.prog_id == Some(attached.program_id)),
-                        generic: attached.generic,
-                    }
-                })
-                .collect(),
-        }
     }
 
     fn health(&self, interval: &Interval, now: std::time::SystemTime) -> HealthFigures {

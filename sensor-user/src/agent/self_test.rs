@@ -45,8 +45,7 @@ pub struct SelfTester {
     local_nets: Vec<Cidr>,
     next_at: SystemTime,
     pending: Option<Pending>,
-    last: Option<SelfTestResult>,
-    /// The latest test, for `vantage status`.
+    /// The latest test, once one has finished.
     report: Option<SelfTestState>,
 }
 
@@ -65,14 +64,16 @@ impl SelfTester {
             local_nets: local_nets.to_vec(),
             next_at: now + Duration::from_secs(60),
             pending: None,
-            last: None,
             report: None,
         }
     }
 
     /// The latest result, if a test has finished.
     pub fn last(&self) -> Option<SelfTestResult> {
-        self.last
+        self.report.as_ref().map(|r| SelfTestResult {
+            made: r.made,
+            seen: r.seen,
+        })
     }
 
     /// The latest test as `vantage status` shows it.
@@ -104,7 +105,6 @@ impl SelfTester {
                         result.made
                     );
                 }
-                self.last = Some(result);
                 self.report = Some(SelfTestState {
                     at: crate::time::unix_secs(now),
                     from: pending.own.to_string(),

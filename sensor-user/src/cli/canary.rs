@@ -13,7 +13,7 @@ use hickory_proto::{
     op::{Message, MessageType, OpCode, Query},
     rr::{Name, RecordType},
 };
-use vantage::canary;
+use vantage_protocol::canary;
 
 use super::args::CanaryArgs;
 
@@ -21,7 +21,11 @@ pub(super) fn send(args: &CanaryArgs) -> anyhow::Result<()> {
     let now = SystemTime::now();
     let nonce = u64::from(now.duration_since(SystemTime::UNIX_EPOCH)?.subsec_nanos())
         ^ u64::from(std::process::id()) << 32;
-    let name = canary::name(now, nonce, &args.suffix);
+    let name = canary::name(
+        now.duration_since(SystemTime::UNIX_EPOCH)?.as_secs(),
+        nonce,
+        &args.suffix,
+    );
     match args.resolver {
         Some(resolver) => {
             let fqdn: Name = format!("{name}.").parse().context("the canary name")?;

@@ -9,12 +9,15 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::Serialize;
 use vantage::{
-    agent::{own_traffic::OwnTraffic, state_file},
-    datapath::{self, snapshot},
+    agent::{
+        state_file,
+        watch::{Watch, Watched},
+    },
+    datapath::snapshot,
     report::sight::SightReport,
     sample::Sampler,
     time::{Clock as _, SystemClock},
-    visibility::{Declaration, InterfaceSight, Judge, Surroundings, GRACE},
+    visibility::{Declaration, Judge, GRACE},
 };
 use vantage_protocol::{FindingCode, Sight, Verdict};
 
@@ -49,47 +52,38 @@ fn watch(args: &PlacementArgs) -> anyhow::Result<Verdict> {
     let stale_after = config.status.interval.0 * 3 + Duration::from_secs(2);
     let agent = state_file::read_state(&config.sensor.state_dir, stale_after, &clock);
     // The interfaces to check: the running agent's, else the configured ones.
-    let interfaces: Vec<(String, Option<u32>)> = if agent.running {
+    let watched: Vec<Watched> = if agent.running {
         agent
             .interfaces
             .iter()
-            .map(|i| (i.name.clone(), Some(i.program_id).filter(|id| *id != 0)))
+            .map(|i| Watched {
+                name: i.name.clone(),
+                program_id: Some(i.program_id).filter(|id| *id != 0),
+                generic: i.mode == "generic",
+            })
             .collect()
     } else {
         config
             .sensor
             .interfaces
             .iter()
-            .map(|i| (i.clone(), None))
+            .map(|name| Watched {
+                name: name.clone(),
+                program_id: None,
+                generic: false,
+            })
             .collect()
     };
+    let mut watch = Watch::new(watched);
     // Run elsewhere than in the sensor's network namespace, every interface
     // would look gone: say so rather than judge links that are not here.
-    let missing: Vec<&str> = interfaces
-        .iter()
-        .filter(|(name, _)| {
-            matches!(
-                datapath::link_report(name),
-                Err(datapath::DatapathError::NoSuchInterface(_))
-            )
-        })
-        .map(|(name, _)| name.as_str())
-        .collect();
-    if !interfaces.is_empty() && missing.len() == interfaces.len() {
+    let missing = watch.missing();
+    if !watch.is_empty() && missing.len() == watch.len() {
         anyhow::bail!(
             "none of the sensor's interfaces ({}) exists in this network namespace: run the check where the sensor runs",
             missing.join(", ")
         );
     }
-    let generic: Vec<bool> = interfaces
-        .iter()
-        .map(|(name, _)| {
-            agent
-                .interfaces
-                .iter()
-                .any(|i| &i.name == name && i.mode == "generic")
-        })
-        .collect();
     let local_nets = maps.local_nets()?;
     let start = clock.now();
     // The rules that wait for the first minute (the census, no DNS, VLANs)
@@ -110,8 +104,6 @@ fn watch(args: &PlacementArgs) -> anyhow::Result<Verdict> {
         );
     }
     let mut sight: Option<Sight> = None;
-    let mut own_traffic = OwnTraffic::default();
-    own_traffic.delta();
     let mut elapsed = Duration::ZERO;
     while elapsed < duration {
         std::thread::sleep(Duration::from_secs(1));
@@ -123,27 +115,7 @@ fn watch(args: &PlacementArgs) -> anyhow::Result<Verdict> {
             now,
             clock.monotonic_ns(),
         );
-        let surroundings = Surroundings {
-            delivered_here: own_traffic.delta(),
-            interfaces: interfaces
-                .iter()
-                .zip(&generic)
-                .map(|((name, program), generic)| {
-                    let report = datapath::link_report(name).ok();
-                    let attached = report.and_then(|r| r.prog_id);
-                    InterfaceSight {
-                        name: name.clone(),
-                        up: report.is_some_and(|r| r.running),
-                        ours: match (attached, program) {
-                            (Some(id), Some(ours)) => id == *ours,
-                            (Some(id), None) => datapath::is_sensor_program(id),
-                            (None, _) => false,
-                        },
-                        generic: *generic,
-                    }
-                })
-                .collect(),
-        };
+        let surroundings = watch.surroundings();
         sight = Some(judge.step(&interval, &surroundings, None, now).0);
     }
     let mut sight = sight.context("nothing was watched")?;

@@ -64,17 +64,6 @@ impl Datapath {
         Ok(attachment)
     }
 
-    /// The interface as the kernel reports it now: the XDP program attached
-    /// (compare with [`Attachment::program_id`]) and whether the link runs.
-    pub fn link_report(&self, iface: &str) -> Result<xdp_mode::LinkReport, DatapathError> {
-        let index = interface_index(iface)
-            .ok_or_else(|| DatapathError::NoSuchInterface(iface.to_owned()))?;
-        xdp_mode::report(index).map_err(|source| DatapathError::Interface {
-            iface: iface.to_owned(),
-            source,
-        })
-    }
-
     fn attach_variant(
         &mut self,
         iface: &str,

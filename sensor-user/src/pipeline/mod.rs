@@ -15,10 +15,9 @@ use std::{
 };
 
 use sensor_common::EventKind;
-use vantage_protocol::{message::bounded, Alert, AlertKind, Severity, Sight, Verdict};
+use vantage_protocol::{canary, message::bounded, Alert, AlertKind, Severity, Sight, Verdict};
 
 use crate::{
-    canary,
     report::agent_state::{EventTotals, RecentEvent},
     sample::{Event, Interval},
     visibility::{self, Declaration, Judge, SelfTestResult, Surroundings},
@@ -61,7 +60,8 @@ fn canary_alert(event: &Event, now: SystemTime) -> Option<Alert> {
     if event.kind != EventKind::DnsQuery {
         return None;
     }
-    let canary = canary::parse(event.qname.as_deref()?)?;
+    let qname = event.qname.as_deref()?;
+    canary::parse(qname)?;
     Some(Alert {
         at: crate::time::unix_seconds(now) as u64,
         severity: Severity::Info,
@@ -70,7 +70,7 @@ fn canary_alert(event: &Event, now: SystemTime) -> Option<Alert> {
         peer: Some(event.dst.into()),
         port: event.dst_port,
         count: 1,
-        detail: bounded(&canary.name),
+        detail: bounded(qname),
     })
 }
 

@@ -95,7 +95,6 @@ impl Declaration {
 /// One attached interface as the agent found it at the end of an interval.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InterfaceSight {
-    pub name: String,
     /// Its link is up (operstate up or unknown).
     pub up: bool,
     /// Our program is the one attached to it.
@@ -193,7 +192,7 @@ impl Judge {
         } else if rules::sees_both_ways(&site, census) {
             Verdict::Ok
         } else if settled {
-            findings.push(rules::fallback(&site, covered_secs));
+            findings.push(rules::fallback(&site));
             findings.sort_by_key(|f| f.code);
             Sight::verdict_of(&findings)
         } else {

@@ -231,11 +231,9 @@ pub fn findings(e: &Evidence<'_>) -> Vec<Finding> {
 
 /// What explains a settled window without positive evidence when no rule
 /// fired on its thresholds: it is never `ok`.
-pub fn fallback(site: &SiteCounters, covered_secs: u64) -> Finding {
-    let protected = protected_packets(site);
-    if site.packets == 0 {
-        finding(FindingCode::NoTraffic, 0, covered_secs)
-    } else if protected == 0 {
+pub fn fallback(site: &SiteCounters) -> Finding {
+    // A window with no frame at all is `no_traffic`, which the rules give.
+    if protected_packets(site) == 0 {
         let group = site.broadcast + site.multicast;
         if unprotected_unicast(site) < MIN_FRAMES && group > 0 {
             finding(FindingCode::OnlyBroadcast, group, site.packets)

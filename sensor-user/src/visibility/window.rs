@@ -4,7 +4,7 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    net::IpAddr,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
     time::{Duration, SystemTime},
 };
 
@@ -15,25 +15,25 @@ use crate::sample::Interval;
 /// Well-known public resolvers that answer DNS over HTTPS (port 443) or
 /// TLS (853): Cloudflare, Google, Quad9, OpenDNS, AdGuard. A client's TCP
 /// connection to one of them is a lookup the sensor cannot read.
-pub const ENCRYPTED_RESOLVERS: [&str; 18] = [
-    "1.1.1.1",
-    "1.0.0.1",
-    "2606:4700:4700::1111",
-    "2606:4700:4700::1001",
-    "8.8.8.8",
-    "8.8.4.4",
-    "2001:4860:4860::8888",
-    "2001:4860:4860::8844",
-    "9.9.9.9",
-    "149.112.112.112",
-    "2620:fe::fe",
-    "2620:fe::9",
-    "208.67.222.222",
-    "208.67.220.220",
-    "2620:119:35::35",
-    "2620:119:53::53",
-    "94.140.14.14",
-    "94.140.15.15",
+pub const ENCRYPTED_RESOLVERS: [IpAddr; 18] = [
+    IpAddr::V4(Ipv4Addr::new(1, 1, 1, 1)),
+    IpAddr::V4(Ipv4Addr::new(1, 0, 0, 1)),
+    IpAddr::V6(Ipv6Addr::new(0x2606, 0x4700, 0x4700, 0, 0, 0, 0, 0x1111)),
+    IpAddr::V6(Ipv6Addr::new(0x2606, 0x4700, 0x4700, 0, 0, 0, 0, 0x1001)),
+    IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8)),
+    IpAddr::V4(Ipv4Addr::new(8, 8, 4, 4)),
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0x4860, 0x4860, 0, 0, 0, 0, 0x8888)),
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0x4860, 0x4860, 0, 0, 0, 0, 0x8844)),
+    IpAddr::V4(Ipv4Addr::new(9, 9, 9, 9)),
+    IpAddr::V4(Ipv4Addr::new(149, 112, 112, 112)),
+    IpAddr::V6(Ipv6Addr::new(0x2620, 0xfe, 0, 0, 0, 0, 0, 0xfe)),
+    IpAddr::V6(Ipv6Addr::new(0x2620, 0xfe, 0, 0, 0, 0, 0, 0x9)),
+    IpAddr::V4(Ipv4Addr::new(208, 67, 222, 222)),
+    IpAddr::V4(Ipv4Addr::new(208, 67, 220, 220)),
+    IpAddr::V6(Ipv6Addr::new(0x2620, 0x119, 0x35, 0, 0, 0, 0, 0x35)),
+    IpAddr::V6(Ipv6Addr::new(0x2620, 0x119, 0x53, 0, 0, 0, 0, 0x53)),
+    IpAddr::V4(Ipv4Addr::new(94, 140, 14, 14)),
+    IpAddr::V4(Ipv4Addr::new(94, 140, 15, 15)),
 ];
 
 /// Name lookups the events show.
@@ -89,9 +89,7 @@ fn is_encrypted_resolver(addr: IpAddr) -> bool {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
         v4 => v4,
     };
-    ENCRYPTED_RESOLVERS
-        .iter()
-        .any(|known| known.parse::<IpAddr>().is_ok_and(|k| k == addr))
+    ENCRYPTED_RESOLVERS.contains(&addr)
 }
 
 #[derive(Clone, Debug)]
