@@ -14,10 +14,6 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use hickory_proto::{
-    op::{Message, MessageType, OpCode, Query},
-    rr::{Name, RecordType},
-};
 use sensor_common::HostTraffic;
 
 use crate::{
@@ -151,15 +147,7 @@ fn own_traffic(interval: &Interval, own: IpAddr) -> HostTraffic {
 /// The lookup and the connection, from `own`.
 async fn probe(own: IpAddr, resolver: IpAddr) -> std::io::Result<()> {
     let socket = tokio::net::UdpSocket::bind(SocketAddr::new(own, 0)).await?;
-    let name: Name = QUERY_NAME
-        .parse()
-        .map_err(|e| std::io::Error::other(format!("{e}")))?;
-    let mut query = Message::new(rand_id(), MessageType::Query, OpCode::Query);
-    query.metadata.recursion_desired = true;
-    query.add_query(Query::query(name, RecordType::A));
-    let wire = query
-        .to_vec()
-        .map_err(|e| std::io::Error::other(format!("{e}")))?;
+    let wire = crate::net::dns::a_query(QUERY_NAME, rand_id()).map_err(std::io::Error::other)?;
     socket.send_to(&wire, SocketAddr::new(resolver, 53)).await?;
     let mut answer = [0u8; 512];
     let _ = tokio::time::timeout(TIMEOUT, socket.recv_from(&mut answer)).await;

@@ -9,10 +9,6 @@ use std::{
 };
 
 use anyhow::Context as _;
-use hickory_proto::{
-    op::{Message, MessageType, OpCode, Query},
-    rr::{Name, RecordType},
-};
 use vantage_protocol::canary;
 
 use super::args::CanaryArgs;
@@ -28,11 +24,7 @@ pub(super) fn send(args: &CanaryArgs) -> anyhow::Result<()> {
     );
     match args.resolver {
         Some(resolver) => {
-            let fqdn: Name = format!("{name}.").parse().context("the canary name")?;
-            let mut query = Message::new(nonce as u16, MessageType::Query, OpCode::Query);
-            query.metadata.recursion_desired = true;
-            query.add_query(Query::query(fqdn, RecordType::A));
-            let wire = query.to_vec().context("encoding the query")?;
+            let wire = vantage::net::dns::a_query(&name, nonce as u16)?;
             let socket = UdpSocket::bind(if resolver.is_ipv4() {
                 "0.0.0.0:0"
             } else {

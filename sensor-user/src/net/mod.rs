@@ -10,6 +10,7 @@ use std::{
 };
 
 mod block;
+pub mod dns;
 mod flow;
 #[cfg(test)]
 mod tests;
