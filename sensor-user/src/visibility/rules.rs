@@ -106,8 +106,10 @@ pub fn findings(e: &Evidence<'_>) -> Vec<Finding> {
         out.push(finding(FindingCode::ProgramDetached, detached, interfaces));
     }
     let group = site.broadcast + site.multicast;
+    // A share, judged once the first minute is over: an interface that has
+    // just come up sends its burst of neighbour discovery and MLD first.
     let only_broadcast =
-        site.packets >= MIN_FRAMES && at_least(group, site.packets, BROADCAST_SHARE);
+        e.settled && site.packets >= MIN_FRAMES && at_least(group, site.packets, BROADCAST_SHARE);
     if only_broadcast {
         out.push(finding(FindingCode::OnlyBroadcast, group, site.packets));
     }

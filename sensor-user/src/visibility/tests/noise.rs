@@ -122,3 +122,23 @@ fn the_machines_own_traffic_never_takes_group_frames_away() {
     assert_eq!(codes(last), vec![F::OnlyBroadcast]);
     assert_eq!((last.findings[0].a, last.findings[0].b), (3600, 3600));
 }
+
+#[test]
+fn an_interface_coming_up_is_not_judged_by_its_first_minute_of_multicast() {
+    let mut site = SimSite::new();
+    let mut judge = judge_for(&site, SiteConfig::default());
+    // Neighbour discovery and MLD right after link-up, nothing else yet.
+    let sights = run(
+        &mut site,
+        &mut judge,
+        59,
+        &one_interface(true, true, false),
+        |site, _| {
+            site.packets(C::RemoteToRemote, 1, 90);
+            site.site.multicast += 1;
+            Vec::new()
+        },
+    );
+    assert!(sights.iter().all(|s| s.verdict == Verdict::Unknown));
+    assert!(sights.iter().all(|s| s.findings.is_empty()));
+}
