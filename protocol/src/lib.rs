@@ -14,6 +14,7 @@
 pub mod canary;
 #[cfg(feature = "tokio")]
 pub mod codec;
+pub mod detection;
 pub mod envelope;
 pub mod error;
 pub mod frame;

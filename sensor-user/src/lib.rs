@@ -23,6 +23,7 @@ pub mod config;
     reason = "reading the kernel's event records and calling statfs/mount for bpffs"
 )]
 pub mod datapath;
+pub mod detect;
 pub mod net;
 pub mod pipeline;
 pub mod report;
