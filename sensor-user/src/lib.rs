@@ -26,7 +26,9 @@ pub mod datapath;
 pub mod detect;
 pub mod net;
 pub mod pipeline;
+pub mod replay;
 pub mod report;
+pub mod respond;
 pub mod sample;
 #[allow(unsafe_code, reason = "libc calls for clocks and process checks")]
 pub mod sys;

@@ -73,3 +73,9 @@ pub fn interface_addresses() -> Vec<std::net::IpAddr> {
     unsafe { libc::freeifaddrs(list) };
     out
 }
+
+/// True when the process runs as root (effective user id 0).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}

@@ -174,6 +174,7 @@ pub async fn run(
             heartbeat_interval: options.uplink.as_ref().map(|u| u.heartbeat_interval),
             declaration: Declaration::new(&options.site, &options.local_nets)
                 .skipping_duplicates(options.skip_duplicates),
+            detection: None,
         },
         now,
     );

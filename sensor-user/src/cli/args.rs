@@ -58,6 +58,11 @@ pub enum Command {
     /// Look up a recognisable canary name from this (protected) host, so that
     /// the sensor raises a canary alert and the path to the SOC is proven.
     Canary(CanaryArgs),
+    /// Replay a capture (pcap or pcapng) through the real XDP program
+    /// (BPF_PROG_TEST_RUN, root) with the capture's timestamps as the clock,
+    /// or a trace recorded by `vantage run --record` (no root), and print
+    /// the alerts and decisions the sensor would have made.
+    Replay(ReplayArgs),
     /// Print a fully commented example configuration file.
     ConfigExample,
     /// Check a configuration file and print the settings it resolves to.
@@ -97,6 +102,32 @@ pub struct RunArgs {
     /// Capacity of the per-host table (entries).
     #[arg(long, value_name = "N")]
     pub host_capacity: Option<u32>,
+    /// Append every sampled interval (host samples, site counters, events)
+    /// to FILE as JSON lines, for `vantage replay --trace FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The capture file (pcap or pcapng: told apart by its magic bytes).
+    #[arg(value_name = "CAPTURE", required_unless_present = "trace", conflicts_with = "trace")]
+    pub capture: Option<PathBuf>,
+    /// Replay this trace (`vantage run --record FILE`) instead of a capture.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// TOML configuration file (detectors, rules of engagement, site).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Protected network (CIDR); repeatable. Replaces the configured list.
+    #[arg(long = "local-net", value_name = "CIDR")]
+    pub local_nets: Vec<String>,
+    /// One JSON object per line: `alert`, `decision`, then a `summary`.
+    #[arg(long)]
+    pub json: bool,
+    /// Length of one sampling interval on the capture's clock (whole seconds: `1s`, `5s`).
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub tick: String,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ pub mod args;
 mod blocks;
 mod canary;
 mod placement;
+mod replay;
 mod run;
 mod status;
 mod uplink;
@@ -38,6 +39,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::Placement(args) => placement::placement(&args),
         Command::Canary(args) => canary::send(&args),
+        Command::Replay(args) => replay::replay(&args),
         Command::ConfigExample => {
             print!("{}", vantage::config::EXAMPLE);
             Ok(())

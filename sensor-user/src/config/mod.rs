@@ -7,8 +7,10 @@
 //! for problems found after parsing.
 
 pub mod blocks;
+pub mod detect;
 pub mod duration;
 pub mod events;
+pub mod response;
 pub mod sensor;
 pub mod site;
 pub mod status;
@@ -17,7 +19,9 @@ pub mod uplink;
 use std::path::{Path, PathBuf};
 
 pub use blocks::BlocksConfig;
+pub use detect::DetectConfig;
 pub use events::EventsConfig;
+pub use response::{ResponseConfig, ResponseMode, TimeZoneError};
 pub use sensor::{default_local_nets, AttachMode, SensorConfig};
 use serde::{Deserialize, Serialize};
 pub use site::{HostRange, SiteConfig, SiteMode};
@@ -37,6 +41,8 @@ pub struct Config {
     pub blocks: BlocksConfig,
     pub status: StatusConfig,
     pub uplink: UplinkConfig,
+    pub detect: DetectConfig,
+    pub response: ResponseConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +163,8 @@ impl Config {
         self.blocks.check(&mut found);
         self.status.check(&mut found);
         self.uplink.check(&mut found);
+        self.detect.check(&mut found);
+        self.response.check(&mut found);
         found.0
     }
 }
@@ -177,20 +185,16 @@ fn contains(span: Option<std::ops::Range<usize>>, offset: usize) -> bool {
 }
 
 /// The dotted name of the key whose key or value spans `offset`, searching
-/// tables one level deep (`section.key`), else the table it falls in.
+/// nested tables (`section.sub.key`), else the table it falls in.
 fn field_at(root: &toml_edit::Table, offset: usize) -> String {
     for (name, item) in root.iter() {
         let Some((key, _)) = root.get_key_value(name) else {
             continue;
         };
         if let Some(table) = item.as_table() {
-            for (inner, value) in table.iter() {
-                let Some((inner_key, _)) = table.get_key_value(inner) else {
-                    continue;
-                };
-                if contains(inner_key.span(), offset) || contains(value.span(), offset) {
-                    return format!("{name}.{inner}");
-                }
+            let inner = field_at(table, offset);
+            if !inner.is_empty() {
+                return format!("{name}.{inner}");
             }
             if contains(key.span(), offset) || contains(table.span(), offset) {
                 return name.to_owned();
@@ -202,15 +206,26 @@ fn field_at(root: &toml_edit::Table, offset: usize) -> String {
     String::new()
 }
 
-/// Where `[section]` is written in the file, if it is.
+/// The table of a dotted section name (`detect.port_scan`), if written.
+fn table_at<'a>(root: &'a toml_edit::Table, section: &str) -> Option<&'a toml_edit::Table> {
+    section
+        .split('.')
+        .try_fold(root, |table, name| table.get(name)?.as_table())
+}
+
+/// Where `[section]` (dotted names allowed) is written in the file, if it is.
 fn section_offset(root: &toml_edit::Table, section: &str) -> Option<usize> {
-    let (key, _) = root.get_key_value(section)?;
+    let (parent, last) = match section.rsplit_once('.') {
+        Some((parent, last)) => (table_at(root, parent)?, last),
+        None => (root, section),
+    };
+    let (key, _) = parent.get_key_value(last)?;
     key.span().map(|span| span.start)
 }
 
 /// Where `section.key` is written in the file, if it is.
 fn key_offset(root: &toml_edit::Table, section: &str, key: &str) -> Option<usize> {
-    let table = root.get(section)?.as_table()?;
+    let table = table_at(root, section)?;
     let (key, _) = table.get_key_value(key)?;
     key.span().map(|span| span.start)
 }

@@ -11,6 +11,7 @@ mod hosts;
 pub mod iface;
 mod maps;
 mod pins;
+pub mod replay;
 pub mod snapshot;
 pub mod xdp_mode;
 

@@ -9,7 +9,7 @@
 //! the response policy slot in here as further stages of [`Pipeline::step`].
 
 use std::{
-    collections::VecDeque,
+    collections::{HashSet, VecDeque},
     net::IpAddr,
     time::{Duration, SystemTime},
 };
@@ -18,6 +18,7 @@ use sensor_common::EventKind;
 use vantage_protocol::{canary, message::bounded, Alert, AlertKind, Severity, Sight, Verdict};
 
 use crate::{
+    detect::Observation,
     report::agent_state::{EventTotals, RecentEvent},
     sample::{Event, Interval},
     visibility::{self, Declaration, Judge, SelfTestResult, Surroundings},
@@ -78,12 +79,14 @@ fn canary_alert(event: &Event, now: SystemTime) -> Option<Alert> {
 pub const RECENT_EVENTS: usize = 32;
 
 /// Settings of the pipeline.
-#[derive(Clone, Debug)]
 pub struct PipelineOptions {
     /// How often a heartbeat is due; `None` when nothing is sent upstream.
     pub heartbeat_interval: Option<Duration>,
     /// What the site is declared to be.
     pub declaration: Declaration,
+    /// The detectors, alerts and rules of engagement; `None` when
+    /// `detect.enabled` is off.
+    pub detection: Option<DetectionStage>,
 }
 
 /// What one step asks of the agent.
@@ -95,10 +98,11 @@ pub struct Outputs {
     pub heartbeat_due: bool,
     /// Alerts to sign and send: a change of verdict, canaries.
     pub alerts: Vec<Alert>,
+    /// What the detectors raised and the policy decided.
+    pub detection: StageOutputs,
 }
 
 /// The pipeline's state across steps.
-#[derive(Clone, Debug)]
 pub struct Pipeline {
     heartbeat_interval: Option<Duration>,
     judge: Judge,
@@ -106,6 +110,10 @@ pub struct Pipeline {
     next_heartbeat: Option<SystemTime>,
     events: EventTotals,
     recent: VecDeque<RecentEvent>,
+    detection: Option<DetectionStage>,
+    observations: Vec<Observation>,
+    answers: AnswerCounts,
+    blocked: HashSet<IpAddr>,
 }
 
 impl Pipeline {
@@ -118,6 +126,10 @@ impl Pipeline {
             started_at,
             events: EventTotals::default(),
             recent: VecDeque::with_capacity(RECENT_EVENTS),
+            detection: options.detection,
+            observations: Vec::new(),
+            answers: AnswerCounts::default(),
+            blocked: HashSet::new(),
         }
     }
 
@@ -156,11 +168,48 @@ impl Pipeline {
         if let Some(change) = change {
             alerts.insert(0, verdict_alert(&change, now));
         }
+        let detection = match &mut self.detection {
+            Some(stage) => {
+                self.observations.clear();
+                observe::observe(
+                    interval,
+                    stage.passive_dns(),
+                    &mut self.answers,
+                    &mut self.observations,
+                );
+                let blocked = &self.blocked;
+                stage.step(&self.observations, now, &|addr| blocked.contains(&addr))
+            }
+            None => StageOutputs::default(),
+        };
         Outputs {
             sight,
             heartbeat_due,
             alerts,
+            detection,
         }
+    }
+
+    /// The addresses blocked in the kernel now (host blocks), so that the
+    /// policy does not block them again.
+    pub fn note_blocked(&mut self, blocked: impl IntoIterator<Item = IpAddr>) {
+        self.blocked.clear();
+        self.blocked.extend(blocked);
+    }
+
+    /// The detection stage, when detection is on.
+    pub fn detection(&self) -> Option<&DetectionStage> {
+        self.detection.as_ref()
+    }
+
+    /// The detection stage, mutable (list reloads).
+    pub fn detection_mut(&mut self) -> Option<&mut DetectionStage> {
+        self.detection.as_mut()
+    }
+
+    /// DNS answers parsed, cut and malformed so far.
+    pub fn answer_counts(&self) -> AnswerCounts {
+        self.answers
     }
 
     /// Events drained so far, by kind.
@@ -201,5 +250,11 @@ impl Pipeline {
     }
 }
 
+pub mod detection;
+pub mod observe;
+pub mod talkers;
+
+use detection::{DetectionStage, StageOutputs};
+use observe::AnswerCounts;
 #[cfg(test)]
 mod tests;

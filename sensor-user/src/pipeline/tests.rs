@@ -36,6 +36,7 @@ fn options(heartbeat: Option<u64>) -> PipelineOptions {
     PipelineOptions {
         heartbeat_interval: heartbeat.map(Duration::from_secs),
         declaration: Declaration::new(&SiteConfig::default(), &[]),
+        detection: None,
     }
 }
 
