@@ -161,7 +161,8 @@ pub fn ingest<L: Ledger + ?Sized>(
         Message::HeartbeatV1(beat) => {
             store_heartbeat(ledger, sensor, id, &beat.into(), placement.status)?;
         }
-        Message::Enrolment(_) => {}
+        // Stored as envelopes only, until the collector reads them.
+        Message::Enrolment(_) | Message::Detection(_) | Message::Digest(_) => {}
     }
     Ok(Ingested {
         ack: Ack {
