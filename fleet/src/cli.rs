@@ -92,7 +92,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Stored alerts, oldest first.
+    /// Stored alerts and detections, oldest first (a detection at its
+    /// latest revision), with each detection's score, action and
+    /// explanation.
     Alerts {
         #[arg(long)]
         json: bool,
@@ -102,7 +104,9 @@ pub enum Command {
         /// Only this severity or worse (info, low, medium, high, critical).
         #[arg(long)]
         min_severity: Option<String>,
-        /// Only this kind (test, port_scan, ..., canary).
+        /// Only this alert kind (test, port_scan, ..., canary) or detector
+        /// (port_scan, host_sweep, lateral_movement, beacon, dns_tunnel,
+        /// known_bad, new_device).
         #[arg(long)]
         kind: Option<String>,
         /// Only alerts stored after this row id.
@@ -126,8 +130,20 @@ pub enum Command {
         #[arg(long)]
         last: Option<u32>,
     },
-    /// Send stored alerts to a SIEM: as JSON lines, OCSF Detection Findings
-    /// or RFC 5424 syslog, to stdout or over UDP/TCP.
+    /// The daily digests sensors sent, oldest first: detections per
+    /// detector and per action, top hosts, alerts the rate caps held back.
+    Digests {
+        #[arg(long)]
+        json: bool,
+        /// Only this sensor (id, or a unique start of one).
+        #[arg(long)]
+        sensor: Option<String>,
+        /// Only the last N.
+        #[arg(long)]
+        last: Option<u32>,
+    },
+    /// Send stored alerts and detections to a SIEM: as JSON lines, OCSF
+    /// Detection Findings or RFC 5424 syslog, to stdout or over UDP/TCP.
     Export {
         /// jsonl, ocsf or syslog.
         #[arg(long)]
@@ -135,13 +151,14 @@ pub enum Command {
         /// udp://HOST:PORT or tcp://HOST:PORT (default: stdout).
         #[arg(long)]
         to: Option<String>,
-        /// Only alerts stored after this row id.
+        /// Only alerts (and detection revisions) stored after this row id.
         #[arg(long, default_value_t = 0)]
         after_id: i64,
         /// Only this severity or worse.
         #[arg(long)]
         min_severity: Option<String>,
-        /// Keep running and send new alerts as they are stored.
+        /// Keep running and send new alerts and detection revisions as they
+        /// are stored.
         #[arg(long)]
         follow: bool,
     },

@@ -3,7 +3,11 @@
 //! position, or genuine, and if genuine, how it fits the sensor's chain.
 //! Everything refused is counted; only verified envelopes are stored.
 //! Heartbeats of both kinds are stored in one form, and every genuine one
-//! moves its sensor's time in state (see `assurance::dwell`).
+//! moves its sensor's time in state (see `assurance::dwell`). A genuine
+//! detection updates its alert (sensor, alert id) only with a higher
+//! revision; a lower or equal one is counted as `stale_revision` and
+//! ignored, and one in an envelope that breaks its chain is stored as an
+//! envelope only.
 //!
 //! This is pure logic over a [`Ledger`]: it never names a database. Whether
 //! a position is free is decided by the ledger's insert (insert-or-detect),
@@ -14,7 +18,7 @@ use vantage_protocol::{Ack, AckOutcome, Envelope, Message, RejectReason, SensorI
 use crate::{
     assurance::dwell,
     record::{ChainStatus, HeartbeatRecord},
-    store::{Gap, Insert, Ledger, NewEnvelope, StoreError, StoredLink},
+    store::{Applied, Gap, Insert, Ledger, NewEnvelope, StoreError, StoredLink},
 };
 
 /// Counter of envelopes that arrived again unchanged (resends, replays).
@@ -25,6 +29,9 @@ pub const COUNTER_CHAIN_BROKEN: &str = "chain_broken";
 pub const COUNTER_GAP: &str = "gap";
 /// Counter of envelopes that arrived after a later one of their epoch.
 pub const COUNTER_REORDERED: &str = "reordered";
+/// Counter of detections whose revision was not above the one kept (sent
+/// twice in different envelopes, or overtaken by a later revision).
+pub const COUNTER_STALE_REVISION: &str = "stale_revision";
 
 /// The result of one envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,7 +168,14 @@ pub fn ingest<L: Ledger + ?Sized>(
         Message::HeartbeatV1(beat) => {
             store_heartbeat(ledger, sensor, id, &beat.into(), placement.status)?;
         }
-        Message::Enrolment(_) => {}
+        Message::Detection(detection) if placement.status.is_genuine() => {
+            let applied = ledger.apply_detection(id, sensor, detection)?;
+            if applied == Applied::Stale {
+                ledger.bump_counter(COUNTER_STALE_REVISION, Some(sensor), now)?;
+            }
+        }
+        Message::Digest(digest) => ledger.insert_digest(id, digest)?,
+        Message::Enrolment(_) | Message::Detection(_) => {}
     }
     Ok(Ingested {
         ack: Ack {
@@ -248,6 +262,8 @@ fn place<L: Ledger + ?Sized>(ledger: &L, envelope: &Envelope) -> Result<Placemen
     })
 }
 
+#[cfg(test)]
+mod detection_tests;
 #[cfg(test)]
 mod sight_tests;
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub mod assurance;
 pub mod cli;
 pub mod ingest;
+pub mod listing;
 pub mod record;
 pub mod serve;
 pub mod siem;

@@ -1,12 +1,17 @@
 //! What the collector stores and shows: one row per genuine alert, with where
-//! it sits in its sensor's chain, a heartbeat of either kind as stored, a
-//! sensor's last heartbeat, and which alerts to list. Plain data shared by
-//! storage, the fleet view, the CLI and the SIEM exports.
+//! it sits in its sensor's chain, one row per detection (the highest
+//! revision of each sensor's alert id), one per daily digest, a heartbeat of
+//! either kind as stored, a sensor's last heartbeat, and which alerts to
+//! list. Plain data shared by storage, the fleet view, the CLI and the SIEM
+//! exports.
 
-use std::net::IpAddr;
+use std::{collections::BTreeMap, net::IpAddr};
 
 use serde::{Deserialize, Serialize};
-use vantage_protocol::{AlertKind, Health, Heartbeat, HeartbeatV1, Severity, Visibility};
+use vantage_protocol::{
+    message::bounded, render, AlertKind, Detection, Detector, Explanation, Health, Heartbeat,
+    HeartbeatV1, Response, Severity, Visibility,
+};
 
 use crate::assurance::sight::SightRecord;
 
@@ -167,10 +172,142 @@ pub struct AlertFilter {
     pub sensor: Option<String>,
     /// Only this severity or worse.
     pub min_severity: Option<Severity>,
-    /// Only this kind.
+    /// Only alerts of this kind.
     pub kind: Option<AlertKind>,
-    /// Include envelopes flagged as breaking the chain.
+    /// Only detections of this detector.
+    pub detector: Option<Detector>,
+    /// Include envelopes flagged as breaking the chain (detections are
+    /// only ever built from genuine envelopes).
     pub include_broken: bool,
-    /// At most this many alerts (all when `None`).
+    /// At most this many alerts, and at most this many detections (all
+    /// when `None`).
     pub limit: Option<u32>,
+}
+
+/// One detection as stored: the highest revision of one open alert of a
+/// sensor (its `alert_id`), and how many later revisions updated it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DetectionRecord {
+    /// Row id of the envelope of the revision kept; increases with each
+    /// update, so that exports after an id see updates.
+    pub id: i64,
+    /// Row id of the envelope of the first revision stored.
+    pub first_id: i64,
+    /// Sensor id (16 hex digits).
+    pub sensor: String,
+    /// Name given at enrolment.
+    pub sensor_name: String,
+    pub site: String,
+    /// Boot epoch and sequence number of the kept revision's envelope.
+    pub epoch: u32,
+    pub seq: u64,
+    /// The sensor's id of the alert.
+    pub alert_id: u32,
+    /// The revision kept (the highest received).
+    pub revision: u16,
+    /// Later revisions that updated the alert after the first one stored.
+    pub updates: u32,
+    /// Unix seconds of the first revision stored.
+    pub raised_at: u64,
+    /// Unix seconds of the revision kept.
+    pub updated_at: u64,
+    /// Unix seconds (fractional) when the collector stored the revision kept.
+    pub received_at: f64,
+    pub detector: Detector,
+    pub severity: Severity,
+    /// 0 to 100.
+    pub score: u8,
+    /// The protected host concerned.
+    pub host: IpAddr,
+    /// The other end, when there is one.
+    pub peer: Option<IpAddr>,
+    /// Destination port, 0 when none applies.
+    pub port: u16,
+    /// The registered domain, when there is one.
+    pub domain: Option<String>,
+    /// The numbers behind the score (a figure that is not a number is
+    /// stored as NULL and read back as NaN).
+    pub explanation: Explanation,
+    /// What the sensor's rules of engagement did.
+    pub response: Response,
+    /// How the kept revision's envelope fits its sensor's chain.
+    pub chain: ChainStatus,
+    /// Chain hash of the kept revision's envelope (32 hex digits).
+    pub envelope_hash: String,
+}
+
+impl DetectionRecord {
+    /// The detection in wire form (for [`render`]).
+    pub fn detection(&self) -> Detection {
+        Detection {
+            at: self.updated_at,
+            alert_id: self.alert_id,
+            revision: self.revision,
+            detector: self.detector,
+            severity: self.severity,
+            score: self.score,
+            host: self.host.into(),
+            peer: self.peer.map(Into::into),
+            port: self.port,
+            domain: bounded(self.domain.as_deref().unwrap_or_default()),
+            explanation: self.explanation.clone(),
+            response: self.response,
+        }
+    }
+
+    /// The explanation in one sentence ([`render::explain`]).
+    pub fn text(&self) -> String {
+        render::explain(&self.detection())
+    }
+
+    /// What the rules of engagement did, in words ([`render::response`]).
+    pub fn response_text(&self) -> String {
+        render::response(&self.response)
+    }
+}
+
+/// A host and its count in a digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostCount {
+    pub host: IpAddr,
+    pub count: u32,
+}
+
+/// One stored daily digest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DigestRecord {
+    /// Row id of its envelope.
+    pub id: i64,
+    /// Sensor id (16 hex digits).
+    pub sensor: String,
+    /// Name given at enrolment.
+    pub sensor_name: String,
+    pub site: String,
+    pub epoch: u32,
+    pub seq: u64,
+    /// The sensor's local day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Unix seconds when the sensor sent it.
+    pub sent_at: u64,
+    /// Unix seconds (fractional) when the collector stored it.
+    pub received_at: f64,
+    /// Detections raised per detector name.
+    pub detections: BTreeMap<String, u32>,
+    /// Detections per action name.
+    pub actions: BTreeMap<String, u32>,
+    /// The hosts with the most detections, most first.
+    pub top_hosts: Vec<HostCount>,
+    /// Alerts the rate caps held back.
+    pub suppressed: u32,
+    /// How its envelope fits its sensor's chain.
+    pub chain: ChainStatus,
+}
+
+/// Which digests to list.
+#[derive(Clone, Debug, Default)]
+pub struct DigestFilter {
+    /// Only this sensor (16 hex digits).
+    pub sensor: Option<String>,
+    /// Only the last this many (all when `None`).
+    pub last: Option<u32>,
 }

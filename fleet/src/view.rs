@@ -18,7 +18,7 @@ use crate::{
         contract::Contract,
         sight::v1_of_verdict,
     },
-    record::AlertRecord,
+    record::{AlertRecord, DetectionRecord},
     store::{Queries, StoreError},
 };
 
@@ -31,6 +31,8 @@ pub const SENSORS_SCHEMA: &str = "vantage.fleet.sensors/1";
 pub const ALERTS_SCHEMA: &str = "vantage.fleet.alerts/1";
 /// Schema name of `canaries --json`.
 pub const CANARIES_SCHEMA: &str = "vantage.fleet.canaries/1";
+/// Schema name of `digests --json`.
+pub const DIGESTS_SCHEMA: &str = "vantage.fleet.digests/1";
 
 /// Whether a sensor is reporting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +70,7 @@ pub struct SensorSummary {
     pub visibility: String,
     /// Its last heartbeat, if any.
     pub last_heartbeat: Option<LastHeartbeat>,
-    /// Stored alerts by severity name.
+    /// Stored alerts and detections by severity name.
     pub alerts: BTreeMap<String, u64>,
     /// Envelopes stored.
     pub envelopes: u64,
@@ -169,6 +171,29 @@ impl From<AlertRecord> for AlertEntry {
     fn from(alert: AlertRecord) -> AlertEntry {
         let canary = canary::timing(&alert);
         AlertEntry { alert, canary }
+    }
+}
+
+/// One detection of `alerts --json`: the stored detection, with its
+/// explanation and response in words.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DetectionEntry {
+    /// The stored detection.
+    #[serde(flatten)]
+    pub detection: DetectionRecord,
+    /// The explanation in one sentence.
+    pub text: String,
+    /// What the sensor's rules of engagement did, in words.
+    pub response_text: String,
+}
+
+impl From<DetectionRecord> for DetectionEntry {
+    fn from(detection: DetectionRecord) -> DetectionEntry {
+        DetectionEntry {
+            text: detection.text(),
+            response_text: detection.response_text(),
+            detection,
+        }
     }
 }
 

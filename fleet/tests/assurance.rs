@@ -180,7 +180,11 @@ fn the_collector_judges_sensors_against_their_contracts() -> anyhow::Result<()> 
         refused.starts_with("vantage-fleet: --kind: \"canaries\" is not one of test, port_scan, "),
         "{refused}"
     );
-    assert!(refused.ends_with(", visibility, canary\n"), "{refused}");
+    assert!(
+        refused.contains(", visibility, canary (alert kinds) or port_scan, host_sweep, "),
+        "{refused}"
+    );
+    assert!(refused.ends_with(", new_device (detectors)\n"), "{refused}");
     assert_eq!(
         fleet.json(&["alerts", "--json", "--kind", "port_scan"])?["alerts"],
         json!([])

@@ -14,15 +14,22 @@
 pub mod canary;
 #[cfg(feature = "tokio")]
 pub mod codec;
+pub mod detected;
 pub mod detection;
+pub mod digest;
 pub mod envelope;
 pub mod error;
 pub mod frame;
 pub mod keys;
 pub mod message;
 pub mod pin;
+pub mod render;
+pub mod response;
 pub mod sight;
 
+pub use detected::{Detection, Explanation, DOMAIN_MAX, FACTS_MAX};
+pub use detection::{Detector, Fact};
+pub use digest::{Day, Digest, DIGEST_ACTIONS_MAX, DIGEST_DETECTORS_MAX, TOP_HOSTS_MAX};
 pub use envelope::{
     chain_hash, ChainHash, Envelope, Sealed, Sealer, CHAIN_HASH_LEN, MAX_ENVELOPE_LEN,
     MAX_PAYLOAD_LEN, SIGNATURE_LEN,
@@ -35,6 +42,7 @@ pub use message::{
     Severity, Visibility, VisibilityVerdict,
 };
 pub use pin::KeyPin;
+pub use response::{Action, ActionReason, Response};
 pub use sight::{
     Declared, DeploymentMode, Finding, FindingCode, Sight, Verdict, FINDINGS_MAX,
     RESOLVERS_SEEN_MAX,

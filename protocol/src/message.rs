@@ -1,13 +1,14 @@
 //! The payloads a sensor signs: alerts, heartbeats (health and what the sensor
-//! can see) and enrolment requests. Strings are `heapless` with fixed
-//! capacities, so a decoder never holds more than the limits below.
+//! can see), enrolment requests, detections and daily digests. Strings are
+//! `heapless` with fixed capacities, so a decoder never holds more than the
+//! limits below.
 
 use std::net::IpAddr;
 
 use heapless::String as BoundedString;
 use serde::{Deserialize, Serialize};
 
-use crate::{error::DecodeError, sight::Sight};
+use crate::{detected::Detection, digest::Digest, error::DecodeError, sight::Sight};
 
 /// Longest free-text detail an alert carries.
 pub const DETAIL_MAX: usize = 64;
@@ -235,8 +236,9 @@ pub struct Enrolment {
 }
 
 /// Everything a sensor signs. The order is the wire's (postcard encodes the
-/// variant's index): variants are only ever added at the end.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// variant's index): variants are only ever added at the end. Not `Eq`: a
+/// detection's explanation carries `f32` figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[expect(
     clippy::large_enum_variant,
     reason = "a heartbeat's bounded findings make it the largest; a few messages a second are built, never stored in bulk"
@@ -246,6 +248,10 @@ pub enum Message {
     HeartbeatV1(HeartbeatV1),
     Enrolment(Enrolment),
     Heartbeat(Heartbeat),
+    /// A detector's open alert, first sent or updated (see [`Detection`]).
+    Detection(Detection),
+    /// One local day of detections in counts.
+    Digest(Digest),
 }
 
 impl Message {
@@ -278,6 +284,8 @@ impl Message {
             Message::Alert(_) => "alert",
             Message::Heartbeat(_) | Message::HeartbeatV1(_) => "heartbeat",
             Message::Enrolment(_) => "enrolment",
+            Message::Detection(_) => "detection",
+            Message::Digest(_) => "digest",
         }
     }
 }

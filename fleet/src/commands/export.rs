@@ -1,10 +1,13 @@
-//! `vantage-fleet export`: stored alerts to a SIEM, as JSON lines, OCSF or
-//! RFC 5424 syslog, to stdout or over UDP/TCP, once or following new ones.
+//! `vantage-fleet export`: stored alerts and detections to a SIEM, as JSON
+//! lines, OCSF or RFC 5424 syslog, to stdout or over UDP/TCP, once or
+//! following new ones. A detection updated by a later revision is exported
+//! again (its row id moves to the new revision's).
 
 use std::{io::Write as _, path::Path};
 
 use anyhow::Context as _;
 use vantage_fleet::{
+    listing,
     record::AlertFilter,
     siem::{
         self,
@@ -14,7 +17,7 @@ use vantage_fleet::{
     store::{Queries as _, SqliteStore},
 };
 
-/// Exports alerts of `db` stored after row `after_id` in `format` to `to`
+/// Exports alerts and detections of `db` stored after row `after_id` in `format` to `to`
 /// (stdout when `None`); with `follow`, keeps polling every second.
 pub fn run(
     db: &Path,
@@ -47,13 +50,14 @@ pub fn run(
     };
     let stdout = std::io::stdout();
     loop {
-        for record in store.alerts(&filter)? {
-            let line = siem::render(format, &record, &host);
+        let listed = listing::merge(store.alerts(&filter)?, store.detections(&filter)?, None);
+        for entry in listed {
+            let line = siem::render_listed(format, &entry, &host);
             match sender.as_mut() {
                 Some(sender) => sender.send(&line).context("sending")?,
                 None => writeln!(stdout.lock(), "{line}")?,
             }
-            filter.after_id = record.id;
+            filter.after_id = entry.id();
         }
         if !follow {
             return Ok(());

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod canaries;
+mod digests;
 mod enroll;
 mod expect;
 mod export;
@@ -18,7 +19,7 @@ use vantage_fleet::{
     cli::{Cli, Command, ContractFlags},
     store::{Queries as _, SqliteStore},
 };
-use vantage_protocol::{AlertKind, Severity};
+use vantage_protocol::Severity;
 
 /// Runs the command `cli` names.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Expect { sensor, contract } => expect::run(&db, &sensor, &contract),
         Command::Sensors { json } => sensors::run(&db, json),
         Command::Canaries { json, sensor, last } => canaries::run(&db, json, sensor, last),
+        Command::Digests { json, sensor, last } => digests::run(&db, json, sensor, last),
         Command::Export {
             format,
             to,
@@ -79,17 +81,6 @@ fn parse_severity(name: Option<&str>) -> anyhow::Result<Option<Severity>> {
     name.map(|name| {
         Severity::from_name(name).with_context(|| {
             format!("--min-severity: {name:?} is not one of info, low, medium, high, critical")
-        })
-    })
-    .transpose()
-}
-
-/// `--kind`: an alert kind's name.
-fn parse_kind(name: Option<&str>) -> anyhow::Result<Option<AlertKind>> {
-    name.map(|name| {
-        AlertKind::from_name(name).with_context(|| {
-            let names: Vec<&str> = AlertKind::ALL.iter().map(|k| k.name()).collect();
-            format!("--kind: {name:?} is not one of {}", names.join(", "))
         })
     })
     .transpose()

@@ -1,5 +1,7 @@
-//! Exports of stored alerts to SIEMs: JSON lines, OCSF Detection Findings and
-//! RFC 5424 syslog, written to stdout or sent over UDP or TCP.
+//! Exports of stored alerts and detections to SIEMs: JSON lines, OCSF
+//! Detection Findings and RFC 5424 syslog, written to stdout or sent over
+//! UDP or TCP. A detection is exported again each time a higher revision
+//! updates it (OCSF activity `Update`, the same `finding_info.uid`).
 
 pub mod jsonl;
 pub mod ocsf;
@@ -8,12 +10,18 @@ pub mod transport;
 
 use std::str::FromStr;
 
-use crate::record::AlertRecord;
+use serde_json::{Map, Value};
+use vantage_protocol::Explanation;
+
+use crate::{
+    listing::Listed,
+    record::{AlertRecord, DetectionRecord},
+};
 
 /// One of the export formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportFormat {
-    /// One `vantage.alert/1` JSON object per line.
+    /// One `vantage.alert/1` (or `vantage.detection/1`) JSON object per line.
     JsonLines,
     /// OCSF 1.1 Detection Finding (class 2004), one per line.
     Ocsf,
@@ -42,6 +50,49 @@ pub fn render(format: ExportFormat, record: &AlertRecord, collector_host: &str) 
         ExportFormat::Ocsf => ocsf::render(record),
         ExportFormat::Syslog => syslog::render(record, collector_host),
     }
+}
+
+/// Renders one detection as one line (no newline).
+pub fn render_detection(
+    format: ExportFormat,
+    record: &DetectionRecord,
+    collector_host: &str,
+) -> String {
+    match format {
+        ExportFormat::JsonLines => jsonl::render_detection(record),
+        ExportFormat::Ocsf => ocsf::render_detection(record),
+        ExportFormat::Syslog => syslog::render_detection(record, collector_host),
+    }
+}
+
+/// Renders an alert or a detection as one line.
+pub fn render_listed(format: ExportFormat, listed: &Listed, collector_host: &str) -> String {
+    match listed {
+        Listed::Alert(record) => render(format, record, collector_host),
+        Listed::Detection(record) => render_detection(format, record, collector_host),
+    }
+}
+
+/// A figure for JSON: the shortest decimal that reads back as the same
+/// `f32` (0.92, not 0.9200000166893005); `null` when not finite.
+pub fn figure(value: f32) -> Value {
+    if !value.is_finite() {
+        return Value::Null;
+    }
+    value
+        .to_string()
+        .parse::<f64>()
+        .map_or(Value::Null, Value::from)
+}
+
+/// An explanation's facts as a JSON object by name.
+pub fn facts(explanation: &Explanation) -> Value {
+    let facts: Map<String, Value> = explanation
+        .facts
+        .iter()
+        .map(|(fact, value)| (fact.name().to_owned(), figure(*value)))
+        .collect();
+    Value::Object(facts)
 }
 
 /// RFC 3339 UTC with milliseconds, from unix seconds.

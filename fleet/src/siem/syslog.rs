@@ -1,13 +1,15 @@
 //! RFC 5424 syslog: facility local0, the alert's severity mapped to syslog
 //! severities, and a structured-data element carrying the sensor, site,
-//! position in the chain and the addresses.
+//! position in the chain and the addresses. A detection's MSGID is its
+//! detector; its element adds the alert id, revision, score and action, and
+//! its message is the explanation in words.
 
 use std::fmt::Write as _;
 
 use vantage_protocol::Severity;
 
 use super::rfc3339;
-use crate::record::AlertRecord;
+use crate::record::{AlertRecord, DetectionRecord};
 
 /// local0.
 const FACILITY: u8 = 16;
@@ -53,6 +55,16 @@ fn header_field(value: &str, max: usize) -> String {
     }
 }
 
+/// `[SD_ID name="value" ...]`, values escaped.
+fn structured_data(params: Vec<(&str, String)>) -> String {
+    let mut sd = format!("[{SD_ID}");
+    for (name, value) in params {
+        let _ = write!(sd, " {name}=\"{}\"", escape_param(&value));
+    }
+    sd.push(']');
+    sd
+}
+
 pub fn render(record: &AlertRecord, collector_host: &str) -> String {
     let pri = u16::from(FACILITY) * 8 + u16::from(syslog_severity(record.severity));
     let mut params = vec![
@@ -69,11 +81,7 @@ pub fn render(record: &AlertRecord, collector_host: &str) -> String {
     params.push(("port", record.port.to_string()));
     params.push(("count", record.count.to_string()));
     params.push(("chain", record.chain.name().to_owned()));
-    let mut sd = format!("[{SD_ID}");
-    for (name, value) in params {
-        let _ = write!(sd, " {name}=\"{}\"", escape_param(&value));
-    }
-    sd.push(']');
+    let sd = structured_data(params);
     let target = match record.peer {
         Some(peer) if record.port != 0 => format!(" -> {peer}:{}", record.port),
         Some(peer) => format!(" -> {peer}"),
@@ -88,5 +96,41 @@ pub fn render(record: &AlertRecord, collector_host: &str) -> String {
         record.kind.name(),
         record.host,
         record.detail
+    )
+}
+
+pub fn render_detection(record: &DetectionRecord, collector_host: &str) -> String {
+    let pri = u16::from(FACILITY) * 8 + u16::from(syslog_severity(record.severity));
+    let mut params = vec![
+        ("sensor", record.sensor.clone()),
+        ("name", record.sensor_name.clone()),
+        ("site", record.site.clone()),
+        ("epoch", record.epoch.to_string()),
+        ("seq", record.seq.to_string()),
+        ("alert_id", record.alert_id.to_string()),
+        ("revision", record.revision.to_string()),
+        ("score", record.score.to_string()),
+        ("action", record.response.action.name().to_owned()),
+        ("host", record.host.to_string()),
+    ];
+    if let Some(peer) = record.peer {
+        params.push(("peer", peer.to_string()));
+    }
+    params.push(("port", record.port.to_string()));
+    if let Some(domain) = &record.domain {
+        params.push(("domain", domain.clone()));
+    }
+    params.push(("chain", record.chain.name().to_owned()));
+    format!(
+        "<{pri}>1 {} {} vantage-fleet - {} {} {} {} score {}, {}: {}",
+        rfc3339(record.received_at),
+        header_field(collector_host, 255),
+        header_field(record.detector.name(), 32),
+        structured_data(params),
+        record.severity.name(),
+        record.detector.name(),
+        record.score,
+        record.response_text(),
+        record.text()
     )
 }

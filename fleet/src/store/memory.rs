@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use vantage_protocol::{Alert, PublicKey, SensorId};
+use vantage_protocol::{Alert, Detection, Digest, PublicKey, SensorId};
 
-use super::{Enrolled, Gap, Insert, Ledger, NewEnvelope, StoreError, StoredLink};
+use super::{Applied, Enrolled, Gap, Insert, Ledger, NewEnvelope, StoreError, StoredLink};
 use crate::{
     assurance::dwell,
     record::{ChainStatus, HeartbeatRecord},
@@ -27,6 +27,17 @@ pub struct StoredEnvelope {
     pub wire: Vec<u8>,
 }
 
+/// The kept revision of one detection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeptDetection {
+    /// Row id of the kept revision's envelope.
+    pub envelope_id: i64,
+    /// The kept revision.
+    pub detection: Detection,
+    /// Later revisions applied after the first.
+    pub updates: u32,
+}
+
 /// Everything a test may want to look at, in plain maps.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryLedger {
@@ -36,6 +47,11 @@ pub struct MemoryLedger {
     pub envelopes: BTreeMap<(SensorId, u32, u64), StoredEnvelope>,
     /// Alerts by envelope row id.
     pub alerts: BTreeMap<i64, Alert>,
+    /// Detections by (sensor, alert id): the kept revision's envelope row
+    /// id, the revision, and the updates counted.
+    pub detections: BTreeMap<(SensorId, u32), KeptDetection>,
+    /// Digests by envelope row id.
+    pub digests: BTreeMap<i64, Digest>,
     /// Heartbeats by envelope row id.
     pub heartbeats: BTreeMap<i64, HeartbeatRecord>,
     /// The last heartbeat counted for time in state, by sensor.
@@ -129,6 +145,38 @@ impl Ledger for MemoryLedger {
 
     fn insert_alert(&mut self, envelope_id: i64, alert: &Alert) -> Result<(), StoreError> {
         self.alerts.insert(envelope_id, alert.clone());
+        Ok(())
+    }
+
+    fn apply_detection(
+        &mut self,
+        envelope_id: i64,
+        sensor: SensorId,
+        detection: &Detection,
+    ) -> Result<Applied, StoreError> {
+        let kept = KeptDetection {
+            envelope_id,
+            detection: detection.clone(),
+            updates: 0,
+        };
+        match self.detections.get_mut(&(sensor, detection.alert_id)) {
+            None => {
+                self.detections.insert((sensor, detection.alert_id), kept);
+                Ok(Applied::New)
+            }
+            Some(old) if detection.revision > old.detection.revision => {
+                *old = KeptDetection {
+                    updates: old.updates + 1,
+                    ..kept
+                };
+                Ok(Applied::Updated)
+            }
+            Some(_) => Ok(Applied::Stale),
+        }
+    }
+
+    fn insert_digest(&mut self, envelope_id: i64, digest: &Digest) -> Result<(), StoreError> {
+        self.digests.insert(envelope_id, digest.clone());
         Ok(())
     }
 

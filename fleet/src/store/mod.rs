@@ -5,7 +5,9 @@
 //!   enrolled key of a sensor, the chain link stored at a position, the
 //!   highest sequence number of an epoch, the last heartbeat counted for
 //!   time in state, and inserts (envelopes, alerts, heartbeats, gaps,
-//!   counters, time in state). Inserting an envelope is insert-or-detect:
+//!   counters, time in state, digests); a detection is applied to the alert
+//!   it updates, keeping the highest revision. Inserting an envelope is
+//!   insert-or-detect:
 //!   a position (sensor, epoch, sequence) already taken is reported as
 //!   [`Insert::Taken`], never overwritten, so several collectors could share
 //!   one database.
@@ -21,11 +23,14 @@ pub mod sqlite;
 
 use std::collections::BTreeMap;
 
-use vantage_protocol::{Alert, AlertKind, ChainHash, PublicKey, SensorId};
+use vantage_protocol::{Alert, AlertKind, ChainHash, Detection, Digest, PublicKey, SensorId};
 
 use crate::{
     assurance::{contract::Contract, dwell},
-    record::{AlertFilter, AlertRecord, ChainStatus, HeartbeatRecord, LastHeartbeat},
+    record::{
+        AlertFilter, AlertRecord, ChainStatus, DetectionRecord, DigestFilter, DigestRecord,
+        HeartbeatRecord, LastHeartbeat,
+    },
 };
 
 pub use sqlite::{SqliteLedger, SqliteStore};
@@ -147,6 +152,21 @@ pub enum Insert {
     Taken,
 }
 
+/// What became of a detection handed to the store: decided by the store's
+/// write (an upsert that only replaces a lower revision), not by a read
+/// before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The first revision stored of its (sensor, alert id).
+    New,
+    /// Higher than the revision kept: it replaced it, and the alert's
+    /// update count went up by one.
+    Updated,
+    /// Not higher than the revision kept: nothing was written (an alert
+    /// never goes backwards).
+    Stale,
+}
+
 /// Sequence numbers of an epoch found missing when a later one arrived.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Gap {
@@ -184,6 +204,20 @@ pub trait Ledger {
 
     /// Stores the alert carried by the envelope with row id `envelope_id`.
     fn insert_alert(&mut self, envelope_id: i64, alert: &Alert) -> Result<(), StoreError>;
+
+    /// Applies the detection carried by the envelope with row id
+    /// `envelope_id` to the sensor's alert `detection.alert_id`: stores it
+    /// if the alert is new, replaces the kept revision if it is higher
+    /// (counting an update), else leaves everything as it is.
+    fn apply_detection(
+        &mut self,
+        envelope_id: i64,
+        sensor: SensorId,
+        detection: &Detection,
+    ) -> Result<Applied, StoreError>;
+
+    /// Stores the digest carried by the envelope with row id `envelope_id`.
+    fn insert_digest(&mut self, envelope_id: i64, digest: &Digest) -> Result<(), StoreError>;
 
     /// Stores the heartbeat (of either kind) carried by the envelope with
     /// row id `envelope_id`.
@@ -286,8 +320,9 @@ pub trait Queries {
     /// break its chain.
     fn last_heartbeat(&self, sensor: &str) -> Result<Option<LastHeartbeat>, StoreError>;
 
-    /// Stored alerts by severity name, ignoring envelopes that break the
-    /// chain; severities without alerts are absent.
+    /// Stored alerts and detections by severity name (a detection counts
+    /// once, at its kept revision's severity), ignoring envelopes that
+    /// break the chain; severities without any are absent.
     fn alerts_by_severity(&self, sensor: &str) -> Result<BTreeMap<String, u64>, StoreError>;
 
     /// Stored, missing and broken envelopes of the sensor.
@@ -301,6 +336,14 @@ pub trait Queries {
 
     /// Stored alerts matching `filter`, in arrival (row id) order.
     fn alerts(&self, filter: &AlertFilter) -> Result<Vec<AlertRecord>, StoreError>;
+
+    /// Stored detections matching `filter` (its `detector`, not its
+    /// `kind`), in the order of their kept revision's row id.
+    fn detections(&self, filter: &AlertFilter) -> Result<Vec<DetectionRecord>, StoreError>;
+
+    /// Stored digests matching `filter`, oldest first, ignoring envelopes
+    /// that break the chain.
+    fn digests(&self, filter: &DigestFilter) -> Result<Vec<DigestRecord>, StoreError>;
 
     /// The sensor's most recently stored alert of `kind`, ignoring envelopes
     /// that break its chain.

@@ -1,7 +1,8 @@
 //! The collector's SQLite store: enrolled sensors and their contracts,
 //! every accepted envelope (with its wire bytes, so a customer can re-verify
-//! the chain), decoded alerts and heartbeats, time in each verdict, detected
-//! gaps, and counters of everything refused.
+//! the chain), decoded alerts, detections (the highest revision of each),
+//! digests and heartbeats, time in each verdict, detected gaps, and counters
+//! of everything refused.
 //!
 //! The database runs in WAL mode with `synchronous = FULL`: once a
 //! transaction commits, what it stored survives a crash or a power cut, so an
@@ -9,6 +10,7 @@
 //! through a [`SqliteLedger`], one `BEGIN IMMEDIATE` transaction, committed
 //! by its owner.
 
+mod detections;
 mod ledger;
 mod queries;
 mod schema;
@@ -252,6 +254,8 @@ fn count_from_column(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
+#[cfg(test)]
+mod detection_tests;
 #[cfg(test)]
 mod sight_tests;
 #[cfg(test)]

@@ -6,13 +6,13 @@
 use std::net::IpAddr;
 
 use rusqlite::{params, OptionalExtension as _, Transaction};
-use vantage_protocol::{Alert, SensorId, Verdict};
+use vantage_protocol::{Alert, Detection, Digest, SensorId, Verdict};
 
 use super::{count_from_column, enrolled, seq_from_column, seq_param, Doing as _};
 use crate::{
     assurance::{dwell, sight::v1_of_verdict},
     record::HeartbeatRecord,
-    store::{Enrolled, Gap, Insert, Ledger, NewEnvelope, StoreError, StoredLink},
+    store::{Applied, Enrolled, Gap, Insert, Ledger, NewEnvelope, StoreError, StoredLink},
 };
 
 /// An open write transaction of a [`SqliteStore`](super::SqliteStore).
@@ -126,6 +126,19 @@ impl Ledger for SqliteLedger<'_> {
             )
             .doing("storing an alert")
             .map(|_| ())
+    }
+
+    fn apply_detection(
+        &mut self,
+        envelope_id: i64,
+        sensor: SensorId,
+        detection: &Detection,
+    ) -> Result<Applied, StoreError> {
+        super::detections::apply(&self.tx, envelope_id, sensor, detection)
+    }
+
+    fn insert_digest(&mut self, envelope_id: i64, digest: &Digest) -> Result<(), StoreError> {
+        super::detections::insert_digest(&self.tx, envelope_id, digest)
     }
 
     fn insert_heartbeat(

@@ -1,6 +1,7 @@
 //! [`Queries`] on the SQLite store: the reads behind the fleet view, the
-//! alerts listing and SIEM exports. Envelopes flagged `broken` never count
-//! as a sensor's heartbeats or alerts unless a filter asks for them.
+//! alerts listing and SIEM exports (those of detections and digests live in
+//! `detections`). Envelopes flagged `broken` never count as a sensor's
+//! heartbeats or alerts unless a filter asks for them.
 
 use std::{collections::BTreeMap, net::IpAddr};
 
@@ -10,7 +11,10 @@ use vantage_protocol::{AlertKind, Declared, DeploymentMode, Severity, Verdict};
 use super::{count_from_column, seq_from_column, ContractColumns, Doing as _, SqliteStore};
 use crate::{
     assurance::sight::SightRecord,
-    record::{AlertFilter, AlertRecord, ChainStatus, LastHeartbeat},
+    record::{
+        AlertFilter, AlertRecord, ChainStatus, DetectionRecord, DigestFilter, DigestRecord,
+        LastHeartbeat,
+    },
     store::{EnvelopeCounts, Queries, SensorRow, StoreError},
 };
 
@@ -77,6 +81,18 @@ fn sight_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<SightRecord> {
             .get::<_, Option<String>>(at + 11)?
             .map(|text| serde_json::from_str(&text).unwrap_or_default()),
     })
+}
+
+/// The severities `filter` lists, as a JSON array for `json_each`: filtered
+/// in SQL so that LIMIT counts only them.
+pub(super) fn wanted_severities(filter: &AlertFilter) -> String {
+    let wanted: Vec<&str> = Severity::ALL
+        .iter()
+        .copied()
+        .filter(|s| filter.min_severity.is_none_or(|min| *s >= min))
+        .map(Severity::name)
+        .collect();
+    serde_json::to_string(&wanted).unwrap_or_default()
 }
 
 impl SqliteStore {
@@ -152,8 +168,12 @@ impl Queries for SqliteStore {
         let mut statement = self
             .conn
             .prepare(
-                "SELECT a.severity, COUNT(*) FROM alerts a JOIN envelopes e ON e.id = a.envelope_id
-                 WHERE e.sensor = ?1 AND e.chain != 'broken' GROUP BY a.severity",
+                "SELECT severity, COUNT(*) FROM (
+                     SELECT a.severity FROM alerts a JOIN envelopes e ON e.id = a.envelope_id
+                     WHERE e.sensor = ?1 AND e.chain != 'broken'
+                     UNION ALL
+                     SELECT d.severity FROM detections d WHERE d.sensor = ?1
+                 ) GROUP BY severity",
             )
             .doing("counting alerts")?;
         let rows = statement
@@ -238,14 +258,7 @@ impl Queries for SqliteStore {
             ))
             .doing("listing alerts")?;
         let limit = filter.limit.map_or(-1, i64::from);
-        // The severities to list, filtered in SQL so that LIMIT counts only them.
-        let wanted: Vec<&str> = Severity::ALL
-            .iter()
-            .copied()
-            .filter(|s| filter.min_severity.is_none_or(|min| *s >= min))
-            .map(Severity::name)
-            .collect();
-        let wanted = serde_json::to_string(&wanted).unwrap_or_default();
+        let wanted = wanted_severities(filter);
         let rows = statement
             .query_map(
                 params![
@@ -260,6 +273,14 @@ impl Queries for SqliteStore {
             )
             .doing("listing alerts")?;
         rows.collect::<Result<_, _>>().doing("listing alerts")
+    }
+
+    fn detections(&self, filter: &AlertFilter) -> Result<Vec<DetectionRecord>, StoreError> {
+        super::detections::detections(&self.conn, filter)
+    }
+
+    fn digests(&self, filter: &DigestFilter) -> Result<Vec<DigestRecord>, StoreError> {
+        super::detections::digests(&self.conn, filter)
     }
 
     fn last_alert(&self, sensor: &str, kind: AlertKind) -> Result<Option<AlertRecord>, StoreError> {

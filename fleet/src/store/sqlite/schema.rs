@@ -12,6 +12,12 @@
 //! each verdict (`verdict_marks`, `verdict_times`), added up from the
 //! heartbeats already stored by the rule of `assurance::dwell`.
 //!
+//! Migration 3 adds detections and digests: `detections` holds one row per
+//! (sensor, alert id), the highest revision received (the upsert in
+//! `SqliteLedger::apply_detection` replaces a row only with a higher
+//! revision and counts the update); `digests` one row per digest envelope.
+//! Every revision's envelope stays in `envelopes` with its wire bytes.
+//!
 //! `UNIQUE (sensor, epoch, seq)` on `envelopes` is what decides duplicates:
 //! an insert at a taken position does nothing (see `SqliteLedger`), so
 //! several collectors writing one database cannot both store a position.
@@ -148,8 +154,54 @@ SELECT sensor, at, verdict, interval_secs FROM (
 WHERE n = 1;
 ";
 
+/// Version 3: detections (the kept revision of each sensor's alert id) and
+/// daily digests. `envelope_id` is the kept revision's envelope (it moves
+/// with each update), `first_envelope_id` the first one stored. A figure
+/// that is not a number is stored as NULL; facts are JSON
+/// `[["unanswered", 295.0], ...]`, a digest's counts JSON objects by name
+/// and its top hosts `[["10.0.0.8", 3], ...]`.
+const V3: &str = "
+CREATE TABLE detections (
+    sensor            TEXT NOT NULL REFERENCES sensors(sensor),
+    alert_id          INTEGER NOT NULL,
+    envelope_id       INTEGER NOT NULL REFERENCES envelopes(id),
+    first_envelope_id INTEGER NOT NULL REFERENCES envelopes(id),
+    revision          INTEGER NOT NULL,
+    updates           INTEGER NOT NULL,
+    raised_at         INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    detector          TEXT NOT NULL,
+    severity          TEXT NOT NULL,
+    score             INTEGER NOT NULL,
+    host              TEXT NOT NULL,
+    peer              TEXT,
+    port              INTEGER NOT NULL,
+    domain            TEXT,
+    observed          REAL,
+    threshold         REAL,
+    window_secs       INTEGER NOT NULL,
+    confidence        INTEGER NOT NULL,
+    facts             TEXT NOT NULL,
+    action            TEXT NOT NULL,
+    ttl_secs          INTEGER NOT NULL,
+    reason            TEXT NOT NULL,
+    blast_radius      INTEGER NOT NULL,
+    PRIMARY KEY (sensor, alert_id)
+);
+CREATE INDEX detections_by_envelope ON detections (envelope_id);
+CREATE TABLE digests (
+    envelope_id INTEGER PRIMARY KEY REFERENCES envelopes(id),
+    sent_at     INTEGER NOT NULL,
+    day         TEXT NOT NULL,
+    detections  TEXT NOT NULL,
+    actions     TEXT NOT NULL,
+    top_hosts   TEXT NOT NULL,
+    suppressed  INTEGER NOT NULL
+);
+";
+
 /// Every migration, in order; migration `i` brings the file to version `i + 1`.
-pub(super) const MIGRATIONS: [&str; 2] = [V1, V2];
+pub(super) const MIGRATIONS: [&str; 3] = [V1, V2, V3];
 
 /// The schema version this build writes.
 pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;

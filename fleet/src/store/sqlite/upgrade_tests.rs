@@ -151,7 +151,7 @@ fn a_version_one_database_upgrades_in_place_and_keeps_counting() {
         .conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("version");
-    assert_eq!(version, 2);
+    assert_eq!(version, schema::LATEST);
     let last = store
         .last_heartbeat(&sensor)
         .expect("read")

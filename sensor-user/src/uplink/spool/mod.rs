@@ -26,7 +26,7 @@ use record::{
     encode_record, message_body, position_body, snapshot_body, FILE_NAME, MAGIC, TYPE_ACK,
     TYPE_EPOCH, TYPE_EVICT, TYPE_REJECT,
 };
-use vantage_protocol::{ChainHash, Message, Sealed, Severity};
+use vantage_protocol::{Alert, ChainHash, Detection, Message, Sealed, Severity};
 
 /// Eviction rank: lower ranks are evicted first.
 #[repr(u8)]
@@ -47,14 +47,18 @@ pub enum Rank {
 impl Rank {
     pub fn of(message: &Message) -> Rank {
         match message {
-            Message::Alert(alert) => match alert.severity {
+            Message::Alert(Alert { severity, .. })
+            | Message::Detection(Detection { severity, .. }) => match severity {
                 Severity::Info => Rank::Info,
                 Severity::Low => Rank::Low,
                 Severity::Medium => Rank::Medium,
                 Severity::High => Rank::High,
                 Severity::Critical => Rank::Keep,
             },
-            Message::Heartbeat(_) | Message::HeartbeatV1(_) | Message::Enrolment(_) => Rank::Keep,
+            Message::Heartbeat(_)
+            | Message::HeartbeatV1(_)
+            | Message::Enrolment(_)
+            | Message::Digest(_) => Rank::Keep,
         }
     }
 
