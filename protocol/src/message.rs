@@ -64,6 +64,9 @@ pub enum AlertKind {
     /// A canary (`vantage canary`) crossed the datapath: the path from a
     /// protected host's packet to the collector works.
     Canary,
+    /// The rules of engagement switched to alert-only (a cap on blocks was
+    /// reached) or resumed blocking.
+    Response,
 }
 
 impl AlertKind {
@@ -160,7 +163,8 @@ pub struct Health {
     /// could not write, a spool write that failed, ...), each logged and retried.
     pub faults: u32,
     /// Bit set of the fault kinds failing right now: 1 state file, 2 spool,
-    /// 4 events, 8 snapshot of the maps, 16 block sweep, 32 outbox.
+    /// 4 events, 8 snapshot of the maps, 16 block sweep, 32 outbox,
+    /// 64 a policy block, 128 the detectors' files (inventory, lists, trace).
     pub failing: u8,
 }
 

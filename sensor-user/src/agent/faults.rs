@@ -25,6 +25,11 @@ pub enum FaultKind {
     BlockSweep,
     /// Reading or clearing the outbox of hand-raised alerts.
     Outbox,
+    /// Writing a block the response policy decided.
+    Response,
+    /// The detectors' files: the device inventory, the alert ids, the
+    /// known-bad lists, the `--record` trace.
+    DetectFiles,
 }
 
 impl FaultKind {

@@ -16,6 +16,7 @@
 //! removes it.
 
 pub mod capabilities;
+pub mod detection;
 pub mod faults;
 pub mod offloads;
 mod outbox;
@@ -45,6 +46,7 @@ use crate::{
     uplink::{self, RunningUplink, UplinkSettings},
     visibility::Declaration,
 };
+use detection::{DetectionFiles, DetectionSettings};
 use faults::{FaultKind, Faults};
 use watch::Watch;
 
@@ -78,6 +80,9 @@ pub struct AgentOptions {
     pub uplink: Option<UplinkSettings>,
     /// What the site is declared to be (`[site]`).
     pub site: crate::config::SiteConfig,
+    /// The detectors and the rules of engagement; `None` when
+    /// `detect.enabled` is off.
+    pub detection: Option<DetectionSettings>,
 }
 
 /// Why the agent could not start. Nothing after start-up ends it.
@@ -93,6 +98,8 @@ pub enum AgentError {
     Uplink(#[from] uplink::StartError),
     #[error("{}: another `vantage run` holds this lock; stop it first (two agents would fight over the same links and spool)", path.display())]
     AlreadyRunning { path: PathBuf },
+    #[error("response.timezone: {0}")]
+    TimeZone(#[from] crate::config::TimeZoneError),
     #[error("{}: {source}", path.display())]
     Lock {
         path: PathBuf,
@@ -118,6 +125,8 @@ struct Agent {
     /// The attached interfaces, the machine's own traffic and the
     /// self-test, measured every tick for the judge.
     watch: Watch,
+    /// The files and effects of the detection stage, when detection is on.
+    detect_files: Option<DetectionFiles>,
 }
 
 /// Runs the agent until `shutdown` is cancelled.
@@ -169,12 +178,33 @@ pub async fn run(
 
     let now = clock.now();
     let sampler = Sampler::starting_from(&datapath.snapshot()?, now);
+    let mut faults = Faults::default();
+    let (stage, detect_files) = match &options.detection {
+        Some(settings) => {
+            let site = detection::site_of(
+                &options.local_nets,
+                &options.site,
+                options.uplink.as_ref().map(|u| u.connection.collector.as_str()),
+            );
+            let (stage, files) = detection::start(
+                settings,
+                site,
+                &options.allow,
+                options.site.mode,
+                &options.state_dir,
+                &mut faults,
+                now,
+            )?;
+            (Some(stage), Some(files))
+        }
+        None => (None, None),
+    };
     let pipeline = Pipeline::new(
         PipelineOptions {
             heartbeat_interval: options.uplink.as_ref().map(|u| u.heartbeat_interval),
             declaration: Declaration::new(&options.site, &options.local_nets)
                 .skipping_duplicates(options.skip_duplicates),
-            detection: None,
+            detection: stage,
         },
         now,
     );
@@ -197,12 +227,13 @@ pub async fn run(
         datapath,
         sampler,
         pipeline,
-        faults: Faults::default(),
+        faults,
         events: Vec::new(),
         events_overflow: 0,
         uplink,
         ack_failures_seen: 0,
         watch,
+        detect_files,
     };
     let mut tick = tokio::time::interval(tick_every);
     let mut sweep = tokio::time::interval(BLOCK_SWEEP_INTERVAL);
@@ -218,6 +249,9 @@ pub async fn run(
             _ = sweep.tick() => agent.sweep_blocks(),
             _ = outbox_tick.tick(), if agent.uplink.is_some() => agent.drain_outbox().await,
         }
+    }
+    if let (Some(files), Some(stage)) = (&mut agent.detect_files, agent.pipeline.detection()) {
+        files.save_inventory(stage, &mut agent.faults, agent.clock.now());
     }
     state_file::remove_state(&agent.options.state_dir);
     log::info!(
@@ -264,6 +298,10 @@ impl Agent {
                 .next(reading, events, now, self.clock.monotonic_ns());
             self.watch.self_test_tick(&interval, now);
             let surroundings = self.watch.surroundings();
+            if let Some(files) = &mut self.detect_files {
+                files.record(&interval, &mut self.faults, now);
+                self.note_blocked_hosts();
+            }
             let outputs = self
                 .pipeline
                 .step(&interval, &surroundings, self.watch.self_test(), now);
@@ -271,6 +309,20 @@ impl Agent {
             self.state.self_test = self.watch.self_test_report();
             let mut messages: Vec<Message> =
                 outputs.alerts.into_iter().map(Message::Alert).collect();
+            if let (Some(files), Some(stage)) =
+                (&mut self.detect_files, self.pipeline.detection_mut())
+            {
+                messages.extend(files.apply(
+                    &outputs.detection,
+                    stage,
+                    &mut self.datapath,
+                    self.clock.monotonic_ns(),
+                    &mut self.faults,
+                    now,
+                ));
+                files.maintain(stage, &mut self.faults, now);
+                self.state.detection = Some(stage.stats());
+            }
             if outputs.heartbeat_due {
                 let beat = heartbeat::build(outputs.sight, &self.health(&interval, now));
                 messages.push(Message::Heartbeat(beat));
@@ -368,6 +420,22 @@ impl Agent {
             .map_err(|join| join.to_string())
             .and_then(|result| result.map_err(|e| e.to_string()));
         self.faults.check(FaultKind::StateFile, written, now);
+    }
+
+    /// Tells the pipeline which hosts the kernel blocks now (a read
+    /// failure is a block-sweep fault; the policy then knows only its own).
+    fn note_blocked_hosts(&mut self) {
+        let blocks = self.datapath.maps().blocks();
+        if let Some(blocks) = self
+            .faults
+            .check(FaultKind::BlockSweep, blocks, self.clock.now())
+        {
+            self.pipeline
+                .note_blocked(blocks.into_iter().filter_map(|record| match record.target {
+                    crate::net::BlockTarget::Host(ip) => Some(ip),
+                    _ => None,
+                }));
+        }
     }
 
     fn sweep_blocks(&mut self) {

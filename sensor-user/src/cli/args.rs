@@ -125,6 +125,11 @@ pub struct ReplayArgs {
     /// One JSON object per line: `alert`, `decision`, then a `summary`.
     #[arg(long)]
     pub json: bool,
+    /// The sensor's device inventory (`inventory.json` from its state
+    /// directory): without it, a capture cannot say which devices are new,
+    /// and the new-device detector reports nothing.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
     /// Length of one sampling interval on the capture's clock (whole seconds: `1s`, `5s`).
     #[arg(long, value_name = "DURATION", default_value = "1s")]
     pub tick: String,

@@ -9,7 +9,7 @@ use vantage::{
     net::Cidr,
     replay::{
         output::{alert_json, decision_json, text_line, Summary},
-        session::{replay_capture_file, replay_trace_file, Happening},
+        session::{load_inventory, replay_capture_file, replay_trace_file, Happening},
     },
 };
 
@@ -28,6 +28,11 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
             .collect::<anyhow::Result<_>>()?;
     }
     let tick = parse_duration(&args.tick).context("--tick")?;
+    let inventory = args
+        .inventory
+        .as_deref()
+        .map(load_inventory)
+        .transpose()?;
     let json = args.json;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -60,12 +65,12 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
         writeln!(out, "{text}").map_err(|error| format!("writing the output: {error}"))
     };
     let summary = match (&args.capture, &args.trace) {
-        (_, Some(trace)) => replay_trace_file(trace, &config, &mut print)?,
+        (_, Some(trace)) => replay_trace_file(trace, &config, inventory, &mut print)?,
         (Some(capture), None) => {
             if !vantage::sys::is_root() {
                 anyhow::bail!("replaying a capture loads the XDP program to run every frame through it (BPF_PROG_TEST_RUN): run it as root; a trace (--trace) needs no root");
             }
-            replay_capture_file(capture, &config, tick, &mut print)?
+            replay_capture_file(capture, &config, inventory, tick, &mut print)?
         }
         (None, None) => anyhow::bail!("give a capture file or --trace FILE"),
     };
@@ -88,6 +93,13 @@ fn summary_text(summary: &Summary) -> String {
         text.push_str(&format!(
             "; {} frames larger than one test run takes were counted but not run",
             stats.skipped_too_large
+        ));
+    }
+    if stats.skipped_other_link > 0 {
+        text.push_str(&format!(
+            "; {} frames of other link types ({}) counted but not run",
+            stats.skipped_other_link,
+            stats.other_links.join(", ")
         ));
     }
     if stats.snapped > 0 {

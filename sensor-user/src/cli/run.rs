@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 use vantage::{
-    agent::{self, AgentOptions},
+    agent::{self, detection::DetectionSettings, AgentOptions},
     datapath::PinLayout,
     net::Cidr,
     time::SystemClock,
@@ -52,6 +52,11 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<()> {
         status_interval: config.status.interval.0,
         uplink: super::uplink::uplink_settings(&config)?,
         site: config.site.clone(),
+        detection: config.detect.enabled.then(|| DetectionSettings {
+            detect: config.detect.clone(),
+            response: config.response.clone(),
+            record: args.record.clone(),
+        }),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

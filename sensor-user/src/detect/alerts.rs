@@ -267,6 +267,12 @@ impl AlertBook {
         self.forget_old(now);
     }
 
+    /// The id the next new alert gets (saved by the agent, so that ids
+    /// stay unique across restarts).
+    pub fn next_id(&self) -> u32 {
+        self.next_id
+    }
+
     /// Alerts open now.
     pub fn open_count(&self) -> usize {
         self.open.len()

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::talkers::Talkers;
 use crate::{
@@ -75,7 +75,7 @@ pub struct StageOutputs {
 }
 
 /// The stage's bookkeeping, for `vantage status`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DetectionStats {
     pub observations: u64,
     pub findings: u64,
@@ -162,6 +162,16 @@ impl DetectionStage {
     /// The name of a known-bad list by index.
     pub fn list_name(&self, index: usize) -> Option<&str> {
         self.known_bad.list_name(index)
+    }
+
+    /// The id the next new alert gets.
+    pub fn next_alert_id(&self) -> u32 {
+        self.book.next_id()
+    }
+
+    /// The time zone of the rules of engagement and the digest.
+    pub fn time_zone(&self) -> &jiff::tz::TimeZone {
+        self.policy.time_zone()
     }
 
     /// The device inventory, to save.

@@ -129,6 +129,8 @@ pub struct Capture {
     frames: u64,
     last_at: SystemTime,
     done: bool,
+    other_link_frames: u64,
+    other_links: Vec<String>,
 }
 
 impl Capture {
@@ -180,12 +182,20 @@ impl Capture {
             frames: 0,
             last_at: UNIX_EPOCH,
             done: false,
+            other_link_frames: 0,
+            other_links: Vec::new(),
         })
     }
 
     /// pcap or pcapng.
     pub fn format(&self) -> CaptureFormat {
         self.format
+    }
+
+    /// Frames of pcapng interfaces whose link type is neither Ethernet nor
+    /// raw IP (skipped, not returned), and those link types' names.
+    pub fn other_link_frames(&self) -> (u64, &[String]) {
+        (self.other_link_frames, &self.other_links)
     }
 
     /// The next frame, `None` at the end; an error ends the stream.
@@ -282,10 +292,14 @@ impl Capture {
                 return Some(Err(self.frame_error(PcapError::InvalidInterfaceId(interface_id))));
             };
             let Some(link) = interface.link else {
-                return Some(Err(CaptureError::LinkType {
-                    path: self.path.clone(),
-                    link: interface.data_link,
-                }));
+                // A pcapng file may mix link types: frames of other links
+                // are counted and reported, not run.
+                self.other_link_frames += 1;
+                let name = format!("{:?}", interface.data_link);
+                if !self.other_links.contains(&name) {
+                    self.other_links.push(name);
+                }
+                continue;
             };
             // A simple packet block has no time: it keeps the last one.
             let at = raw_units.map_or(self.last_at, |units| {

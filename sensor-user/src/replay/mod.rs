@@ -56,6 +56,10 @@ pub struct ReplayStats {
     pub skipped_too_large: u64,
     /// Frames the capture cut short (captured fewer bytes than the wire had).
     pub snapped: u64,
+    /// Frames of links the program does not read (pcapng interfaces other
+    /// than Ethernet and raw IP): counted, not run; and those link types.
+    pub skipped_other_link: u64,
+    pub other_links: Vec<String>,
     /// Frames of a raw-IP link.
     pub raw_ip_frames: u64,
     /// Times the capture's clock went backwards (the pipeline's clock held).
@@ -149,9 +153,7 @@ pub fn replay_capture<E>(
         let frame = match frame {
             Ok(frame) => frame,
             Err(error) => {
-                if stats.frames == 0 {
-                    return Err(error.into());
-                }
+                // What was read before stays replayed; the summary says why it stopped.
                 stats.stopped_by = Some(error.to_string());
                 break;
             }
@@ -192,6 +194,9 @@ pub fn replay_capture<E>(
             events.push(event);
         }
     }
+    let (other, links) = capture.other_link_frames();
+    stats.skipped_other_link = other;
+    stats.other_links = links.to_vec();
     if let Some(clock) = timeline.clock {
         let interval = close(clock, &mut events, &mut sampler, kernel, &mut stats)?;
         if let Err(error) = sink(interval) {

@@ -53,6 +53,8 @@ pub enum SessionError {
     },
     #[error("{0}")]
     Output(String),
+    #[error(transparent)]
+    Inventory(#[from] crate::detect::new_device::InventoryError),
 }
 
 /// What the replay hands out as it goes.
@@ -100,8 +102,9 @@ pub fn never_block_of(site: &Site, config: &Config) -> Vec<Cidr> {
     out
 }
 
-/// The detection stage for `config`, starting at `start`, with a fresh
-/// inventory (learning from `start`) unless one is given.
+/// The detection stage for `config`, starting at `start`. A capture alone
+/// cannot say which devices are new to the site: without the sensor's
+/// inventory (`inventory`), the new-device detector reports nothing.
 pub fn detection_stage(
     config: &Config,
     start: SystemTime,
@@ -109,6 +112,14 @@ pub fn detection_stage(
     first_alert_id: u32,
 ) -> Result<DetectionStage, SessionError> {
     let site = site_of(config);
+    let mut detect = config.detect.clone();
+    if inventory.is_none() {
+        let scores = &mut detect.new_device;
+        scores.universal_mac_score = 0;
+        scores.random_mac_score = 0;
+        scores.address_only_score = 0;
+        scores.known_mac_new_address_score = 0;
+    }
     let lists = if config.detect.known_bad.lists.is_empty() {
         ListSet::empty()
     } else {
@@ -116,7 +127,7 @@ pub fn detection_stage(
     };
     Ok(DetectionStage::new(
         DetectionOptions {
-            detect: config.detect.clone(),
+            detect,
             response: config.response.clone(),
             never_block: never_block_of(&site, config),
             site,
@@ -130,12 +141,16 @@ pub fn detection_stage(
 }
 
 /// A pipeline for a replay: no heartbeats, the configured site, detection.
-fn pipeline(config: &Config, start: SystemTime) -> Result<Pipeline, SessionError> {
+fn pipeline(
+    config: &Config,
+    start: SystemTime,
+    inventory: Option<Inventory>,
+) -> Result<Pipeline, SessionError> {
     Ok(Pipeline::new(
         PipelineOptions {
             heartbeat_interval: None,
             declaration: Declaration::new(&config.site, &config.sensor.local_nets),
-            detection: Some(detection_stage(config, start, None, 1)?),
+            detection: Some(detection_stage(config, start, inventory, 1)?),
         },
         start,
     ))
@@ -175,14 +190,15 @@ fn finish(pipeline: &Pipeline, mut summary: Summary, stats: ReplayStats) -> Summ
 pub fn replay_capture_file(
     path: &Path,
     config: &Config,
+    inventory: Option<Inventory>,
     tick: Duration,
     on: &mut dyn FnMut(Happening) -> Result<(), String>,
 ) -> Result<Summary, SessionError> {
     // The first frame's time starts the pipeline's clock.
     let start = match Capture::open(path).map_err(ReplayError::from)?.next_frame() {
         Some(Ok(frame)) => frame.at,
-        Some(Err(error)) => return Err(ReplayError::from(error).into()),
-        None => SystemTime::UNIX_EPOCH,
+        // The replay reports an unreadable first frame in its summary.
+        Some(Err(_)) | None => SystemTime::UNIX_EPOCH,
     };
     let mut capture = Capture::open(path).map_err(ReplayError::from)?;
     let mut kernel = ReplayDatapath::load(
@@ -191,7 +207,7 @@ pub fn replay_capture_file(
         config.sensor.host_capacity,
     )
     .map_err(ReplayError::from)?;
-    let mut pipeline = pipeline(config, start)?;
+    let mut pipeline = pipeline(config, start, inventory)?;
     let mut summary = Summary::default();
     let stats = replay_capture(&mut capture, &mut kernel, tick, |interval| {
         step(&mut pipeline, &mut summary, &interval, on)
@@ -204,6 +220,7 @@ pub fn replay_capture_file(
 pub fn replay_trace_file(
     path: &Path,
     config: &Config,
+    inventory: Option<Inventory>,
     on: &mut dyn FnMut(Happening) -> Result<(), String>,
 ) -> Result<Summary, SessionError> {
     let open = || {
@@ -219,7 +236,7 @@ pub fn replay_trace_file(
         Some(interval) => interval.map_err(ReplayError::from)?,
         None => return Ok(finish_empty()),
     };
-    let mut pipeline = pipeline(config, first.start)?;
+    let mut pipeline = pipeline(config, first.start, inventory)?;
     let mut summary = Summary::default();
     let mut stats = ReplayStats {
         first_at: crate::time::unix_seconds(first.start),
@@ -241,6 +258,15 @@ fn finish_empty() -> Summary {
         r#type: "summary",
         ..Summary::default()
     }
+}
+
+/// Reads the sensor's inventory file (`inventory.json` in its state
+/// directory) for a replay; a missing file is an error here.
+pub fn load_inventory(path: &Path) -> Result<Inventory, SessionError> {
+    Inventory::load(path)?.ok_or_else(|| SessionError::TraceOpen {
+        path: path.to_path_buf(),
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+    })
 }
 
 /// Reads a whole trace from any reader (for tests).

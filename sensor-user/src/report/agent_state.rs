@@ -151,4 +151,7 @@ pub struct AgentState {
     /// state file has not been refreshed: the file is what it last managed to write.
     #[serde(default)]
     pub stale: bool,
+    /// The detectors, alerts and rules of engagement, when detection is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<crate::pipeline::detection::DetectionStats>,
 }

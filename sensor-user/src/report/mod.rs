@@ -3,6 +3,7 @@
 //! name. No I/O.
 
 pub mod agent_state;
+pub mod detection;
 pub mod heartbeat;
 pub mod sight;
 pub mod status;

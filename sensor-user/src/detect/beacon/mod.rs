@@ -16,12 +16,13 @@
 //!   `Q3 - Q1` is under 1 s or a quarter of the median (RITA: 0 under 10 s);
 //! - dispersion `max(0, 1 - 2 MAD / median)` (RITA v4/v5: `1 - MAD / median`;
 //!   RITA v3: `1 - MAD / 30 s`);
-//! - rate `min(median / mean, mean / median)`, the connections counted
-//!   against those of a strict beacon at the median interval over the same
-//!   span (our form of RITA v3's connection count score, `count / (data set
-//!   span / 10 s)`);
-//! - timing score: the geometric mean of the three (RITA: arithmetic mean
-//!   of symmetry and dispersion, v3 also the count);
+//! - rate `min(median / mean', mean' / median)`, `mean'` the mean interval
+//!   without the longest 5 %: the connections counted against those of a
+//!   strict beacon at the median interval (our form of RITA v3's connection
+//!   count score, `count / (data set span / 10 s)`); it sees bursts then
+//!   silence, whose quartiles all fall inside the bursts;
+//! - timing score `sqrt(symmetry * dispersion) * rate` (RITA v4/v5: the
+//!   arithmetic mean of symmetry and dispersion; v3 also the count);
 //! - duration score `min(1, span / full_span)`, with `full_span` 90 s (RITA
 //!   v5: the larger of the data set coverage and the longest run of hours
 //!   over 12, judged over a day);
@@ -46,6 +47,14 @@
 //!
 //! A domain key is reported only once it has seen more than one peer
 //! address: with one, the (host, peer) key says the same.
+//!
+//! Measured (unit tests and the public captures): a strict series scores
+//! 100 from 16 connections; the `curl` of `test-cc-capture-2.pcap` (every
+//! 2 to 3 s) reaches 70 after 48 s (16 connections) and 79 at 64 s; jittered
+//! series every 2 to 3 s score 75 to 79 after 22 connections, every 60 s
+//! ± 10 % 94 to 98 after 20; the person browsing of the unit test (bursts
+//! of page loads, then reading) peaks at 16; the Teams session of `teams.pcap` reports nothing (no key
+//! spans 30 s; without that gate its keys would score 8 at most).
 
 pub mod score;
 mod settings;
@@ -62,7 +71,7 @@ pub use settings::{BeaconSettings, MAX_TIMESTAMPS, MAX_WINDOW_SECS};
 pub use track::Target;
 
 use score::{Components, Weights};
-use track::{millis, Track, HOUR_MS};
+use track::{hour_of, millis, Track, HOUR_MS};
 
 use super::{Detect, Detector, DetectorStats, Explanation, Fact, Finding, Observation, Seen, Site};
 
@@ -200,7 +209,7 @@ impl Beacon {
         }
         let timing = score::timing(&starts)?;
         let duration = score::duration_score(span, s.full_span.0.as_secs_f64());
-        let now_hour = now_ms / HOUR_MS;
+        let now_hour = hour_of(now_ms);
         let complete = track.complete_hours(now_hour);
         let histogram =
             (complete.len() >= s.histogram_min_hours).then(|| score::histogram_score(&complete));
@@ -299,9 +308,9 @@ impl Detect for Beacon {
         let now_ms = millis(now);
         let window_ms = millis_of(self.settings.window.0);
         let cutoff_ms = now_ms.saturating_sub(window_ms);
-        let window_hours = window_ms.div_ceil(HOUR_MS).max(1);
-        let now_hour = now_ms / HOUR_MS;
-        let oldest_hour = (now_hour + 1).saturating_sub(window_hours);
+        let window_hours = u32::try_from(window_ms.div_ceil(HOUR_MS).max(1)).unwrap_or(u32::MAX);
+        let now_hour = hour_of(now_ms);
+        let oldest_hour = now_hour.saturating_add(1).saturating_sub(window_hours);
 
         let mut emptied = Vec::new();
         for (key, track) in &mut self.tracks {

@@ -28,11 +28,14 @@ pub struct BeaconSettings {
     /// Connection starts kept per key, newest first (default 256; 16 to
     /// 4,096). Beyond it the oldest start is dropped even inside the window:
     /// the statistics use the newest `max_timestamps` connections, the
-    /// hourly histogram still counts them all. 8 bytes each: 2 KiB for a
-    /// full key, 16 MiB if all the default 8,192 keys were full at once.
-    /// 255 intervals are ample for quartiles, and even a beacon every
-    /// second (the fastest `dedupe` lets through) keeps over 4 minutes,
-    /// more than `full_span`.
+    /// hourly histogram still counts them all. 8 bytes each: with the
+    /// hourly counts and the bookkeeping a full key takes about 3 KiB, so
+    /// about 24 MiB if all the default 8,192 keys were full at once (a key
+    /// with a few connections takes under 1 KiB). 255 intervals are ample
+    /// for quartiles, and even a beacon every second (the fastest `dedupe`
+    /// lets through) keeps over 4 minutes, more than `full_span`. (RITA
+    /// keeps every timestamp of the day; 512 would double the memory for
+    /// no better statistics.)
     pub max_timestamps: usize,
     /// The first and last connection of a key must be this far apart before
     /// it is scored (default `30s`; 1s to 1h). Page loads, application

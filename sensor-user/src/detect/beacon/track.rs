@@ -7,6 +7,11 @@ use std::{collections::VecDeque, net::IpAddr, time::SystemTime};
 /// Milliseconds in an hour.
 pub const HOUR_MS: u64 = 3_600_000;
 
+/// Hours since the epoch (fits 32 bits until the year 491,902).
+pub fn hour_of(ms: u64) -> u32 {
+    u32::try_from(ms / HOUR_MS).unwrap_or(u32::MAX)
+}
+
 /// Largest time a ring entry holds: 48 bits of milliseconds (year 10889).
 const MAX_MILLIS: u64 = (1 << 48) - 1;
 
@@ -54,14 +59,14 @@ pub struct Track {
     last_attempt_ms: u64,
     /// (hour since the epoch, counted connections), oldest first; only
     /// hours with connections, within the window.
-    hours: VecDeque<(u64, u32)>,
+    hours: VecDeque<(u32, u32)>,
     /// The first peer seen under this key, and whether another one was.
     first_peer: IpAddr,
     several_peers: bool,
     /// A connection was counted or dropped since the last evaluation.
     pub dirty: bool,
     /// The hour of the last evaluation (the histogram moves with the hour).
-    pub evaluated_hour: Option<u64>,
+    pub evaluated_hour: Option<u32>,
     /// Where this key sits in the detector's recency index.
     pub recency: (u64, u64),
 }
@@ -110,16 +115,23 @@ impl Track {
         if merged {
             return false;
         }
-        self.starts.insert(position, start);
-        while self.starts.len() > max_starts {
-            self.starts.pop_front();
-        }
-        self.count_hour(at_ms / HOUR_MS);
+        self.count_hour(hour_of(at_ms));
         self.dirty = true;
+        let mut position = position;
+        if self.starts.len() >= max_starts.max(1) {
+            if position == 0 {
+                // Older than every start kept: counted by the hour only.
+                return true;
+            }
+            // Make room first, so the ring never outgrows its capacity.
+            self.starts.pop_front();
+            position -= 1;
+        }
+        self.starts.insert(position, start);
         true
     }
 
-    fn count_hour(&mut self, hour: u64) {
+    fn count_hour(&mut self, hour: u32) {
         let position = self.hours.partition_point(|(h, _)| *h < hour);
         match self.hours.get_mut(position) {
             Some((h, count)) if *h == hour => *count = count.saturating_add(1),
@@ -129,7 +141,7 @@ impl Track {
 
     /// Forgets starts before `cutoff_ms` and hours before `oldest_hour`.
     /// True when the key has nothing left.
-    pub fn expire(&mut self, cutoff_ms: u64, oldest_hour: u64) -> bool {
+    pub fn expire(&mut self, cutoff_ms: u64, oldest_hour: u32) -> bool {
         while self.starts.front().is_some_and(|s| s.at_ms() < cutoff_ms) {
             self.starts.pop_front();
             self.dirty = true;
@@ -179,7 +191,7 @@ impl Track {
     /// the window and `now_hour` (both excluded: the first is cut by the
     /// key's start or the window's, the current one is still running), zeros
     /// included, in order.
-    pub fn complete_hours(&self, now_hour: u64) -> Vec<u32> {
+    pub fn complete_hours(&self, now_hour: u32) -> Vec<u32> {
         let Some(&(first, _)) = self.hours.front() else {
             return Vec::new();
         };

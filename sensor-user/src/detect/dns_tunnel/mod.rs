@@ -33,8 +33,6 @@ mod settings;
 mod shape;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod measure_tmp;
 
 use std::{
     collections::{HashMap, VecDeque},

@@ -4,10 +4,10 @@
 //! resolves to (following CNAME chains inside the message) and the
 //! shortest TTL among the records used.
 //!
-//! Only the header, the question, the answer section and (when the answer
-//! section gives nothing for the question) the authority section are read;
-//! the additional section is never looked at, so a message cut inside it
-//! parses whole.
+//! Every section is read (hickory's record parser checks each record), so
+//! a message cut anywhere is reported as [`AnswerError::Truncated`]; when
+//! the cut falls after the answer section, the partial answer it carries
+//! is complete.
 
 use std::{fmt::Write as _, net::IpAddr};
 
@@ -26,9 +26,8 @@ pub struct DnsAnswer {
     pub name: String,
     /// The question's record type (1 A, 28 AAAA, 16 TXT, ...).
     pub qtype: u16,
-    /// The header's response code (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, ...).
-    /// The extended bits an EDNS OPT record may carry are not merged (the
-    /// additional section is not read).
+    /// The header's response code (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, ...);
+    /// the extended bits an EDNS OPT record may carry are not merged.
     pub rcode: u16,
     /// The A and AAAA addresses of the question name, directly or through
     /// the CNAME chain the answer section holds, in message order. Records
@@ -44,10 +43,11 @@ pub struct DnsAnswer {
 /// A message [`parse_answer`] cannot use.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AnswerError {
-    /// The message ends before the sections read are complete (the kernel
+    /// The message ends before the records its header counts (the kernel
     /// copies at most 512 bytes). `partial` holds what was read before the
     /// cut when the question itself is complete: its addresses are real
-    /// but may be fewer than the response carried.
+    /// but may be fewer than the response carried (all of them when the
+    /// cut is past the answer section).
     #[error("the DNS message is cut short")]
     Truncated { partial: Option<Box<DnsAnswer>> },
     /// The QR bit is 0: a query, not a response.
@@ -90,8 +90,8 @@ impl ReadError {
 ///
 /// # Errors
 /// [`AnswerError::NotAResponse`] for a query (QR = 0);
-/// [`AnswerError::Truncated`] when the message is cut before the end of
-/// what is read; [`AnswerError::Malformed`] for an opcode other than QUERY,
+/// [`AnswerError::Truncated`] when the message is cut before its last
+/// record; [`AnswerError::Malformed`] for an opcode other than QUERY,
 /// a question count other than 1, or bytes that are not valid DNS.
 pub fn parse_answer(message: &[u8]) -> Result<DnsAnswer, AnswerError> {
     let mut decoder = BinDecoder::new(message);
@@ -135,18 +135,23 @@ pub fn parse_answer(message: &[u8]) -> Result<DnsAnswer, AnswerError> {
     }
     follow_chain(&records, &mut answer);
 
-    if answer.min_ttl_secs.is_none() {
-        for _ in 0..header.counts.authorities {
-            match read_record(&mut decoder) {
-                Ok(record) => {
-                    if let RData::SOA(soa) = &record.data {
-                        let negative = record.ttl.min(soa.minimum);
-                        answer.min_ttl_secs =
-                            Some(answer.min_ttl_secs.map_or(negative, |t| t.min(negative)));
-                    }
+    // Negative caching: only when the chain gave no TTL.
+    let from_soa = answer.min_ttl_secs.is_none();
+    for _ in 0..header.counts.authorities {
+        match read_record(&mut decoder) {
+            Ok(record) => {
+                if let (true, RData::SOA(soa)) = (from_soa, &record.data) {
+                    let negative = record.ttl.min(soa.minimum);
+                    answer.min_ttl_secs =
+                        Some(answer.min_ttl_secs.map_or(negative, |t| t.min(negative)));
                 }
-                Err(error) => return Err(error.into_answer_error(Some(answer))),
             }
+            Err(error) => return Err(error.into_answer_error(Some(answer))),
+        }
+    }
+    for _ in 0..header.counts.additionals {
+        if let Err(error) = read_record(&mut decoder) {
+            return Err(error.into_answer_error(Some(answer)));
         }
     }
     Ok(answer)
@@ -178,22 +183,20 @@ fn follow_chain(records: &[Record], answer: &mut DnsAnswer) {
     let mut chain = vec![answer.name.clone()];
     let mut min_ttl: Option<u32> = None;
     let mut keep = |ttl: u32| min_ttl = Some(min_ttl.map_or(ttl, |t| t.min(ttl)));
-    'follow: loop {
-        let Some(current) = chain.last() else { break };
-        for (record, owner) in records.iter().zip(&owners) {
-            if let RData::CNAME(target) = &record.data {
-                if owner == current {
-                    let target = dotted(&target.0);
-                    if chain.contains(&target) {
-                        break 'follow;
-                    }
-                    keep(record.ttl);
-                    chain.push(target);
-                    continue 'follow;
-                }
-            }
+    while let Some((ttl, target)) = chain.last().and_then(|current| {
+        records
+            .iter()
+            .zip(&owners)
+            .find_map(|(record, owner)| match &record.data {
+                RData::CNAME(target) if owner == current => Some((record.ttl, dotted(&target.0))),
+                _ => None,
+            })
+    }) {
+        if chain.contains(&target) {
+            break;
         }
-        break;
+        keep(ttl);
+        chain.push(target);
     }
     for (record, owner) in records.iter().zip(&owners) {
         let addr = match &record.data {

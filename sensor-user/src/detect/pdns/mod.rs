@@ -145,7 +145,7 @@ impl PassiveDns {
                 }),
             }
             // Stable: names seen at the same instant keep their order.
-            entry.names.sort_by(|a, b| b.at.cmp(&a.at));
+            entry.names.sort_by_key(|seen| std::cmp::Reverse(seen.at));
             if entry.names.len() > self.max_names {
                 self.names_evicted += (entry.names.len() - self.max_names) as u64;
                 entry.names.truncate(self.max_names);

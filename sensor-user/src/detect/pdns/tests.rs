@@ -239,11 +239,19 @@ fn a_cut_message_is_truncated_with_what_came_before() {
 }
 
 #[test]
-fn the_additional_section_is_not_read() -> Result {
+fn a_cut_after_the_answers_still_counts_as_truncated() -> Result {
     // Claims one additional record that is not there (as if cut at 512
-    // bytes after the answers): the answer is complete.
+    // bytes after the answers): truncated, with the whole answer.
     let mut bytes = a_response();
     bytes[11] = 1;
+    assert_eq!(
+        parse_answer(&bytes),
+        Err(AnswerError::Truncated {
+            partial: Some(Box::new(parse_answer(&a_response())?))
+        })
+    );
+    // With an EDNS OPT record there, it parses.
+    bytes.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(parse_answer(&bytes)?.addrs.len(), 2);
     Ok(())
 }

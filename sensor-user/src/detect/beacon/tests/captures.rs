@@ -119,7 +119,6 @@ fn a_teams_session_is_not_a_beacon() -> Result<(), Box<dyn std::error::Error>> {
         min_span: HumanDuration(Duration::from_secs(1)),
         ..lenient()
     })?;
-    eprintln!("TEAMSHIGH {highest:?}");
     assert!(highest.is_some_and(|s| s < 30), "{highest:?}");
     Ok(())
 }
