@@ -17,7 +17,10 @@ pub mod maps;
 pub mod policy;
 pub mod site;
 
-pub use event::{Event, EventKind, DNS_QNAME_MAX};
+pub use event::{
+    Event, EventHeader, EventKind, DNS_HEADER_LEN, DNS_QNAME_MAX, EVENT_HEADER_LEN, EVENT_LEN,
+    EVENT_PAYLOAD_MAX,
+};
 pub use host::{
     HostCounters, HostKey, HostSet, HostSlot, HostTraffic, HOST_WAYS, SKETCH_BITS, SKETCH_WORDS,
 };

@@ -10,8 +10,8 @@
 use crate::{
     event::EventBudget,
     host::{HostTraffic, HOST_TRAFFIC_WORDS},
-    AllowEntry, BlockEntry, Event, FlowKey, HostCounters, HostKey, Settings, SiteCounters, TrieKey,
-    SKETCH_WORDS,
+    AllowEntry, BlockEntry, Event, EventHeader, FlowKey, HostCounters, HostKey, Settings,
+    SiteCounters, TrieKey, SKETCH_WORDS,
 };
 
 // SAFETY (all impls): each type is `#[repr(C)]`, `Copy`, made of integers and
@@ -28,6 +28,7 @@ unsafe impl aya::Pod for AllowEntry {}
 unsafe impl aya::Pod for Settings {}
 unsafe impl aya::Pod for EventBudget {}
 unsafe impl aya::Pod for Event {}
+unsafe impl aya::Pod for EventHeader {}
 unsafe impl aya::Pod for TrieKey {}
 
 /// Number of `u64` words in [`SiteCounters`].

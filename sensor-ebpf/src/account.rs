@@ -145,7 +145,7 @@ fn count_sent(ctx: &XdpContext, host: &mut HostCounters, packet: &Packet, frame_
             host.traffic.udp_out += 1;
             sketch_insert(&mut host.port_sketch, port_hash(dst_port));
         }
-        Transport::Icmp => host.traffic.icmp_out += 1,
+        Transport::Icmp { .. } => host.traffic.icmp_out += 1,
         Transport::Ports { .. } | Transport::None => {}
     }
     if packet.dns == Dns::Query {
@@ -172,7 +172,7 @@ fn count_received(host: &mut HostCounters, packet: &Packet, frame_len: u64) {
             }
         }
         Transport::Udp { .. } => host.traffic.udp_in += 1,
-        Transport::Icmp => host.traffic.icmp_in += 1,
+        Transport::Icmp { .. } => host.traffic.icmp_in += 1,
         Transport::Ports { .. } | Transport::None => {}
     }
     if packet.dns == Dns::Answer {

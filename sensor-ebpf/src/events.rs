@@ -1,14 +1,95 @@
-//! Events for the agent: new outbound connection attempts and DNS query
-//! names, rate-limited per CPU by a token bucket so a flood cannot starve
+//! Events for the agent: new outbound connection attempts and their
+//! answers, echo requests, and DNS queries and answers with the message
+//! itself, rate-limited per CPU by a token bucket so a flood cannot starve
 //! the agent. Suppressed and lost events are counted, never silent.
+//!
+//! Which packet raises which event is [`kind_of`]: one event per packet at
+//! most, judged on what the parser already found (no extra read for the
+//! common frame). The DNS kinds copy the message with `bpf_xdp_load_bytes`
+//! (one helper call, whatever the length, fragments of a multi-buffer frame
+//! included) and then walk the question's labels in the copy.
 
-use aya_ebpf::programs::XdpContext;
-use sensor_common::{EventKind, Settings, SiteCounters, DNS_QNAME_MAX};
+use aya_ebpf::{helpers::bpf_xdp_load_bytes, programs::XdpContext};
+use sensor_common::{
+    event::{EventHeader, DNS_HEADER_LEN, DNS_QNAME_MAX, EVENT_PAYLOAD_MAX},
+    Addr16, Event, EventKind, Settings, SiteCounters,
+};
 
 use crate::{
     maps::{EVENTS, EVENT_BUDGET},
-    parse::{offset, ptr_at, Dns, Packet},
+    parse::{
+        ip::{v4_key, v6_key, Ipv4Header, Ipv6Header},
+        offset, read, Dns, Packet, Transport,
+    },
 };
+
+const PROTO_ICMP: u8 = 1;
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
+const ICMP_ECHO_REQUEST: u8 = 8;
+const ICMP_UNREACHABLE: u8 = 3;
+const ICMPV6_ECHO_REQUEST: u8 = 128;
+const ICMPV6_UNREACHABLE: u8 = 1;
+/// The ICMP header before the quoted packet (type, code, checksum, 4 unused bytes).
+const ICMP_HEADER: usize = 8;
+/// Masks a payload index into the payload (a power of two long).
+const PAYLOAD_MASK: usize = EVENT_PAYLOAD_MAX - 1;
+/// Labels a name of [`DNS_QNAME_MAX`] bytes can have (each at least 2 bytes).
+const MAX_LABELS: usize = DNS_QNAME_MAX / 2 + 1;
+
+/// The event `packet` raises, if any: what a protected host sends (SYN, a
+/// DNS query, an echo request, UDP to a new peer) and what answers it
+/// (SYN-ACK, RST, ICMP unreachable, a DNS response). `new_peer`: the
+/// packet's source had not sent to its destination before (see `account`).
+#[inline(always)]
+pub fn kind_of(packet: &Packet, new_peer: bool) -> Option<EventKind> {
+    let (out, to) = (packet.src_local, packet.dst_local);
+    match (packet.dns, packet.transport) {
+        (Dns::Query, _) if out => Some(EventKind::DnsQuery),
+        (Dns::Answer, _) if to => Some(EventKind::DnsAnswer),
+        (
+            _,
+            Transport::Tcp {
+                syn: true,
+                ack: false,
+                ..
+            },
+        ) if out => Some(EventKind::TcpSyn),
+        (
+            _,
+            Transport::Tcp {
+                syn: true,
+                ack: true,
+                ..
+            },
+        ) if to => Some(EventKind::TcpAnswered),
+        (
+            _,
+            Transport::Tcp {
+                syn: false,
+                rst: true,
+                ..
+            },
+        ) if to => Some(EventKind::TcpRefused),
+        (_, Transport::Udp { .. }) if out && new_peer => Some(EventKind::UdpNewPeer),
+        (_, Transport::Icmp { icmp_type }) => {
+            let v4 = packet.protocol == PROTO_ICMP;
+            let (echo, unreachable) = if v4 {
+                (ICMP_ECHO_REQUEST, ICMP_UNREACHABLE)
+            } else {
+                (ICMPV6_ECHO_REQUEST, ICMPV6_UNREACHABLE)
+            };
+            if icmp_type == echo && out {
+                Some(EventKind::IcmpEcho)
+            } else if icmp_type == unreachable && to {
+                Some(EventKind::IcmpUnreachable)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
 
 /// Takes one event's credit from this CPU's bucket; false if there is not
 /// enough. No division: the agent gives the cost of one event in ns.
@@ -39,6 +120,16 @@ fn take_token(settings: &Settings, now: u64) -> bool {
     true
 }
 
+/// The addresses, ports and protocol an event carries.
+#[derive(Clone, Copy)]
+struct Subject {
+    src: Addr16,
+    dst: Addr16,
+    src_port: u16,
+    dst_port: u16,
+    protocol: u8,
+}
+
 /// Sends one event if the rate limit and the ring buffer allow it.
 #[inline(always)]
 pub fn emit(
@@ -50,67 +141,198 @@ pub fn emit(
     dropped: bool,
     now: u64,
 ) {
+    let subject = if kind == EventKind::IcmpUnreachable {
+        // Without the quoted packet there is no peer to name.
+        match quoted(ctx, packet) {
+            Some(subject) => subject,
+            None => return,
+        }
+    } else {
+        let (src_port, dst_port) = packet.transport.ports();
+        Subject {
+            src: packet.src.addr,
+            dst: packet.dst.addr,
+            src_port,
+            dst_port,
+            protocol: packet.protocol,
+        }
+    };
     if !take_token(settings, now) {
         site.events_rate_limited += 1;
         return;
     }
-    let Some(mut entry) = EVENTS.reserve::<sensor_common::Event>(0) else {
-        site.events_ring_full += 1;
-        return;
-    };
-    let event = entry.as_mut_ptr();
-    let (src_port, dst_port) = packet.transport.ports();
-    unsafe {
-        (*event).timestamp_ns = now;
-        (*event).src = packet.src.addr;
-        (*event).dst = packet.dst.addr;
-        (*event).src_port = src_port;
-        (*event).dst_port = dst_port;
-        (*event).ifindex = ctx.ingress_ifindex() as u32;
-        (*event).kind = kind as u8;
-        (*event).protocol = packet.protocol;
-        (*event).qname_len = 0;
-        (*event).qname_truncated = 0;
-        (*event).dropped = dropped as u8;
-        (*event)._pad = [0; 3];
-        (*event).qname = [0; DNS_QNAME_MAX];
+    let ifindex = ctx.ingress_ifindex() as u32;
+    if kind.has_payload() {
+        let Some(mut entry) = EVENTS.reserve::<Event>(0) else {
+            site.events_ring_full += 1;
+            return;
+        };
+        // SAFETY: the reserved record is ours until submitted.
+        let event = unsafe { &mut *entry.as_mut_ptr() };
+        write_header(&mut event.header, &subject, kind, dropped, ifindex, now);
+        copy_dns(ctx, packet, event);
+        entry.submit(0);
+    } else {
+        let Some(mut entry) = EVENTS.reserve::<EventHeader>(0) else {
+            site.events_ring_full += 1;
+            return;
+        };
+        // SAFETY: the reserved record is ours until submitted.
+        let header = unsafe { &mut *entry.as_mut_ptr() };
+        write_header(header, &subject, kind, dropped, ifindex, now);
+        entry.submit(0);
     }
-    if packet.dns == Dns::Query {
-        let name = unsafe { &mut (*event).qname };
-        let at = offset(packet.dns_question_at);
-        let (len, truncated) = copy_qname(ctx, at, name);
-        unsafe {
-            (*event).qname_len = len;
-            (*event).qname_truncated = truncated as u8;
-        }
-    }
-    entry.submit(0);
     site.events_sent += 1;
 }
 
-/// Copies the wire-format query name up to its terminating zero byte.
-/// Returns the bytes copied and whether the name was cut.
+/// Fills every header field (the ring's memory is not zeroed).
 #[inline(always)]
-fn copy_qname(ctx: &XdpContext, at: usize, name: &mut [u8; DNS_QNAME_MAX]) -> (u8, bool) {
-    let mut copied = 0u8;
-    #[expect(
-        clippy::needless_range_loop,
-        reason = "i is also the packet offset, and a constant-bounded index keeps the verifier happy"
-    )]
-    for i in 0..DNS_QNAME_MAX {
-        // Two bytes, not one: a one-byte check compiles to `pointer < end`,
-        // which tells the verifier nothing about the byte itself. A name is
-        // always followed by its type and class, so this never cuts one.
-        let Some(bytes) = ptr_at::<[u8; 2]>(ctx, at + i) else {
-            // The frame ended before the name did.
-            return (copied, true);
-        };
-        let byte = unsafe { (*bytes)[0] };
-        if byte == 0 {
-            return (copied, false);
-        }
-        name[i] = byte;
-        copied += 1;
+fn write_header(
+    header: &mut EventHeader,
+    subject: &Subject,
+    kind: EventKind,
+    dropped: bool,
+    ifindex: u32,
+    now: u64,
+) {
+    *header = EventHeader {
+        timestamp_ns: now,
+        src: subject.src,
+        dst: subject.dst,
+        src_port: subject.src_port,
+        dst_port: subject.dst_port,
+        ifindex,
+        kind: kind as u8,
+        protocol: subject.protocol,
+        dropped: dropped as u8,
+        qname_len: 0,
+        qname_truncated: 0,
+        _pad0: 0,
+        qtype: 0,
+        payload_len: 0,
+        message_len: 0,
+        _pad: [0; 4],
+    };
+}
+
+/// Copies the packet's DNS message (up to the payload's size) into the
+/// event and finds its question.
+#[inline(always)]
+fn copy_dns(ctx: &XdpContext, packet: &Packet, event: &mut Event) {
+    let message = packet.dns_message;
+    event.header.message_len = message.message_len;
+    let available = message.len as usize;
+    // The parser saw a whole DNS header; a record says so again here for
+    // the verifier, which must know the copy is 1 to 512 bytes long.
+    if available < DNS_HEADER_LEN {
+        return;
     }
-    (copied, true)
+    let len = if available > EVENT_PAYLOAD_MAX {
+        EVENT_PAYLOAD_MAX
+    } else {
+        available
+    };
+    // SAFETY: the context is the program's own and the destination is the
+    // reserved record's payload, `len` <= its size.
+    let copied = unsafe {
+        bpf_xdp_load_bytes(
+            ctx.ctx,
+            u32::from(message.at),
+            event.payload.as_mut_ptr().cast(),
+            len as u32,
+        )
+    };
+    if copied != 0 {
+        return;
+    }
+    event.header.payload_len = len as u16;
+    let (qname_len, cut, qtype) = question(&event.payload, len);
+    event.header.qname_len = qname_len;
+    event.header.qname_truncated = cut as u8;
+    event.header.qtype = qtype;
+}
+
+/// Walks the question name of the message in `payload` (`copied` bytes
+/// valid): its length (wire format, without the terminating zero), whether
+/// it was cut, and the question type after it.
+#[inline(always)]
+fn question(payload: &[u8; EVENT_PAYLOAD_MAX], copied: usize) -> (u8, bool, u16) {
+    // QDCOUNT 0 (a response may have none): no name to find.
+    if payload[4] == 0 && payload[5] == 0 {
+        return (0, false, 0);
+    }
+    let mut at = DNS_HEADER_LEN;
+    for _ in 0..MAX_LABELS {
+        if at >= copied || at > DNS_HEADER_LEN + DNS_QNAME_MAX {
+            break;
+        }
+        let len = payload[at & PAYLOAD_MASK] as usize;
+        if len == 0 {
+            let qtype = if at + 2 < copied {
+                u16::from_be_bytes([
+                    payload[(at + 1) & PAYLOAD_MASK],
+                    payload[(at + 2) & PAYLOAD_MASK],
+                ])
+            } else {
+                0
+            };
+            return ((at - DNS_HEADER_LEN) as u8, false, qtype);
+        }
+        if len > 63 {
+            // A compression pointer or a bad length: not a name to follow.
+            break;
+        }
+        at += len + 1;
+    }
+    let mut end = if at < copied { at } else { copied };
+    if end > DNS_HEADER_LEN + DNS_QNAME_MAX {
+        end = DNS_HEADER_LEN + DNS_QNAME_MAX;
+    }
+    ((end - DNS_HEADER_LEN) as u8, true, 0)
+}
+
+/// The packet an ICMP destination unreachable quotes (after its 8-byte
+/// header), turned round: the destination it was sent to is the event's
+/// source. `None` when the quoted IP header cannot be read.
+#[inline(always)]
+fn quoted(ctx: &XdpContext, packet: &Packet) -> Option<Subject> {
+    let at = offset(packet.l4_at) + ICMP_HEADER;
+    let (peer, protocol, ports_at) = if packet.protocol == PROTO_ICMP {
+        let ip = read::<Ipv4Header>(ctx, at)?;
+        let header_len = ((ip.version_ihl & 0x0f) as usize) * 4;
+        if ip.version_ihl >> 4 != 4 || header_len < 20 {
+            return None;
+        }
+        // A non-first fragment has no ports.
+        let first = u16::from_be(ip.flags_fragment) & 0x1fff == 0;
+        (
+            v4_key(ip.dst).addr,
+            ip.protocol,
+            first.then_some(at + header_len),
+        )
+    } else {
+        let ip = read::<Ipv6Header>(ctx, at)?;
+        if ip.version_class_flow.to_ne_bytes()[0] >> 4 != 6 {
+            return None;
+        }
+        // Extension headers are not followed: no ports behind them.
+        (v6_key(ip.dst).addr, ip.next_header, Some(at + 40))
+    };
+    let (src_port, dst_port) = match ports_at {
+        Some(ports_at) if protocol == PROTO_TCP || protocol == PROTO_UDP => {
+            match read::<[u16; 2]>(ctx, ports_at) {
+                Some([src, dst]) => (u16::from_be(src), u16::from_be(dst)),
+                None => (0, 0),
+            }
+        }
+        _ => (0, 0),
+    };
+    Some(Subject {
+        src: peer,
+        dst: packet.dst.addr,
+        // Turned round: the port the protected host tried is the source.
+        src_port: dst_port,
+        dst_port: src_port,
+        protocol,
+    })
 }

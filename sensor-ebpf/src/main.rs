@@ -1,12 +1,15 @@
 //! The Vantage XDP program: accounts every frame, enforces blocks, reports
-//! new connections and DNS names, and never aborts on hostile input.
+//! new connections and what answers them, echo requests and DNS messages,
+//! and never aborts on hostile input.
 //!
 //! One pass per frame: [`parse`] reads the headers (malformed frames are
 //! counted by reason and passed), [`dedup`] notices frames seen twice,
 //! [`account`] updates the site and per-host counters, [`policy`] decides
 //! the verdict from the allowlist and the blocks (each with an expiry
 //! checked here, so blocks lapse without the agent), and [`events`] tells
-//! the agent about new outbound connection attempts and DNS names.
+//! the agent about a protected host's connection attempts, echo requests
+//! and DNS queries, and about the SYN-ACKs, RSTs, ICMP unreachables and DNS
+//! responses sent to it.
 //!
 //! Four entry points share that pass: for links with an Ethernet header or
 //! without one (ppp0, wg0, tun0), each for single-buffer frames or for
@@ -31,10 +34,10 @@ use aya_ebpf::{
 };
 use sensor_common::{
     policy::{SETTING_EVENTS_ENABLED, SETTING_SKIP_DUPLICATES},
-    DropReason, EventKind,
+    DropReason,
 };
 
-use crate::parse::{Dns, Parsed, Transport, Tunneled};
+use crate::parse::{Parsed, Tunneled};
 
 /// Frames with an Ethernet header, in one buffer.
 #[xdp]
@@ -167,21 +170,8 @@ fn run<const LAST: u8>(ctx: &XdpContext, raw_ip: bool, frame_len: usize) -> u32 
         return verdict(drop_reason);
     }
 
-    if settings.flags & SETTING_EVENTS_ENABLED != 0 && packet.src_local && !skip {
-        let kind = match (packet.dns, packet.transport) {
-            (Dns::Query, _) => Some(EventKind::DnsQuery),
-            (
-                _,
-                Transport::Tcp {
-                    syn: true,
-                    ack: false,
-                    ..
-                },
-            ) => Some(EventKind::TcpSyn),
-            (_, Transport::Udp { .. }) if new_peer => Some(EventKind::UdpNewPeer),
-            _ => None,
-        };
-        if let Some(kind) = kind {
+    if settings.flags & SETTING_EVENTS_ENABLED != 0 && !skip {
+        if let Some(kind) = events::kind_of(packet, new_peer) {
             events::emit(
                 ctx,
                 site,

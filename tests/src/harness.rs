@@ -35,9 +35,17 @@ pub struct Harness {
 
 impl Harness {
     /// Loads a private copy of the program (no pins) with the test prefixes,
-    /// events on and a rate limit high enough not to interfere.
+    /// events on and a rate limit high enough not to interfere, and keeps
+    /// the calling thread on the CPU it runs on: the host table, the caches
+    /// and the event budget are per CPU, and a test that moved between two
+    /// runs would find a second host entry or a second event burst.
     pub fn new(host_capacity: u32) -> anyhow::Result<Harness> {
         require_root();
+        // SAFETY: sched_getcpu has no preconditions.
+        let cpu = unsafe { libc::sched_getcpu() };
+        if let Ok(cpu) = usize::try_from(cpu) {
+            crate::bench::pin_to_cpu(cpu)?;
+        }
         let mut datapath = Datapath::load(&LoadOptions {
             pins: None,
             host_capacity,

@@ -269,8 +269,8 @@ fn events_report_connections_and_dns_names() -> Result {
     let events = drain_events(&mut ring);
     assert_eq!(
         events.len(),
-        3,
-        "SYN, DNS query, first UDP to a new peer; not the repeat nor the reply: {events:?}"
+        4,
+        "SYN, DNS query, first UDP to a new peer, the SYN-ACK; not the repeat: {events:?}"
     );
     assert_eq!(events[0].kind, EventKind::TcpSyn);
     assert_eq!(
@@ -289,6 +289,18 @@ fn events_report_connections_and_dns_names() -> Result {
         (events[2].dst.to_string(), events[2].dst_port),
         ("198.51.100.4".into(), 123)
     );
+    assert_eq!(events[1].qtype, 1, "type A");
+    assert_eq!(events[3].kind, EventKind::TcpAnswered);
+    assert_eq!(
+        (
+            events[3].src.to_string(),
+            events[3].src_port,
+            events[3].dst.to_string(),
+            events[3].dst_port
+        ),
+        ("203.0.113.7".into(), 443, "10.0.0.5".into(), 40000),
+        "the answer as on the wire"
+    );
     assert!(events.iter().all(|e| !e.dropped && e.timestamp_ns > 0));
     Ok(())
 }
@@ -300,11 +312,15 @@ fn long_dns_names_are_cut_and_flagged() -> Result {
         .datapath
         .take_events()
         .ok_or_else(|| anyhow::anyhow!("no ring buffer"))?;
+    // 5 labels of 60 and "example.com": 318 bytes on the wire, more than
+    // the 255 a name may have (RFC 1035 2.3.4); events carry 254.
     let long_name = format!(
-        "{}.{}.{}.example.com",
+        "{}.{}.{}.{}.{}.example.com",
         "a".repeat(60),
         "b".repeat(60),
-        "c".repeat(60)
+        "c".repeat(60),
+        "d".repeat(60),
+        "e".repeat(60)
     );
     h.run(
         &Frame::client()
@@ -323,6 +339,9 @@ fn long_dns_names_are_cut_and_flagged() -> Result {
         name.starts_with(&"a".repeat(60)) && long_name.starts_with(&name),
         "{name}"
     );
+    // Four labels (4 x 61 bytes) and 10 of the fifth: 254 bytes.
+    assert_eq!(name.len(), 4 * 61 + 9, "{name}");
+    assert_eq!(event.qtype, 0, "the type lies past the name's cut");
     Ok(())
 }
 

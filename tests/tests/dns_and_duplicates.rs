@@ -81,6 +81,7 @@ fn dns_over_tcp_query_and_answer() -> Result {
     let mut want = tcp_v4(answer.len(), false);
     want.dns_over_tcp = 1;
     want.dns_answers = 1;
+    want.events_sent = 1;
     assert_site(&delta, &want, "DNS answer over TCP");
 
     let host = h.known_host("10.0.0.5")?;
@@ -94,11 +95,20 @@ fn dns_over_tcp_query_and_answer() -> Result {
         (1, 1, 1, 1)
     );
     let events = drain_events(&mut ring);
-    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events.len(), 2, "{events:?}");
     let event = &events[0];
     assert_eq!(event.kind, EventKind::DnsQuery);
     assert_eq!(event.qname.as_deref(), Some(name));
     assert!(!event.qname_truncated);
+    let answer = &events[1];
+    assert_eq!(
+        (answer.kind, answer.qname.as_deref(), answer.src_port),
+        (EventKind::DnsAnswer, Some(name), 53)
+    );
+    assert_eq!(
+        answer.answer.as_deref(),
+        Some(&dns_message(0x77, true, name)[..])
+    );
     assert_eq!(
         (
             event.src.to_string(),

@@ -164,7 +164,6 @@ pub fn parse(
     slot.protocol = network.protocol;
     slot.transport = transport;
     slot.dns = Dns::None;
-    slot.dns_question_at = 0;
     slot.src_mac = eth.src;
     slot.vlan = 0;
     slot.len = frame_len as u32;

@@ -44,28 +44,28 @@ pub struct Ip {
 
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub(super) struct Ipv4Header {
-    pub(super) version_ihl: u8,
-    pub(super) tos: u8,
-    pub(super) total_len: u16,
-    pub(super) id: u16,
-    pub(super) flags_fragment: u16,
-    pub(super) ttl: u8,
-    pub(super) protocol: u8,
-    pub(super) checksum: u16,
-    pub(super) src: u32,
-    pub(super) dst: u32,
+pub(crate) struct Ipv4Header {
+    pub(crate) version_ihl: u8,
+    pub(crate) tos: u8,
+    pub(crate) total_len: u16,
+    pub(crate) id: u16,
+    pub(crate) flags_fragment: u16,
+    pub(crate) ttl: u8,
+    pub(crate) protocol: u8,
+    pub(crate) checksum: u16,
+    pub(crate) src: u32,
+    pub(crate) dst: u32,
 }
 
 #[repr(C)]
 #[derive(Clone, Copy)]
-pub(super) struct Ipv6Header {
-    pub(super) version_class_flow: u32,
-    pub(super) payload_len: u16,
-    pub(super) next_header: u8,
-    pub(super) hop_limit: u8,
-    pub(super) src: [u64; 2],
-    pub(super) dst: [u64; 2],
+pub(crate) struct Ipv6Header {
+    pub(crate) version_class_flow: u32,
+    pub(crate) payload_len: u16,
+    pub(crate) next_header: u8,
+    pub(crate) hop_limit: u8,
+    pub(crate) src: [u64; 2],
+    pub(crate) dst: [u64; 2],
 }
 
 /// The first two bytes of an extension or AH header.
@@ -89,7 +89,7 @@ struct Ipv6Fragment {
 /// built as two words so that it is stored, and read back, a word at a
 /// time (a word read of narrower stores waits for them to drain).
 #[inline(always)]
-pub(super) fn v4_key(raw: u32) -> HostKey {
+pub(crate) fn v4_key(raw: u32) -> HostKey {
     // ::ffff:a.b.c.d: bytes 10 and 11 are 0xff, the address follows.
     #[cfg(target_endian = "little")]
     let low = 0xffff_0000u64 | (raw as u64) << 32;
@@ -100,7 +100,7 @@ pub(super) fn v4_key(raw: u32) -> HostKey {
 
 /// An IPv6 address as loaded from the frame (two words).
 #[inline(always)]
-pub(super) fn v6_key(raw: [u64; 2]) -> HostKey {
+pub(crate) fn v6_key(raw: [u64; 2]) -> HostKey {
     key_of_words(raw)
 }
 

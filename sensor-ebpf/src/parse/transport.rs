@@ -12,7 +12,7 @@ use sensor_common::{MalformedReason, SiteCounters};
 use super::{
     be16, count_malformed,
     ip::Ip,
-    ptr_at, read,
+    read,
     tunnel::{self, Tunnel},
 };
 
@@ -47,7 +47,10 @@ pub enum Transport {
         src_port: u16,
         dst_port: u16,
     },
-    Icmp,
+    /// ICMP or ICMPv6 (which one: the packet's protocol), by its type.
+    Icmp {
+        icmp_type: u8,
+    },
     /// Non-first fragment, ESP, an unknown protocol, or no readable header.
     None,
 }
@@ -62,7 +65,7 @@ impl Transport {
             }
             | Transport::Udp { src_port, dst_port }
             | Transport::Ports { src_port, dst_port } => (src_port, dst_port),
-            Transport::Icmp | Transport::None => (0, 0),
+            Transport::Icmp { .. } | Transport::None => (0, 0),
         }
     }
 }
@@ -77,13 +80,27 @@ pub enum Dns {
     Answer,
 }
 
+/// Where a DNS message lies in the frame (valid when [`L4::dns`] is not
+/// [`Dns::None`]).
+#[derive(Clone, Copy, Default)]
+pub struct DnsMessage {
+    /// Frame offset of its header.
+    pub at: u16,
+    /// Bytes of it the packet holds (within the IP and UDP lengths, and
+    /// for TCP within the length prefix).
+    pub len: u16,
+    /// Its length as the transport gives it: the UDP length less the UDP
+    /// header, or the 2-byte prefix of DNS over TCP.
+    pub message_len: u16,
+}
+
 /// What the transport layer found.
 #[derive(Clone, Copy)]
 pub struct L4 {
     pub transport: Transport,
     pub dns: Dns,
-    /// Frame offset of a DNS query's question.
-    pub dns_question_at: u16,
+    /// Where the DNS message is (see [`DnsMessage`]).
+    pub dns_message: DnsMessage,
     pub tunnel: Tunnel,
 }
 
@@ -186,7 +203,11 @@ pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip) -> L4 {
     let mut l4 = L4 {
         transport: Transport::None,
         dns: Dns::None,
-        dns_question_at: 0,
+        dns_message: DnsMessage {
+            at: 0,
+            len: 0,
+            message_len: 0,
+        },
         tunnel: Tunnel::None,
     };
     let Some(at) = ip.l4 else {
@@ -203,9 +224,9 @@ pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip) -> L4 {
         PROTO_TCP => tcp(ctx, site, ip, at, &mut l4),
         PROTO_UDP => udp(ctx, site, ip, at, &mut l4),
         PROTO_ICMP | PROTO_ICMPV6 => {
-            if ptr_at::<[u8; 4]>(ctx, at).is_some() {
+            if let Some([icmp_type, ..]) = read::<[u8; 4]>(ctx, at) {
                 site.icmp += 1;
-                l4.transport = Transport::Icmp;
+                l4.transport = Transport::Icmp { icmp_type };
             } else {
                 count_malformed(site, MalformedReason::IcmpTruncated);
             }
@@ -257,13 +278,24 @@ fn tcp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L
         // Only a segment that starts a message is looked at.
         let payload = at + header_len;
         let available = end.saturating_sub(payload);
-        if available >= 2 + DNS_HEADER {
+        // The prefix is read before the header: read after it, its bounds
+        // check would be folded into the header's, which the verifier
+        // does not follow.
+        let prefix = read::<[u8; 2]>(ctx, payload).map(u16::from_be_bytes);
+        if let (Some(prefix), true) = (prefix, available >= 2 + DNS_HEADER) {
             if let Ok(dns) = dns_message(ctx, payload + 2, available - 2, to_dns, from_dns) {
                 if dns != Dns::None {
                     site.dns_over_tcp += 1;
                     count_dns(site, dns);
                     l4.dns = dns;
-                    l4.dns_question_at = (payload + 2 + DNS_HEADER) as u16;
+                    // One message: the segment may hold the next one too.
+                    let held = available - 2;
+                    let prefixed = prefix as usize;
+                    l4.dns_message = DnsMessage {
+                        at: (payload + 2) as u16,
+                        len: if held < prefixed { held } else { prefixed } as u16,
+                        message_len: prefix,
+                    };
                 }
             }
         }
@@ -299,7 +331,11 @@ fn udp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L
             Ok(dns) => {
                 count_dns(site, dns);
                 l4.dns = dns;
-                l4.dns_question_at = (payload + DNS_HEADER) as u16;
+                l4.dns_message = DnsMessage {
+                    at: payload as u16,
+                    len: payload_len as u16,
+                    message_len: claimed.saturating_sub(payload) as u16,
+                };
             }
             Err(reason) => count_malformed(site, reason),
         }

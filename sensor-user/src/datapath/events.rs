@@ -1,9 +1,13 @@
-//! The events ring buffer: records the XDP program writes (new connections,
-//! first UDP to a peer, DNS queries), decoded into [`sample::Event`]s.
+//! The events ring buffer: records the XDP program writes (connection
+//! attempts and their answers, first UDP to a peer, echo requests, DNS
+//! queries and responses), decoded into [`sample::Event`]s. A record is
+//! a header alone or a header and a payload (`sensor_common::event`).
 //! [`EventReader`] drains it on demand; [`EventStream`] waits for it inside
 //! the agent's async runtime.
 
-use sensor_common::{EventKind, DNS_QNAME_MAX};
+use sensor_common::{
+    EventHeader, EventKind, DNS_HEADER_LEN, EVENT_HEADER_LEN, EVENT_LEN, EVENT_PAYLOAD_MAX,
+};
 
 use aya::maps::{MapData, RingBuf};
 use tokio::io::unix::AsyncFd;
@@ -13,35 +17,46 @@ use crate::{
     sample::{decode_qname, Event},
 };
 
+/// The largest DNS message an event carries, in bytes (longer ones arrive
+/// cut, with their true length; see `sensor_common::event::EVENT_PAYLOAD_MAX`).
+pub const DNS_MESSAGE_MAX: usize = EVENT_PAYLOAD_MAX;
+
 /// A ring buffer record that is not an event this agent understands.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EventDecodeError {
-    #[error("event record has {got} bytes, expected {expected}")]
-    Size { got: usize, expected: usize },
+    #[error("event record has {got} bytes, expected {EVENT_HEADER_LEN} or {EVENT_LEN}")]
+    Size { got: usize },
     #[error("unknown event kind {0}")]
     Kind(u8),
+    #[error("{0:?} event record without its payload")]
+    MissingPayload(EventKind),
 }
 
-/// Decodes one ring buffer record.
+/// Decodes one ring buffer record: a header alone, or a header and a
+/// payload (the DNS kinds).
 pub fn decode_event(bytes: &[u8]) -> Result<Event, EventDecodeError> {
-    let expected = std::mem::size_of::<sensor_common::Event>();
-    if bytes.len() != expected {
-        return Err(EventDecodeError::Size {
-            got: bytes.len(),
-            expected,
-        });
+    if bytes.len() != EVENT_HEADER_LEN && bytes.len() != EVENT_LEN {
+        return Err(EventDecodeError::Size { got: bytes.len() });
     }
-    // SAFETY: the length matches and `Event` is plain old data (any bit
-    // pattern is valid); read_unaligned copes with the ring's alignment.
-    let raw: sensor_common::Event =
-        unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<sensor_common::Event>()) };
+    // SAFETY: the record holds at least a header and `EventHeader` is plain
+    // old data (any bit pattern is valid); read_unaligned copes with the
+    // ring's alignment.
+    let raw: EventHeader =
+        unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<EventHeader>()) };
     let kind = EventKind::from_repr(raw.kind).ok_or(EventDecodeError::Kind(raw.kind))?;
-    let qname = if kind == EventKind::DnsQuery {
-        let len = usize::from(raw.qname_len).min(DNS_QNAME_MAX);
-        decode_qname(&raw.qname[..len])
+    let payload = &bytes[EVENT_HEADER_LEN..];
+    if kind.has_payload() && payload.is_empty() {
+        return Err(EventDecodeError::MissingPayload(kind));
+    }
+    let payload = &payload[..usize::from(raw.payload_len).min(payload.len())];
+    let dns = kind.has_payload();
+    let qname = if dns {
+        let name_end = DNS_HEADER_LEN + usize::from(raw.qname_len);
+        payload.get(DNS_HEADER_LEN..name_end).and_then(decode_qname)
     } else {
         None
     };
+    let answer = (kind == EventKind::DnsAnswer).then(|| payload.to_vec());
     Ok(Event {
         kind,
         timestamp_ns: raw.timestamp_ns,
@@ -52,7 +67,11 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, EventDecodeError> {
         protocol: raw.protocol,
         ifindex: raw.ifindex,
         qname,
-        qname_truncated: raw.qname_truncated != 0,
+        qname_truncated: dns && raw.qname_truncated != 0,
+        qtype: if dns { raw.qtype } else { 0 },
+        message_len: if dns { raw.message_len } else { 0 },
+        answer_truncated: answer.is_some() && usize::from(raw.message_len) > payload.len(),
+        answer,
         dropped: raw.dropped != 0,
     })
 }
@@ -119,60 +138,129 @@ mod tests {
 
     use super::*;
 
-    fn raw(event: &sensor_common::Event) -> Vec<u8> {
+    fn raw(event: &sensor_common::Event, with_payload: bool) -> Vec<u8> {
         // SAFETY: `Event` is plain old data.
-        unsafe {
+        let bytes = unsafe {
             std::slice::from_raw_parts(
                 (event as *const sensor_common::Event).cast::<u8>(),
                 std::mem::size_of::<sensor_common::Event>(),
             )
-        }
-        .to_vec()
+        };
+        let len = if with_payload {
+            EVENT_LEN
+        } else {
+            EVENT_HEADER_LEN
+        };
+        bytes[..len].to_vec()
     }
 
     fn blank(kind: u8) -> sensor_common::Event {
         sensor_common::Event {
-            timestamp_ns: 42,
-            src: v4_mapped([10, 0, 0, 5]),
-            dst: v4_mapped([203, 0, 113, 53]),
-            src_port: 40000,
-            dst_port: 53,
-            ifindex: 3,
-            kind,
-            protocol: 17,
-            qname_len: 0,
-            qname_truncated: 0,
-            dropped: 0,
-            _pad: [0; 3],
-            qname: [0; DNS_QNAME_MAX],
+            header: EventHeader {
+                timestamp_ns: 42,
+                src: v4_mapped([10, 0, 0, 5]),
+                dst: v4_mapped([203, 0, 113, 53]),
+                src_port: 40000,
+                dst_port: 53,
+                ifindex: 3,
+                kind,
+                protocol: 17,
+                dropped: 0,
+                qname_len: 0,
+                qname_truncated: 0,
+                _pad0: 0,
+                qtype: 0,
+                payload_len: 0,
+                message_len: 0,
+                _pad: [0; 4],
+            },
+            payload: [0; EVENT_PAYLOAD_MAX],
         }
     }
 
+    /// `message` in the payload, its question name `name_len` bytes long.
+    fn with_message(kind: EventKind, message: &[u8], name_len: u8) -> sensor_common::Event {
+        let mut event = blank(kind as u8);
+        let copied = message.len().min(EVENT_PAYLOAD_MAX);
+        event.payload[..copied].copy_from_slice(&message[..copied]);
+        event.header.payload_len = copied as u16;
+        event.header.message_len = message.len() as u16;
+        event.header.qname_len = name_len;
+        event
+    }
+
+    const QUERY: &[u8] = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x0a\x00\x01";
+
     #[test]
-    fn decodes_dns_query_with_name() {
-        let mut event = blank(EventKind::DnsQuery as u8);
-        let wire = b"\x03www\x07example\x03com";
-        event.qname[..wire.len()].copy_from_slice(wire);
-        event.qname_len = wire.len() as u8;
-        let decoded = decode_event(&raw(&event)).unwrap_or_else(|e| panic!("{e}"));
+    fn decodes_dns_query_with_name_and_type() -> Result<(), EventDecodeError> {
+        let mut event = with_message(EventKind::DnsQuery, QUERY, 16);
+        event.header.qtype = 10;
+        let decoded = decode_event(&raw(&event, true))?;
         assert_eq!(decoded.kind, EventKind::DnsQuery);
         assert_eq!(decoded.qname.as_deref(), Some("www.example.com"));
+        assert_eq!((decoded.qtype, decoded.message_len), (10, 33));
+        assert!(!decoded.qname_truncated && !decoded.answer_truncated);
+        assert_eq!(decoded.answer, None, "a query is no answer");
         assert_eq!(decoded.src.to_string(), "10.0.0.5");
         assert_eq!(decoded.dst_port, 53);
+        Ok(())
     }
 
     #[test]
-    fn rejects_wrong_size_and_unknown_kind() {
+    fn decodes_dns_answer_bytes_and_truncation() -> Result<(), EventDecodeError> {
+        let mut message = QUERY.to_vec();
+        message[2] = 0x81;
+        let event = with_message(EventKind::DnsAnswer, &message, 16);
+        let decoded = decode_event(&raw(&event, true))?;
+        assert_eq!(decoded.kind, EventKind::DnsAnswer);
+        assert_eq!(decoded.answer.as_deref(), Some(&message[..]));
+        assert_eq!(decoded.qname.as_deref(), Some("www.example.com"));
+        assert!(!decoded.answer_truncated);
+
+        // 600 bytes on the wire, 512 copied.
+        let mut long = message.clone();
+        long.resize(600, 0xab);
+        let event = with_message(EventKind::DnsAnswer, &long, 16);
+        let decoded = decode_event(&raw(&event, true))?;
+        assert_eq!(decoded.answer.as_ref().map(Vec::len), Some(DNS_MESSAGE_MAX));
+        assert_eq!(decoded.message_len, 600);
+        assert!(decoded.answer_truncated);
+        Ok(())
+    }
+
+    #[test]
+    fn header_only_kinds_carry_no_dns_fields() -> Result<(), EventDecodeError> {
+        let mut event = blank(EventKind::TcpAnswered as u8);
+        // Whatever the unused fields hold, a connection event has no name.
+        event.header.qtype = 7;
+        event.header.qname_len = 3;
+        let decoded = decode_event(&raw(&event, false))?;
+        assert_eq!(decoded.kind, EventKind::TcpAnswered);
+        assert_eq!(
+            (
+                decoded.qname,
+                decoded.qtype,
+                decoded.answer,
+                decoded.message_len
+            ),
+            (None, 0, None, 0)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_wrong_size_unknown_kind_and_missing_payload() {
         assert_eq!(
             decode_event(&[0u8; 10]),
-            Err(EventDecodeError::Size {
-                got: 10,
-                expected: std::mem::size_of::<sensor_common::Event>()
-            })
+            Err(EventDecodeError::Size { got: 10 })
         );
         assert_eq!(
-            decode_event(&raw(&blank(99))),
+            decode_event(&raw(&blank(99), false)),
             Err(EventDecodeError::Kind(99))
+        );
+        assert_eq!(
+            decode_event(&raw(&blank(EventKind::DnsAnswer as u8), false)),
+            Err(EventDecodeError::MissingPayload(EventKind::DnsAnswer))
         );
     }
 }

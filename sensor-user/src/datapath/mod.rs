@@ -25,7 +25,7 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 pub use bpffs::{ensure_bpffs, BpffsError};
-pub use events::{decode_event, EventDecodeError, EventReader, EventStream};
+pub use events::{decode_event, EventDecodeError, EventReader, EventStream, DNS_MESSAGE_MAX};
 pub use maps::{BlockRecord, HostRecord, SensorMaps};
 use sensor_common::{ALL_MAPS, MAP_EVENTS, MAP_HOSTS, PROGRAM_REFERENCE, PROGRAM_SENSOR};
 

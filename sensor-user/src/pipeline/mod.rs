@@ -232,6 +232,11 @@ impl Pipeline {
             EventKind::TcpSyn => self.events.tcp_syn += 1,
             EventKind::UdpNewPeer => self.events.udp_new_peer += 1,
             EventKind::DnsQuery => self.events.dns_query += 1,
+            EventKind::TcpAnswered => self.events.tcp_answered += 1,
+            EventKind::TcpRefused => self.events.tcp_refused += 1,
+            EventKind::IcmpEcho => self.events.icmp_echo += 1,
+            EventKind::IcmpUnreachable => self.events.icmp_unreachable += 1,
+            EventKind::DnsAnswer => self.events.dns_answer += 1,
         }
         if self.recent.len() == RECENT_EVENTS {
             self.recent.pop_front();
@@ -245,6 +250,7 @@ impl Pipeline {
             src_port: event.src_port,
             dst_port: event.dst_port,
             qname: event.qname.clone(),
+            qtype: (event.qtype != 0).then_some(event.qtype),
             dropped: event.dropped,
         });
     }

@@ -28,6 +28,10 @@ fn event(kind: EventKind, timestamp_ns: u64) -> Event {
         ifindex: 2,
         qname: None,
         qname_truncated: false,
+        qtype: 0,
+        message_len: 0,
+        answer: None,
+        answer_truncated: false,
         dropped: false,
     }
 }
@@ -103,6 +107,60 @@ fn no_uplink_no_heartbeat_and_events_are_tallied_with_their_times() {
     assert_eq!(
         UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         interval.end
+    );
+}
+
+/// Each kind counts under its own total, and a DNS event's question type
+/// reaches the recent events.
+#[test]
+fn every_event_kind_is_tallied_under_its_own_total() {
+    use strum::IntoEnumIterator as _;
+    let mut site = SimSite::new();
+    let mut pipeline = Pipeline::new(options(None), site.clock.now());
+    let mono = site.clock.monotonic_ns();
+    // Kind number n, n times.
+    let mut events = Vec::new();
+    for kind in EventKind::iter() {
+        for _ in 0..kind as u8 {
+            events.push(event(kind, mono));
+        }
+    }
+    let mut answer = event(EventKind::DnsAnswer, mono);
+    answer.qname = Some("www.example.com".to_owned());
+    answer.qtype = 28;
+    events.push(answer);
+    let now = site.clock.now();
+    let interval = site.tick(events, Duration::ZERO);
+    pipeline.step(&interval, &none(), None, now);
+    let t = pipeline.event_totals();
+    assert_eq!(
+        [
+            t.tcp_syn,
+            t.udp_new_peer,
+            t.dns_query,
+            t.tcp_answered,
+            t.tcp_refused,
+            t.icmp_echo,
+            t.icmp_unreachable,
+            t.dns_answer
+        ],
+        [1, 2, 3, 4, 5, 6, 7, 9]
+    );
+    let recent: Vec<&RecentEvent> = pipeline.recent_events().collect();
+    assert_eq!(recent.len(), RECENT_EVENTS, "37 events, the last 32 kept");
+    assert_eq!(
+        recent
+            .last()
+            .map(|e| (e.kind.as_str(), e.qname.as_deref(), e.qtype)),
+        Some(("dns_answer", Some("www.example.com"), Some(28)))
+    );
+    assert!(
+        recent
+            .iter()
+            .rev()
+            .nth(1)
+            .is_some_and(|e| e.qtype.is_none()),
+        "no type where none was read"
     );
 }
 

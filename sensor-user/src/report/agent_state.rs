@@ -48,6 +48,21 @@ pub struct EventTotals {
     pub tcp_syn: u64,
     pub udp_new_peer: u64,
     pub dns_query: u64,
+    /// SYN-ACKs to protected hosts.
+    #[serde(default)]
+    pub tcp_answered: u64,
+    /// RSTs to protected hosts.
+    #[serde(default)]
+    pub tcp_refused: u64,
+    /// Echo requests from protected hosts.
+    #[serde(default)]
+    pub icmp_echo: u64,
+    /// ICMP destination unreachables to protected hosts.
+    #[serde(default)]
+    pub icmp_unreachable: u64,
+    /// DNS responses to protected hosts.
+    #[serde(default)]
+    pub dns_answer: u64,
     /// Records the agent could not decode (wrong size or unknown kind).
     pub undecodable: u64,
     /// Events dropped because more arrived between two ticks than the agent holds.
@@ -66,9 +81,13 @@ pub struct RecentEvent {
     pub protocol: u8,
     pub src_port: u16,
     pub dst_port: u16,
-    /// The DNS query name, for `dns_query` events.
+    /// The DNS question name, for `dns_query` and `dns_answer` events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qname: Option<String>,
+    /// The DNS question type, for `dns_query` and `dns_answer` events
+    /// whose type was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qtype: Option<u16>,
     pub dropped: bool,
 }
 

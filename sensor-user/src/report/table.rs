@@ -85,6 +85,21 @@ pub fn render_table(report: &StatusReport) -> String {
                 );
             }
         }
+        let e = &agent.events;
+        let _ = writeln!(
+            out,
+            "  events drained: syn {}  syn-ack {}  rst {}  udp-new-peer {}  echo {}  unreachable {}  dns-query {}  dns-answer {}  undecodable {}  overflow {}",
+            e.tcp_syn,
+            e.tcp_answered,
+            e.tcp_refused,
+            e.udp_new_peer,
+            e.icmp_echo,
+            e.icmp_unreachable,
+            e.dns_query,
+            e.dns_answer,
+            e.undecodable,
+            e.overflow
+        );
     } else {
         let _ = writeln!(
             out,

@@ -96,6 +96,14 @@ pub struct SiteSample {
 }
 
 /// One event the kernel sent, decoded.
+///
+/// Addresses and ports are as on the wire: for the answers to a protected
+/// host (`tcp_answered`, `tcp_refused`, `dns_answer`) `src` is the peer and
+/// `dst` the protected host. An `icmp_unreachable` carries the packet its
+/// ICMP message quotes, turned round the same way: `src` is the peer the
+/// protected host tried, `src_port` the port it tried, `protocol` the
+/// quoted packet's (6 or 17; 0 ports when they could not be read); the
+/// ICMP message's own sender (often a router) is not carried.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     pub kind: EventKind,
@@ -108,10 +116,28 @@ pub struct Event {
     /// IP protocol number.
     pub protocol: u8,
     pub ifindex: u32,
-    /// Dotted query name for DNS events (`None` if absent or unreadable).
+    /// Dotted question name of a DNS event, query or answer (`None` if
+    /// absent or unreadable).
     pub qname: Option<String>,
-    /// The name was longer than the kernel copies and was cut.
+    /// The name did not end where the kernel looked for it (a name over 254
+    /// bytes, a packet cut inside it, a compression pointer): cut.
     pub qname_truncated: bool,
+    /// DNS events: the question's type (1 A, 10 NULL, 16 TXT, 28 AAAA, ...);
+    /// 0 when unknown or for other kinds.
+    #[serde(default)]
+    pub qtype: u16,
+    /// DNS events: the message's true length in bytes (the UDP payload, or
+    /// the 2-byte length prefix over TCP); 0 for other kinds.
+    #[serde(default)]
+    pub message_len: u16,
+    /// `dns_answer` events: the response from its DNS header on, as copied:
+    /// at most [`crate::datapath::DNS_MESSAGE_MAX`] bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Vec<u8>>,
+    /// `answer` holds less than `message_len` bytes: the response was longer
+    /// than the kernel copies, or the packet held only part of it.
+    #[serde(default)]
+    pub answer_truncated: bool,
     /// The packet that raised the event was dropped by a block.
     pub dropped: bool,
 }

@@ -9,6 +9,12 @@ impl Frame {
         self.payload(&payload)
     }
 
+    /// A DNS query for `name` of type `qtype` as the UDP payload.
+    pub fn dns_query_typed(self, id: u16, name: &str, qtype: u16) -> Frame {
+        let payload = dns_message_with(id, false, name, qtype, &[]);
+        self.payload(&payload)
+    }
+
     /// A DNS answer (QR set) for `name` as the UDP payload.
     pub fn dns_answer(self, id: u16, name: &str) -> Frame {
         let payload = dns_message(id, true, name);
@@ -51,16 +57,32 @@ pub fn dns_name(name: &str) -> Vec<u8> {
 
 /// A DNS message with one question for `name` (type A), plus one answer when `answer`.
 pub fn dns_message(id: u16, answer: bool, name: &str) -> Vec<u8> {
+    let addrs: &[[u8; 4]] = if answer { &[[192, 0, 2, 1]] } else { &[] };
+    dns_message_with(id, answer, name, 1, addrs)
+}
+
+/// A DNS message (a response when `answer`: QR and RA set) with one
+/// question for `name` of type `qtype`, then one A record (TTL 60, the name
+/// as a pointer to the question's) per address in `addrs`.
+pub fn dns_message_with(
+    id: u16,
+    answer: bool,
+    name: &str,
+    qtype: u16,
+    addrs: &[[u8; 4]],
+) -> Vec<u8> {
     let mut m = Vec::new();
     m.extend_from_slice(&id.to_be_bytes());
     m.extend_from_slice(&(if answer { 0x8180u16 } else { 0x0100u16 }).to_be_bytes());
     m.extend_from_slice(&1u16.to_be_bytes());
-    m.extend_from_slice(&(if answer { 1u16 } else { 0 }).to_be_bytes());
+    m.extend_from_slice(&(addrs.len() as u16).to_be_bytes());
     m.extend_from_slice(&[0, 0, 0, 0]);
     m.extend_from_slice(&dns_name(name));
-    m.extend_from_slice(&[0, 1, 0, 1]);
-    if answer {
-        m.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+    m.extend_from_slice(&qtype.to_be_bytes());
+    m.extend_from_slice(&[0, 1]);
+    for addr in addrs {
+        m.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+        m.extend_from_slice(addr);
     }
     m
 }
@@ -88,6 +110,23 @@ mod tests {
         assert_eq!(&frame[42..44], &[1, 2]);
         assert_eq!(frame[44] & 0x80, 0, "QR clear in a query");
         assert_eq!(&frame[54..60], b"\x01a\x02bc\x00");
+    }
+
+    #[test]
+    fn typed_questions_and_many_answers() {
+        let query = dns_message_with(7, false, "t.example", 10, &[]);
+        let name_end = 12 + dns_name("t.example").len();
+        assert_eq!(&query[name_end..], &[0, 10, 0, 1]);
+        assert_eq!(&query[6..8], &[0, 0], "no answers in a query");
+        let addrs: Vec<[u8; 4]> = (0..40u8).map(|i| [192, 0, 2, i]).collect();
+        let answer = dns_message_with(7, true, "t.example", 1, &addrs);
+        assert_eq!(&answer[6..8], &[0, 40]);
+        assert_eq!(answer.len(), name_end + 4 + 40 * 16);
+        assert_eq!(&answer[answer.len() - 4..], &[192, 0, 2, 39]);
+        assert_eq!(
+            dns_message(7, true, "t.example"),
+            dns_message_with(7, true, "t.example", 1, &[[192, 0, 2, 1]])
+        );
     }
 
     #[test]

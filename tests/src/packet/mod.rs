@@ -7,7 +7,8 @@
 //!   `tun0` hands to XDP);
 //! - IP (`ip.rs`): IPv4 (options, fragments, AH), IPv6 (extension chains of any
 //!   length, sized extensions, AH);
-//! - transports (`transport.rs`): TCP, UDP, ICMP, ICMPv6, ESP, and any other
+//! - transports (`transport.rs`): TCP, UDP, ICMP and ICMPv6 (echo request,
+//!   destination unreachable), ESP, and any other
 //!   IP protocol number with a raw payload;
 //! - tunnels (`tunnel.rs`): VXLAN, Geneve, GRE, ERSPAN II and III, each
 //!   wrapping a complete inner [`Frame`];
@@ -37,7 +38,7 @@ mod tunnel;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub use dns::{dns_message, dns_name, dns_tcp_payload};
+pub use dns::{dns_message, dns_message_with, dns_name, dns_tcp_payload};
 pub use ip::{AuthHeader, Extension};
 pub use link::{MplsLabel, TPID_8021AD, TPID_8021Q, TPID_QINQ_9100};
 pub use tunnel::{

@@ -1,5 +1,5 @@
-//! Transport headers: TCP, UDP, ICMP echo, ESP, and raw payloads of any IP
-//! protocol.
+//! Transport headers: TCP, UDP, ICMP echo and destination unreachable, ESP,
+//! and raw payloads of any IP protocol.
 
 use super::{checksum, ip::Network, Frame, TCP_ACK};
 
@@ -9,6 +9,7 @@ pub(super) enum Transport {
     Tcp { src: u16, dst: u16, flags: u8 },
     Udp { src: u16, dst: u16 },
     IcmpEcho { id: u16, seq: u16 },
+    IcmpUnreachable { code: u8 },
     Esp { spi: u32, sequence: u32 },
     Raw { protocol: u8 },
 }
@@ -34,6 +35,14 @@ impl Frame {
         self
     }
 
+    /// ICMP destination unreachable (type 3; ICMPv6 type 1 over IPv6) with
+    /// `code`, quoting `quoted` (an IP packet, e.g. a raw-IP frame's bytes,
+    /// cut where the test likes) after its 8-byte header.
+    pub fn icmp_unreachable(mut self, code: u8, quoted: &[u8]) -> Frame {
+        self.transport = Transport::IcmpUnreachable { code };
+        self.payload(quoted)
+    }
+
     /// ESP (IP protocol 50): an 8-byte header (`spi`, `sequence`) followed by
     /// the payload as opaque bytes; nothing after it is readable.
     pub fn esp(mut self, spi: u32, sequence: u32) -> Frame {
@@ -55,8 +64,11 @@ impl Frame {
         match (&self.transport, &self.network) {
             (Transport::Tcp { .. }, _) => 6,
             (Transport::Udp { .. }, _) => 17,
-            (Transport::IcmpEcho { .. }, Network::Ipv6 { .. }) => 58,
-            (Transport::IcmpEcho { .. }, _) => 1,
+            (
+                Transport::IcmpEcho { .. } | Transport::IcmpUnreachable { .. },
+                Network::Ipv6 { .. },
+            ) => 58,
+            (Transport::IcmpEcho { .. } | Transport::IcmpUnreachable { .. }, _) => 1,
             (Transport::Esp { .. }, _) => 50,
             (Transport::Raw { protocol }, _) => *protocol,
             (Transport::None, _) => 59,
@@ -104,6 +116,16 @@ impl Frame {
                 h[6..8].copy_from_slice(&seq.to_be_bytes());
                 h
             }
+            Transport::IcmpUnreachable { code } => {
+                let mut h = vec![0u8; 8];
+                h[0] = if matches!(self.network, Network::Ipv6 { .. }) {
+                    1
+                } else {
+                    3
+                };
+                h[1] = code;
+                h
+            }
             Transport::Esp { spi, sequence } => {
                 let mut h = spi.to_be_bytes().to_vec();
                 h.extend_from_slice(&sequence.to_be_bytes());
@@ -114,12 +136,14 @@ impl Frame {
         let checksum_at = match self.transport {
             Transport::Tcp { .. } => Some(16),
             Transport::Udp { .. } => Some(6),
-            Transport::IcmpEcho { .. } => Some(2),
+            Transport::IcmpEcho { .. } | Transport::IcmpUnreachable { .. } => Some(2),
             Transport::None | Transport::Esp { .. } | Transport::Raw { .. } => None,
         };
         if let Some(at) = checksum_at {
-            let icmpv4 = matches!(self.transport, Transport::IcmpEcho { .. })
-                && !matches!(self.network, Network::Ipv6 { .. });
+            let icmpv4 = matches!(
+                self.transport,
+                Transport::IcmpEcho { .. } | Transport::IcmpUnreachable { .. }
+            ) && !matches!(self.network, Network::Ipv6 { .. });
             let mut summed = if icmpv4 {
                 Vec::new()
             } else {
@@ -193,6 +217,38 @@ mod tests {
         assert_eq!(frame[20], 253);
         assert_eq!(layout.transport, 54);
         ipv6(&frame, 14, frame.len());
+    }
+
+    #[test]
+    fn unreachables_quote_the_packet_after_an_8_byte_header() {
+        let quoted = Frame::client()
+            .ipv4("10.0.0.5", "203.0.113.7")
+            .udp(40000, 161)
+            .raw_ip()
+            .build();
+        let (frame, layout) = Frame::client()
+            .ipv4("203.0.113.7", "10.0.0.5")
+            .icmp_unreachable(3, &quoted[..28])
+            .build_with_layout();
+        assert_eq!(frame[23], 1);
+        assert_eq!((frame[34], frame[35]), (3, 3), "type 3, code 3");
+        assert_eq!(layout.payload, 42);
+        assert_eq!(&frame[42..], &quoted[..28]);
+        assert_eq!(crate::packet::checksum(&frame[34..]), 0);
+
+        let quoted = Frame::client()
+            .ipv6("fd00::5", "2001:db8::7")
+            .tcp(40000, 443, crate::packet::TCP_SYN)
+            .raw_ip()
+            .build();
+        let frame = Frame::client()
+            .ipv6("2001:db8::7", "fd00::5")
+            .icmp_unreachable(4, &quoted)
+            .build();
+        assert_eq!(frame[20], 58);
+        assert_eq!((frame[54], frame[55]), (1, 4), "ICMPv6 type 1, code 4");
+        assert_eq!(&frame[62..], &quoted[..]);
+        segment(&frame, 14, 58, 54, frame.len());
     }
 
     #[test]

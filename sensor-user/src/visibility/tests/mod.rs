@@ -256,6 +256,10 @@ fn no_dns_and_lookups_elsewhere() {
         ifindex: 2,
         qname: None,
         qname_truncated: false,
+        qtype: 0,
+        message_len: 0,
+        answer: None,
+        answer_truncated: false,
         dropped: false,
     };
     let sights = run(&mut site, &mut judge, 120, &up, |site, second| {
