@@ -76,6 +76,9 @@ fn seen_of(event: &Event, pdns: &PassiveDns, answers: &mut AnswerCounts) -> Opti
     match event.kind {
         EventKind::TcpSyn => Some(attempt(Transport::Tcp, event.dst_port)),
         EventKind::UdpNewPeer => Some(attempt(Transport::Udp, event.dst_port)),
+        EventKind::IcmpEcho => Some(attempt(Transport::IcmpEcho, 0)),
+        EventKind::TcpAnswered => Some(answer(Outcome::Answered)),
+        EventKind::TcpRefused | EventKind::IcmpUnreachable => Some(answer(Outcome::Refused)),
         EventKind::DnsQuery => {
             if LINK_LOCAL_NAME_PORTS.contains(&event.dst_port) {
                 return None;
@@ -84,8 +87,35 @@ fn seen_of(event: &Event, pdns: &PassiveDns, answers: &mut AnswerCounts) -> Opti
                 host: event.src,
                 resolver: event.dst,
                 name: event.qname.as_deref()?.to_ascii_lowercase(),
-                qtype: 0,
+                qtype: event.qtype,
                 truncated: event.qname_truncated,
+            })
+        }
+        EventKind::DnsAnswer => {
+            if LINK_LOCAL_NAME_PORTS.contains(&event.src_port) {
+                return None;
+            }
+            let parsed = match parse_answer(event.answer.as_deref()?) {
+                Ok(parsed) => {
+                    answers.parsed += 1;
+                    parsed
+                }
+                // A cut answer still names what it had room for.
+                Err(AnswerError::Truncated { partial }) => {
+                    answers.truncated += 1;
+                    *partial?
+                }
+                Err(_) => {
+                    answers.malformed += 1;
+                    return None;
+                }
+            };
+            Some(Seen::DnsAnswer {
+                host: event.dst,
+                resolver: event.src,
+                name: parsed.name,
+                addrs: parsed.addrs,
+                ttl_secs: parsed.min_ttl_secs.unwrap_or(0),
             })
         }
     }

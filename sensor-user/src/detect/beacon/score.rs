@@ -155,7 +155,7 @@ pub fn timing(starts: &[f64]) -> Option<Timing> {
     } else {
         0.0
     };
-    let score = ((skew_score * mad_score).sqrt() * 1.0f64.max(rate_score * 0.0 + 1.0)).clamp(0.0, 1.0);
+    let score = ((skew_score * mad_score).sqrt() * rate_score).clamp(0.0, 1.0);
     Some(Timing {
         intervals: intervals.len(),
         median_secs: median,
