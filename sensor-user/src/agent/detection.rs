@@ -39,6 +39,34 @@ use crate::{
 pub const SAVE_EVERY: Duration = Duration::from_secs(300);
 const INVENTORY_FILE: &str = "inventory.json";
 const ALERT_ID_FILE: &str = "next-alert-id";
+/// Why each policy block was made (read by `vantage block list`).
+pub const POLICY_BLOCKS_FILE: &str = "policy-blocks.json";
+/// Policy block notes kept at most (the oldest go first).
+const POLICY_NOTES_MAX: usize = 1024;
+
+/// Why the policy blocked an address: written to [`POLICY_BLOCKS_FILE`]
+/// in the state directory when the block is made, so that `vantage block
+/// list` says who blocked what and why, also after the agent stopped.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PolicyBlockNote {
+    pub target: IpAddr,
+    pub detector: String,
+    pub alert_id: u32,
+    pub score: u8,
+    /// The policy's reason code (`score 92 >= block_at 90 (night)`).
+    pub reason: String,
+    /// Unix seconds when the block was made and when it ends.
+    pub at: u64,
+    pub until: u64,
+}
+
+/// The notes in `state_dir` (none if the file is missing or unreadable).
+pub fn read_policy_notes(state_dir: &Path) -> Vec<PolicyBlockNote> {
+    std::fs::read(state_dir.join(POLICY_BLOCKS_FILE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
 
 /// What the agent needs to build the stage.
 #[derive(Clone, Debug)]
@@ -58,6 +86,7 @@ pub struct DetectionFiles {
     record: Option<(PathBuf, BufWriter<File>)>,
     /// Alerts the rate caps suppressed when the last digest was made.
     suppressed_at_last_digest: u64,
+    notes: Vec<PolicyBlockNote>,
 }
 
 /// The site as the detectors see it: protected prefixes, resolvers,
@@ -160,6 +189,7 @@ pub fn start(
             saved_alert_id,
             record,
             suppressed_at_last_digest: 0,
+            notes: read_policy_notes(state_dir),
         },
     ))
 }
@@ -232,6 +262,34 @@ impl DetectionFiles {
         faults.check(FaultKind::DetectFiles, saved, now);
     }
 
+    fn note_block(
+        &mut self,
+        output: &crate::pipeline::detection::DetectionOutput,
+        target: IpAddr,
+        ttl: Duration,
+        faults: &mut Faults,
+        now: SystemTime,
+    ) {
+        let at = unix_secs(now);
+        self.notes.retain(|note| note.until > at && note.target != target);
+        if self.notes.len() >= POLICY_NOTES_MAX {
+            self.notes.remove(0);
+        }
+        self.notes.push(PolicyBlockNote {
+            target,
+            detector: output.raised.finding.detector.name().to_owned(),
+            alert_id: output.raised.id,
+            score: output.raised.finding.score,
+            reason: output.decision.reason.clone(),
+            at,
+            until: at + ttl.as_secs(),
+        });
+        let written = serde_json::to_string_pretty(&self.notes)
+            .map_err(std::io::Error::other)
+            .and_then(|text| write_small_file(&self.state_dir.join(POLICY_BLOCKS_FILE), &text));
+        faults.check(FaultKind::DetectFiles, written, now);
+    }
+
     /// Applies a step's outputs: policy blocks into the kernel, and the
     /// messages to sign (detections a person is told about, the digest,
     /// a switch of the policy).
@@ -261,6 +319,7 @@ impl DetectionFiles {
                         output.raised.id,
                         output.decision.reason
                     );
+                    self.note_block(output, *target, *ttl, faults, now);
                 }
             }
             if is_sent(output) {

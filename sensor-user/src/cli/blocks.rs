@@ -5,7 +5,10 @@ use std::{path::Path, time::Duration};
 
 use anyhow::bail;
 use vantage::{
-    agent::{offloads, state_file},
+    agent::{
+        detection::{read_policy_notes, PolicyBlockNote},
+        offloads, state_file,
+    },
     config::duration::{format_duration, parse_duration},
     datapath::{self, BlockRecord, PinLayout},
     net::{BlockOrigin, BlockTarget, Cidr},
@@ -63,9 +66,31 @@ pub(super) fn block(command: BlockCommand) -> anyhow::Result<()> {
             let now = SystemClock.monotonic_ns();
             let mut records = open_maps(&config)?.blocks()?;
             records.sort_by_key(|r| r.entry.expires_at_ns);
+            let notes = read_policy_notes(&config.sensor.state_dir);
+            let why = |record: &BlockRecord| -> Option<&PolicyBlockNote> {
+                match record.target {
+                    BlockTarget::Host(ip) if record.entry.origin == BlockOrigin::Policy as u32 => {
+                        notes.iter().rev().find(|n| n.target == ip)
+                    }
+                    _ => None,
+                }
+            };
             if json {
-                let rows: Vec<serde_json::Value> =
-                    records.iter().map(|r| block_json(r, now)).collect();
+                let rows: Vec<serde_json::Value> = records
+                    .iter()
+                    .map(|r| {
+                        let mut row = block_json(r, now);
+                        if let Some(note) = why(r) {
+                            row["why"] = serde_json::json!({
+                                "detector": note.detector,
+                                "alert_id": note.alert_id,
+                                "score": note.score,
+                                "reason": note.reason,
+                            });
+                        }
+                        row
+                    })
+                    .collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(());
             }
@@ -74,7 +99,7 @@ pub(super) fn block(command: BlockCommand) -> anyhow::Result<()> {
                 return Ok(());
             }
             println!(
-                "{:<48} {:<7} {:<9} {:>12} {:>10}",
+                "{:<48} {:<7} {:<9} {:>12} {:>10}  why",
                 "target", "kind", "origin", "expires in", "hits"
             );
             for record in &records {
@@ -85,8 +110,14 @@ pub(super) fn block(command: BlockCommand) -> anyhow::Result<()> {
                 } else {
                     format_duration(Duration::from_secs(remaining.as_secs().max(1)))
                 };
+                let reason = why(record).map_or(String::new(), |note| {
+                    format!(
+                        "  {} alert {} score {}: {}",
+                        note.detector, note.alert_id, note.score, note.reason
+                    )
+                });
                 println!(
-                    "{:<48} {:<7} {:<9} {:>12} {:>10}",
+                    "{:<48} {:<7} {:<9} {:>12} {:>10}{reason}",
                     record.target.to_string(),
                     record.target.kind(),
                     BlockOrigin::name_of(record.entry.origin),

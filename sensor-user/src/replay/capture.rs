@@ -1,27 +1,39 @@
 //! Capture files as a stream of frames with their time: pcap (micro- and
-//! nanosecond) and pcapng, told apart by their magic bytes, never by the
-//! file's extension. The formats themselves are read by the `pcap-file`
-//! crate; this module picks the reader, scales pcapng timestamps by each
-//! interface's `if_tsresol`, and maps link types to what the XDP program
-//! reads (Ethernet, or raw IP).
+//! nanosecond, either byte order) and pcapng, told apart by their magic
+//! bytes, never by the file's extension. The records are parsed by the
+//! `pcap-parser` crate (rusticata); this module drives its streaming
+//! readers (a buffer that starts at 64 KiB and grows for a larger record,
+//! up to [`RECORD_MAX`]), keeps the pcapng interfaces of each section
+//! (`pcapng` submodule), and maps link types to what the XDP program reads
+//! (Ethernet, or raw IP).
+//!
+//! The whole file is never held in memory: one record at a time, plus what
+//! the buffer has read ahead.
+
+mod pcapng;
+#[cfg(test)]
+mod tests;
 
 use std::{
     fs::File,
-    io::{BufReader, Read},
+    io::{Read, Seek},
     path::{Path, PathBuf},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use pcap_file::{
-    pcap::PcapReader,
-    pcapng::{
-        blocks::{interface_description::InterfaceDescriptionOption, Block},
-        PcapNgReader,
-    },
-    DataLink, PcapError,
+use pcap_parser::{
+    traits::PcapReaderIterator, LegacyPcapReader, Linktype, PcapBlockOwned, PcapError, PcapNGReader,
 };
 
 use crate::datapath::replay::FrameLink;
+
+/// The reading buffer's first size, bytes (pcap-parser advises at least 64 KiB).
+const BUFFER_START: usize = 64 * 1024;
+
+/// The largest record read, bytes (16 MiB): a larger one is refused rather
+/// than buffered. Real frames are at most 256 KiB (libpcap's snapshot
+/// length); anything near this is a corrupt length field.
+pub const RECORD_MAX: usize = 16 * 1024 * 1024;
 
 /// One frame of a capture.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,17 +63,37 @@ pub enum CaptureError {
         path: PathBuf,
         format: &'static str,
         #[source]
-        source: PcapError,
+        source: RecordError,
     },
-    #[error("{}: link type {link:?} is neither Ethernet nor raw IP; the XDP program reads only those (capture with `tcpdump -i IFACE` on an Ethernet interface, not `-i any`)", path.display())]
-    LinkType { path: PathBuf, link: DataLink },
+    #[error("{}: link type {} is neither Ethernet nor raw IP; the XDP program reads only those (capture with `tcpdump -i IFACE` on an Ethernet interface, not `-i any`)", path.display(), link_name(*link))]
+    LinkType { path: PathBuf, link: Linktype },
     #[error("{}: frame {frame}: {source}", path.display())]
     Frame {
         path: PathBuf,
+        /// The number of the frame that could not be read (1 = the first).
         frame: u64,
         #[source]
-        source: PcapError,
+        source: RecordError,
     },
+}
+
+/// Why one record (a pcap packet record, a pcapng block) cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("the file ends inside this record (cut short)")]
+    CutShort,
+    #[error(
+        "a record of {len} bytes is larger than the {limit} bytes replay reads (corrupt length?)"
+    )]
+    TooLarge { len: usize, limit: usize },
+    #[error("malformed record: {0}")]
+    Malformed(String),
+    #[error("the file could not be read (I/O error)")]
+    Read,
+    #[error("a packet on interface {id}, but its pcapng section describes {known} interface(s)")]
+    UnknownInterface { id: u32, known: usize },
+    #[error("more than {0} interfaces in one pcapng section")]
+    TooManyInterfaces(usize),
 }
 
 /// The two file formats.
@@ -93,31 +125,166 @@ impl CaptureFormat {
 }
 
 /// What the XDP program makes of a link type.
-fn frame_link(link: DataLink) -> Option<FrameLink> {
+fn frame_link(link: Linktype) -> Option<FrameLink> {
     match link {
-        DataLink::ETHERNET => Some(FrameLink::Ethernet),
-        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => Some(FrameLink::RawIp),
+        Linktype::ETHERNET => Some(FrameLink::Ethernet),
+        Linktype::RAW | Linktype::IPV4 | Linktype::IPV6 => Some(FrameLink::RawIp),
         _ => None,
     }
 }
 
-/// One pcapng interface: its link and the length of its timestamp unit.
+/// A link type's name ("LINUX_SLL"), or its number ("147") for one
+/// pcap-parser does not name.
+fn link_name(link: Linktype) -> String {
+    let name = link.to_string();
+    if name.starts_with("Linktype(") {
+        format!("{}", link.0)
+    } else {
+        name
+    }
+}
+
+/// A time given in nanoseconds from the Unix epoch (negative: before it),
+/// saturating at the epoch and at `SystemTime`'s range.
+fn unix_time(nanos: i128) -> SystemTime {
+    let magnitude = nanos.unsigned_abs();
+    let secs = u64::try_from(magnitude / 1_000_000_000).unwrap_or(u64::MAX);
+    let subsec = u32::try_from(magnitude % 1_000_000_000).unwrap_or(0);
+    let span = Duration::new(secs, subsec);
+    let at = if nanos >= 0 {
+        UNIX_EPOCH.checked_add(span)
+    } else {
+        UNIX_EPOCH.checked_sub(span)
+    };
+    at.unwrap_or(UNIX_EPOCH)
+}
+
+/// The length of a pcap packet record starting `data` (16-byte header plus
+/// the captured bytes), once its header is in the buffer.
+fn pcap_record_len(data: &[u8], big_endian: bool) -> Option<usize> {
+    let caplen: [u8; 4] = data.get(8..12)?.try_into().ok()?;
+    let caplen = if big_endian {
+        u32::from_be_bytes(caplen)
+    } else {
+        u32::from_le_bytes(caplen)
+    };
+    usize::try_from(caplen).ok()?.checked_add(16)
+}
+
+/// What pcap-parser's error says, without the input bytes it may carry.
+fn record_error<I>(error: &PcapError<I>) -> RecordError {
+    match error {
+        PcapError::Incomplete(_) | PcapError::UnexpectedEof => RecordError::CutShort,
+        PcapError::ReadError => RecordError::Read,
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            RecordError::Malformed(format!("parser check {kind:?} failed"))
+        }
+        PcapError::HeaderNotRecognized => {
+            RecordError::Malformed("header not recognised as pcap or pcapng".into())
+        }
+        PcapError::BufferTooSmall => RecordError::TooLarge {
+            len: 0,
+            limit: RECORD_MAX,
+        },
+        PcapError::Eof => RecordError::Malformed("end of file".into()),
+    }
+}
+
+/// The buffer of a streaming reader: its size and the largest record it may
+/// grow to hold, bytes.
 #[derive(Clone, Copy, Debug)]
-struct Interface {
-    link: Option<FrameLink>,
-    data_link: DataLink,
-    /// Timestamp units per second.
-    units_per_sec: u128,
+struct Buffer {
+    capacity: usize,
+    limit: usize,
+}
+
+/// The next record of `reader`, handed to `take` (which must copy out what
+/// it keeps) and then consumed; `None` at the end of the file.
+///
+/// pcap-parser's protocol: `Incomplete` asks for a `refill`; a record larger
+/// than the buffer grows it (to the record's length read by `framing`, up
+/// to `buffer.limit`). Every turn of the loop reads more, reaches the end
+/// of the file (then the record is cut short) or grows the bounded buffer,
+/// so it ends. A malformed record is left unconsumed (the caller may skip it).
+fn read_record<R: PcapReaderIterator, T>(
+    reader: &mut R,
+    buffer: &mut Buffer,
+    framing: impl Fn(&[u8]) -> Option<usize>,
+    take: impl FnOnce(PcapBlockOwned<'_>) -> T,
+) -> Option<Result<T, RecordError>> {
+    loop {
+        let at_end = match reader.next() {
+            Ok((offset, block)) => {
+                let out = take(block);
+                reader.consume(offset);
+                return Some(Ok(out));
+            }
+            Err(PcapError::Eof) => return None,
+            Err(PcapError::Incomplete(_) | PcapError::BufferTooSmall) => false,
+            Err(PcapError::UnexpectedEof) => true,
+            Err(error) => return Some(Err(record_error(&error))),
+        };
+        let available = reader.data().len();
+        if at_end && available == 0 {
+            // A clean end after the last record.
+            return None;
+        }
+        let len = framing(reader.data());
+        if let Some(len) = len {
+            if len > buffer.limit {
+                return Some(Err(RecordError::TooLarge {
+                    len,
+                    limit: buffer.limit,
+                }));
+            }
+            if len <= available {
+                // The whole record is there, yet the parser wants more: a
+                // length inside it points past its end.
+                return Some(Err(RecordError::Malformed(format!(
+                    "a length field points past the end of its {len}-byte record"
+                ))));
+            }
+        }
+        if at_end {
+            return Some(Err(RecordError::CutShort));
+        }
+        if let Some(len) = len.filter(|len| *len >= buffer.capacity) {
+            buffer.capacity = buffer
+                .capacity
+                .saturating_mul(2)
+                .max(len + 1)
+                .min(buffer.limit + 1);
+            reader.grow(buffer.capacity);
+        }
+        if reader.refill().is_err() {
+            return Some(Err(RecordError::Read));
+        }
+        if reader.data().len() == available && !reader.reader_exhausted() {
+            // The buffer is full and still holds no whole record (of a
+            // length not known yet): at least this large.
+            if buffer.capacity > buffer.limit {
+                return Some(Err(RecordError::TooLarge {
+                    len: buffer.capacity,
+                    limit: buffer.limit,
+                }));
+            }
+            buffer.capacity = buffer.capacity.saturating_mul(2).min(buffer.limit + 1);
+            reader.grow(buffer.capacity);
+        }
+    }
 }
 
 enum Reader {
     Pcap {
-        reader: PcapReader<BufReader<File>>,
+        reader: Box<LegacyPcapReader<File>>,
         link: FrameLink,
+        big_endian: bool,
+        /// Nanoseconds per unit of the fraction (1000: microsecond file).
+        nanos_per_unit: u128,
     },
     PcapNg {
-        reader: Box<PcapNgReader<BufReader<File>>>,
-        interfaces: Vec<Interface>,
+        reader: Box<PcapNGReader<File>>,
+        section: pcapng::Section,
     },
 }
 
@@ -126,6 +293,7 @@ pub struct Capture {
     path: PathBuf,
     format: CaptureFormat,
     reader: Reader,
+    buffer: Buffer,
     frames: u64,
     last_at: SystemTime,
     done: bool,
@@ -133,52 +301,89 @@ pub struct Capture {
     other_links: Vec<String>,
 }
 
+/// At most this many distinct other link types are named (all are counted).
+const OTHER_LINKS_MAX: usize = 32;
+
 impl Capture {
     /// Opens `path`, checks its magic and (pcap) its link type.
     pub fn open(path: &Path) -> Result<Capture, CaptureError> {
-        let open = || {
-            File::open(path).map_err(|source| CaptureError::Open {
-                path: path.to_path_buf(),
-                source,
-            })
+        let open_error = |source| CaptureError::Open {
+            path: path.to_path_buf(),
+            source,
         };
+        let mut file = File::open(path).map_err(open_error)?;
         let mut magic = Vec::with_capacity(4);
-        open()?
+        (&mut file)
             .take(4)
             .read_to_end(&mut magic)
-            .map_err(|source| CaptureError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(open_error)?;
         let format = CaptureFormat::sniff(&magic).ok_or_else(|| CaptureError::Format {
             path: path.to_path_buf(),
             magic: magic.clone(),
         })?;
-        let file = BufReader::new(open()?);
+        file.rewind().map_err(open_error)?;
         let header_error = |source| CaptureError::Header {
             path: path.to_path_buf(),
             format: format.name(),
             source,
         };
+        let mut buffer = Buffer {
+            capacity: BUFFER_START,
+            limit: RECORD_MAX,
+        };
         let reader = match format {
             CaptureFormat::Pcap => {
-                let reader = PcapReader::new(file).map_err(header_error)?;
-                let data_link = reader.header().datalink;
-                let link = frame_link(data_link).ok_or_else(|| CaptureError::LinkType {
+                let mut reader = Box::new(
+                    LegacyPcapReader::new(buffer.capacity, file)
+                        .map_err(|error| header_error(record_error(&error)))?,
+                );
+                // The reader hands out the file header as its first record.
+                let header = read_record(
+                    reader.as_mut(),
+                    &mut buffer,
+                    |_| None,
+                    |block| match block {
+                        PcapBlockOwned::LegacyHeader(header) => Some(header),
+                        _ => None,
+                    },
+                );
+                let header = match header {
+                    Some(Ok(Some(header))) => header,
+                    Some(Err(error)) => return Err(header_error(error)),
+                    None | Some(Ok(None)) => {
+                        return Err(header_error(RecordError::Malformed(
+                            "no file header".into(),
+                        )))
+                    }
+                };
+                let link = frame_link(header.network).ok_or_else(|| CaptureError::LinkType {
                     path: path.to_path_buf(),
-                    link: data_link,
+                    link: header.network,
                 })?;
-                Reader::Pcap { reader, link }
+                Reader::Pcap {
+                    reader,
+                    link,
+                    big_endian: header.is_bigendian(),
+                    nanos_per_unit: if header.is_nanosecond_precision() {
+                        1
+                    } else {
+                        1000
+                    },
+                }
             }
             CaptureFormat::PcapNg => Reader::PcapNg {
-                reader: Box::new(PcapNgReader::new(file).map_err(header_error)?),
-                interfaces: Vec::new(),
+                reader: Box::new(
+                    PcapNGReader::new(buffer.capacity, file)
+                        .map_err(|error| header_error(record_error(&error)))?,
+                ),
+                section: pcapng::Section::default(),
             },
         };
         Ok(Capture {
             path: path.to_path_buf(),
             format,
             reader,
+            buffer,
             frames: 0,
             last_at: UNIX_EPOCH,
             done: false,
@@ -193,7 +398,8 @@ impl Capture {
     }
 
     /// Frames of pcapng interfaces whose link type is neither Ethernet nor
-    /// raw IP (skipped, not returned), and those link types' names.
+    /// raw IP (skipped, not returned), and those link types' names (the
+    /// first 32 distinct ones).
     pub fn other_link_frames(&self) -> (u64, &[String]) {
         (self.other_link_frames, &self.other_links)
     }
@@ -203,7 +409,10 @@ impl Capture {
         if self.done {
             return None;
         }
-        let next = self.read_next();
+        let next = match self.reader {
+            Reader::Pcap { .. } => self.next_pcap(),
+            Reader::PcapNg { .. } => self.next_pcapng(),
+        };
         match &next {
             Some(Ok(frame)) => {
                 self.frames += 1;
@@ -211,10 +420,10 @@ impl Capture {
             }
             Some(Err(_)) | None => self.done = true,
         }
-        next
+        next.map(|result| result.map_err(|source| self.frame_error(source)))
     }
 
-    fn frame_error(&self, source: PcapError) -> CaptureError {
+    fn frame_error(&self, source: RecordError) -> CaptureError {
         CaptureError::Frame {
             path: self.path.clone(),
             frame: self.frames + 1,
@@ -222,150 +431,81 @@ impl Capture {
         }
     }
 
-    fn read_next(&mut self) -> Option<Result<Frame, CaptureError>> {
-        match &mut self.reader {
-            Reader::Pcap { reader, link } => {
-                let link = *link;
-                let packet = match reader.next_packet()? {
-                    Ok(packet) => packet,
-                    Err(error) => return Some(Err(self.frame_error(error))),
-                };
-                Some(Ok(Frame {
-                    at: UNIX_EPOCH + packet.timestamp,
-                    original_len: packet.orig_len,
-                    data: packet.data.into_owned(),
+    fn next_pcap(&mut self) -> Option<Result<Frame, RecordError>> {
+        let Reader::Pcap {
+            reader,
+            link,
+            big_endian,
+            nanos_per_unit,
+        } = &mut self.reader
+        else {
+            return None;
+        };
+        let (link, big_endian, nanos_per_unit) = (*link, *big_endian, *nanos_per_unit);
+        let framing = |data: &[u8]| pcap_record_len(data, big_endian);
+        let record = read_record(
+            reader.as_mut(),
+            &mut self.buffer,
+            framing,
+            |block| match block {
+                PcapBlockOwned::Legacy(packet) => Some(Frame {
+                    at: unix_time(
+                        i128::from(packet.ts_sec) * 1_000_000_000
+                            + i128::from(packet.ts_usec) * nanos_per_unit as i128,
+                    ),
+                    data: packet.data.to_vec(),
+                    original_len: packet.origlen,
                     link,
-                }))
-            }
-            Reader::PcapNg { .. } => self.next_pcapng(),
+                }),
+                PcapBlockOwned::LegacyHeader(_) | PcapBlockOwned::NG(_) => None,
+            },
+        );
+        match record? {
+            Ok(Some(frame)) => Some(Ok(frame)),
+            Ok(None) => Some(Err(RecordError::Malformed("not a packet record".into()))),
+            Err(error) => Some(Err(error)),
         }
     }
 
-    fn next_pcapng(&mut self) -> Option<Result<Frame, CaptureError>> {
+    fn next_pcapng(&mut self) -> Option<Result<Frame, RecordError>> {
         loop {
-            let Reader::PcapNg { reader, interfaces } = &mut self.reader else {
+            let Reader::PcapNg { reader, section } = &mut self.reader else {
                 return None;
             };
-            let block = match reader.next_block()? {
-                Ok(block) => block,
-                Err(error) => return Some(Err(self.frame_error(error))),
-            };
-            let (interface_id, raw_units, original_len, data) = match block {
-                Block::SectionHeader(_) => {
-                    // A new section starts its own interface numbering.
-                    interfaces.clear();
-                    continue;
+            let big_endian = section.big_endian;
+            let framing = |data: &[u8]| pcapng::block_len(data, big_endian);
+            let item = match read_record(reader.as_mut(), &mut self.buffer, framing, |block| {
+                section.item(block, self.last_at)
+            })? {
+                Ok(item) => item,
+                Err(RecordError::Malformed(why)) => {
+                    // A block pcap-parser cannot read that holds no packet
+                    // (statistics, name resolution, custom) is skipped.
+                    match pcapng::skippable(reader.data(), big_endian) {
+                        Some(len) => {
+                            reader.consume(len);
+                            continue;
+                        }
+                        None => return Some(Err(RecordError::Malformed(why))),
+                    }
                 }
-                Block::InterfaceDescription(description) => {
-                    let exponent = description.options.iter().find_map(|option| match option {
-                        InterfaceDescriptionOption::IfTsResol(value) => Some(*value),
-                        _ => None,
-                    });
-                    interfaces.push(Interface {
-                        link: frame_link(description.linktype),
-                        data_link: description.linktype,
-                        units_per_sec: units_per_second(exponent.unwrap_or(6)),
-                    });
-                    continue;
+                Err(error) => return Some(Err(error)),
+            };
+            match item {
+                pcapng::Item::Frame(frame) => return Some(Ok(frame)),
+                pcapng::Item::NoFrame => {}
+                pcapng::Item::OtherLink(link) => {
+                    // A pcapng file may mix link types: frames of other links
+                    // are counted and reported, not run.
+                    self.other_link_frames += 1;
+                    let name = link_name(link);
+                    if self.other_links.len() < OTHER_LINKS_MAX && !self.other_links.contains(&name)
+                    {
+                        self.other_links.push(name);
+                    }
                 }
-                Block::EnhancedPacket(packet) => (
-                    packet.interface_id,
-                    Some(packet.timestamp.as_nanos()),
-                    packet.original_len,
-                    packet.data.into_owned(),
-                ),
-                Block::Packet(packet) => (
-                    u32::from(packet.interface_id),
-                    Some(u128::from(packet.timestamp)),
-                    packet.original_len,
-                    packet.data.into_owned(),
-                ),
-                Block::SimplePacket(packet) => (
-                    0,
-                    None,
-                    packet.original_len,
-                    packet.data.into_owned(),
-                ),
-                _ => continue,
-            };
-            let Some(interface) = interfaces.get(interface_id as usize).copied() else {
-                return Some(Err(self.frame_error(PcapError::InvalidInterfaceId(interface_id))));
-            };
-            let Some(link) = interface.link else {
-                // A pcapng file may mix link types: frames of other links
-                // are counted and reported, not run.
-                self.other_link_frames += 1;
-                let name = format!("{:?}", interface.data_link);
-                if !self.other_links.contains(&name) {
-                    self.other_links.push(name);
-                }
-                continue;
-            };
-            // A simple packet block has no time: it keeps the last one.
-            let at = raw_units.map_or(self.last_at, |units| {
-                let nanos = units.saturating_mul(1_000_000_000) / interface.units_per_sec.max(1);
-                UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
-            });
-            return Some(Ok(Frame {
-                at,
-                original_len,
-                data,
-                link,
-            }));
+                pcapng::Item::Bad(error) => return Some(Err(error)),
+            }
         }
-    }
-}
-
-/// Timestamp units per second for an `if_tsresol` value: 10^n, or 2^n
-/// when the high bit is set (pcapng, section 4.2).
-fn units_per_second(tsresol: u8) -> u128 {
-    let exponent = u32::from(tsresol & 0x7f);
-    if tsresol & 0x80 != 0 {
-        1u128.checked_shl(exponent).unwrap_or(u128::MAX)
-    } else {
-        10u128.checked_pow(exponent).unwrap_or(u128::MAX)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sniffing_reads_the_magic_not_the_name() {
-        assert_eq!(
-            CaptureFormat::sniff(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0]),
-            Some(CaptureFormat::Pcap)
-        );
-        assert_eq!(
-            CaptureFormat::sniff(&[0x4d, 0x3c, 0xb2, 0xa1]),
-            Some(CaptureFormat::Pcap)
-        );
-        assert_eq!(
-            CaptureFormat::sniff(&[0x0a, 0x0d, 0x0d, 0x0a]),
-            Some(CaptureFormat::PcapNg)
-        );
-        assert_eq!(CaptureFormat::sniff(b"GET /"), None);
-        assert_eq!(CaptureFormat::sniff(&[0xa1]), None);
-    }
-
-    #[test]
-    fn tsresol_units() {
-        assert_eq!(units_per_second(6), 1_000_000);
-        assert_eq!(units_per_second(9), 1_000_000_000);
-        assert_eq!(units_per_second(0x80 | 10), 1024);
-    }
-
-    #[test]
-    fn a_text_file_is_refused_naming_it() -> Result<(), Box<dyn std::error::Error>> {
-        let dir = std::env::temp_dir().join(format!("vantage-capture-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join("notes.pcap");
-        std::fs::write(&path, "hello, world\n")?;
-        let error = Capture::open(&path).err().map(|e| e.to_string());
-        std::fs::remove_dir_all(&dir)?;
-        let text = error.unwrap_or_default();
-        assert!(text.contains("notes.pcap: not a pcap or pcapng file"), "{text}");
-        Ok(())
     }
 }

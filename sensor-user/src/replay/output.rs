@@ -130,35 +130,30 @@ pub fn decision_json(output: &DetectionOutput) -> Option<String> {
     serde_json::to_string(&line).ok()
 }
 
-/// One readable line for an alert and its decision.
+/// One readable line for an alert and its decision, in the words the
+/// collector uses (`vantage_protocol::render`).
 pub fn text_line(output: &DetectionOutput) -> String {
     let raised = &output.raised;
     let finding = &raised.finding;
     let at = humantime::format_rfc3339_seconds(finding.at);
-    let subject = match (&finding.domain, finding.peer, finding.port) {
-        (Some(domain), _, _) => format!(" -> {domain}"),
-        (None, Some(peer), Some(port)) => format!(" -> {peer}:{port}"),
-        (None, Some(peer), None) => format!(" -> {peer}"),
-        (None, None, Some(port)) => format!(" port {port}"),
-        (None, None, None) => String::new(),
-    };
     let update = if raised.revision > 0 {
         format!(" (update {})", raised.revision)
     } else {
         String::new()
     };
-    let e = &finding.explanation;
+    let explained = match crate::report::detection::detection_message(output) {
+        vantage_protocol::Message::Detection(detection) => format!(
+            "{}; {}",
+            vantage_protocol::render::explain(&detection),
+            vantage_protocol::render::response(&detection.response)
+        ),
+        _ => String::new(),
+    };
     format!(
-        "{at} {severity:<8} {detector} {host}{subject} score {score}{update}: observed {observed} (threshold {threshold}, window {window}s, confidence {confidence}) -> {action}: {reason}",
+        "{at} {severity:<8} {detector} score {score}{update}: {explained} [{reason}]",
         severity = raised.severity.name(),
         detector = finding.detector.name(),
-        host = finding.host,
         score = finding.score,
-        observed = e.observed,
-        threshold = e.threshold,
-        window = e.window_secs,
-        confidence = e.confidence,
-        action = output.decision.action.kind().name(),
         reason = output.decision.reason,
     )
 }

@@ -100,6 +100,31 @@ pub fn render_table(report: &StatusReport) -> String {
             e.undecodable,
             e.overflow
         );
+        if let Some(d) = &agent.detection {
+            let _ = writeln!(
+                out,
+                "  detection: {} alerts raised, {} updated, {} open, {} suppressed by the rate caps; {} policy blocks ({} active){}",
+                d.alerts.raised,
+                d.alerts.updated,
+                d.open_alerts,
+                d.alerts.suppressed_total(),
+                d.policy.blocks,
+                d.policy.active_blocks,
+                if d.alert_only {
+                    "; ALERT-ONLY: a cap on blocks was reached"
+                } else {
+                    ""
+                }
+            );
+            let tracked: Vec<String> = d
+                .detectors
+                .iter()
+                .map(|(detector, stats)| {
+                    format!("{} {} ({} evicted)", detector.name(), stats.tracked, stats.evicted)
+                })
+                .collect();
+            let _ = writeln!(out, "    tracking: {}", tracked.join(", "));
+        }
     } else {
         let _ = writeln!(
             out,

@@ -32,14 +32,16 @@
 mod settings;
 mod shape;
 #[cfg(test)]
+mod testkit;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_scenarios;
+#[cfg(test)]
+mod tests_state;
+mod track;
 
-use std::{
-    collections::{HashMap, VecDeque},
-    hash::{DefaultHasher, Hasher},
-    net::IpAddr,
-    time::{SystemTime, UNIX_EPOCH},
-};
+use std::{collections::HashMap, net::IpAddr, time::SystemTime};
 
 pub use settings::{
     DnsTunnelSettings, DEFAULT_KNOWN_BENIGN, DEFAULT_UNUSUAL_TYPES, MAX_NAMES_LIMIT,
@@ -49,12 +51,10 @@ pub use shape::{shannon_entropy, Evidence, TunnelMeasures};
 use self::{
     settings::{is_under, normalize_domain},
     shape::{name_shape, NameShape},
+    track::{millis, name_hash, KeyState, LongLabelSeen},
 };
 use super::{
-    pdns::{
-        recency::{Recency, Stamp},
-        registered_domain,
-    },
+    pdns::{recency::Recency, registered_domain},
     Detect, Detector, DetectorStats, Explanation, Fact, Finding, Observation, Seen, Site,
 };
 
@@ -82,88 +82,6 @@ pub struct DnsTunnelCounters {
     pub hosts_evicted: u64,
 }
 
-/// One distinct name of a key.
-#[derive(Clone, Copy, Debug)]
-struct NameRecord {
-    last_ms: u64,
-    shape: NameShape,
-}
-
-/// Queries of a key within one slice of the window.
-#[derive(Clone, Copy, Debug)]
-struct Bucket {
-    start_ms: u64,
-    first_ms: u64,
-    last_ms: u64,
-    queries: u32,
-    typed: u32,
-    unusual: u32,
-}
-
-#[derive(Debug)]
-struct KeyState {
-    names: HashMap<u64, NameRecord>,
-    buckets: VecDeque<Bucket>,
-    /// The resolver of the latest query.
-    resolver: IpAddr,
-    stamp: Stamp,
-}
-
-impl KeyState {
-    /// Forgets the key's least recently seen name.
-    fn evict_oldest_name(&mut self) -> bool {
-        let oldest = self
-            .names
-            .iter()
-            .min_by_key(|(_, record)| record.last_ms)
-            .map(|(hash, _)| *hash);
-        oldest.is_some_and(|hash| self.names.remove(&hash).is_some())
-    }
-
-    fn measures(&self) -> TunnelMeasures {
-        let mut measures = TunnelMeasures {
-            distinct_names: self.names.len(),
-            ..TunnelMeasures::default()
-        };
-        let (mut len, mut payload, mut weighted) = (0_u64, 0_u64, 0.0_f64);
-        for record in self.names.values() {
-            let shape = record.shape;
-            measures.max_label = measures.max_label.max(usize::from(shape.max_label));
-            len += u64::from(shape.len);
-            payload += u64::from(shape.payload);
-            weighted += f64::from(shape.entropy) * f64::from(shape.payload);
-        }
-        if !self.names.is_empty() {
-            measures.mean_name_len = len as f64 / self.names.len() as f64;
-        }
-        if payload > 0 {
-            measures.entropy_bits = weighted / payload as f64;
-        }
-        let (mut first, mut last) = (u64::MAX, 0);
-        for bucket in &self.buckets {
-            measures.queries += u64::from(bucket.queries);
-            measures.typed_queries += u64::from(bucket.typed);
-            measures.unusual_queries += u64::from(bucket.unusual);
-            first = first.min(bucket.first_ms);
-            last = last.max(bucket.last_ms);
-        }
-        if measures.queries > 0 {
-            let minutes = last.saturating_sub(first).max(60_000) as f64 / 60_000.0;
-            measures.queries_per_minute = measures.queries as f64 / minutes;
-        }
-        measures
-    }
-}
-
-/// The host's last whole name with a long label: where its cut names go.
-#[derive(Debug)]
-struct LongLabelSeen {
-    /// `None`: an exempt domain (its cut names are exempt too).
-    domain: Option<String>,
-    at_ms: u64,
-    stamp: Stamp,
-}
-
 /// The DNS tunnel detector ([`Detector::DnsTunnel`]).
 ///
 /// Observes `Seen::DnsQuery`; on each tick forgets what left the window and
@@ -189,18 +107,6 @@ pub struct DnsTunnel {
     host_order: Recency<IpAddr>,
     total_names: usize,
     counters: DnsTunnelCounters,
-}
-
-/// Milliseconds since the Unix epoch (0 before it).
-fn millis(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn name_hash(name: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    hasher.write(name.as_bytes());
-    hasher.finish()
 }
 
 /// Rounds to hundredths, for the explanation's facts.
@@ -292,7 +198,7 @@ impl DnsTunnel {
             return false;
         };
         if let Some(state) = self.keys.remove(&oldest) {
-            self.total_names -= state.names.len();
+            self.total_names -= state.names();
         }
         self.counters.keys_evicted += 1;
         true
@@ -314,60 +220,24 @@ impl DnsTunnel {
         }
         let previous = self.keys.get(&key).map(|state| state.stamp);
         let stamp = self.order.touch(previous, key.clone(), at);
-        let (window_ms, bucket_ms) = (self.window_ms, self.bucket_ms);
         let unusual = self.settings.unusual_types.contains(&qtype);
         let max_names = self.settings.max_names.max(1);
-        let state = self.keys.entry(key.clone()).or_insert_with(|| KeyState {
-            names: HashMap::new(),
-            buckets: VecDeque::new(),
-            resolver,
-            stamp,
-        });
+        let state = self
+            .keys
+            .entry(key.clone())
+            .or_insert_with(|| KeyState::new(resolver, stamp));
         state.stamp = stamp;
         state.resolver = resolver;
+        state.count_query(at_ms, qtype != 0, unusual, self.bucket_ms, self.window_ms);
 
-        // The query, in its slice of the window.
-        let cutoff = at_ms.saturating_sub(window_ms);
-        while state.buckets.front().is_some_and(|b| b.last_ms < cutoff) {
-            state.buckets.pop_front();
-        }
-        let start_ms = at_ms - at_ms % bucket_ms;
-        match state.buckets.back_mut() {
-            // The current slice (or, for a time earlier than it, the newest).
-            Some(bucket) if bucket.start_ms >= start_ms => {
-                bucket.queries = bucket.queries.saturating_add(1);
-                bucket.typed = bucket.typed.saturating_add(u32::from(qtype != 0));
-                bucket.unusual = bucket.unusual.saturating_add(u32::from(unusual));
-                bucket.first_ms = bucket.first_ms.min(at_ms);
-                bucket.last_ms = bucket.last_ms.max(at_ms);
-            }
-            _ => state.buckets.push_back(Bucket {
-                start_ms,
-                first_ms: at_ms,
-                last_ms: at_ms,
-                queries: 1,
-                typed: u32::from(qtype != 0),
-                unusual: u32::from(unusual),
-            }),
-        }
-
-        // The name.
         let hash = name_hash(name);
-        if let Some(record) = state.names.get_mut(&hash) {
-            record.last_ms = record.last_ms.max(at_ms);
-            return;
-        }
-        if state.names.len() >= max_names && state.evict_oldest_name() {
+        if !state.knows(hash) && state.names() >= max_names && state.evict_oldest_name() {
             self.counters.names_evicted += 1;
             self.total_names -= 1;
         }
-        state.names.insert(
-            hash,
-            NameRecord {
-                last_ms: at_ms,
-                shape,
-            },
-        );
+        if !state.see_name(hash, shape, at_ms) {
+            return;
+        }
         self.total_names += 1;
 
         // The budget over all keys: the least recently active keys go
@@ -394,13 +264,8 @@ impl DnsTunnel {
         let cutoff = now_ms.saturating_sub(self.window_ms);
         let mut gone = Vec::new();
         for (key, state) in &mut self.keys {
-            let before = state.names.len();
-            state.names.retain(|_, record| record.last_ms >= cutoff);
-            self.total_names -= before - state.names.len();
-            while state.buckets.front().is_some_and(|b| b.last_ms < cutoff) {
-                state.buckets.pop_front();
-            }
-            if state.names.is_empty() {
+            self.total_names -= state.prune(cutoff);
+            if state.names() == 0 {
                 gone.push((key.clone(), state.stamp));
             }
         }

@@ -8,8 +8,8 @@ use crate::config::duration::HumanDuration;
 /// Record types that carry a tunnel's data better than A or AAAA and that
 /// clients seldom ask for (default for `unusual_types`):
 /// - 10 NULL and 65399 (a private-use type): iodine's preferred downstream
-///   types (iodine's documentation; Zeek's anomalous-dns package blacklists
-///   both for that reason);
+///   types (iodine's documentation; the Zeek package jbaggs/anomalous-dns
+///   blacklists both for that reason);
 /// - 16 TXT: dnscat2, DNSExfiltrator, Cobalt Strike's DNS beacon and
 ///   iodine fall back to it (Farnham, "Detecting DNS Tunneling", SANS
 ///   2013, lists uncommon record types such as TXT among the payload
@@ -78,15 +78,16 @@ pub struct DnsTunnelSettings {
     /// names of one key few; the same horizon as the scan detectors.
     pub window: HumanDuration,
     /// Distinct names under one domain from one host within the window at
-    /// which the volume part of the score is full (default 100, the
-    /// "hostnames per domain" heuristic Farnham, SANS 2013, reports among
-    /// the traffic-analysis indicators; 2 to `max_names`). Below it the
-    /// score shrinks in proportion: a tunnel needs many distinct names to
-    /// carry data (Paxson et al., USENIX Security 2013, bound what a
-    /// domain can receive by the information in its distinct queries).
+    /// which the volume part of the score is full (default 100; 2 to
+    /// `max_names`). Farnham (SANS 2013) lists the number of hostnames per
+    /// domain among the traffic-analysis indicators; 100 is the commonly
+    /// quoted bar for it. Below it the score shrinks in proportion: a
+    /// tunnel needs many distinct names to carry data (Paxson et al.,
+    /// USENIX Security 2013, bound what a domain can receive by the
+    /// information in the queries it gets).
     pub distinct_names: usize,
-    /// Label length, bytes, at which the length parts of the score are
-    /// full (default 52, the length heuristic Farnham, SANS 2013, cites;
+    /// Length, bytes, at which the length parts of the score are full
+    /// (default 52, the length heuristic quoted from Farnham, SANS 2013;
     /// 8 to 63). The longest label and the mean name length below the
     /// registered domain both rise from half of it (26: longer than
     /// ordinary labels, and than the hashed labels CDNs use) to it.

@@ -12,6 +12,8 @@ mod answer;
 pub(in crate::detect) mod recency;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_answer;
 
 use std::{collections::HashMap, net::IpAddr, time::SystemTime};
 
@@ -85,8 +87,8 @@ impl Default for PassiveDns {
 }
 
 impl PassiveDns {
-    /// Addresses remembered by default. An entry with its names takes about
-    /// 250 bytes: about 4 MiB when full.
+    /// Addresses remembered by default. An entry with four names takes
+    /// about 300 bytes: about 5 MiB when full.
     pub const DEFAULT_MAX_ADDRS: usize = 16_384;
     /// Names remembered per address by default: a CDN address serves many
     /// names, but the most recent few are the ones a connection that

@@ -1,0 +1,141 @@
+//! What the agent does each tick minus the syscalls, for the detection
+//! benchmark: `Sampler::next` on the maps as read, then `Pipeline::step`
+//! on the interval (with the detection stage `vantage replay` builds,
+//! `replay::session::detection_stage`, or without detection), then the
+//! stage's counters for the state file, each part timed. Also the
+//! process's resident memory from `/proc/self/status`.
+
+use std::{
+    net::IpAddr,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context as _};
+use vantage::{
+    config::{Config, SiteMode},
+    pipeline::{detection::DetectionStats, Pipeline, PipelineOptions},
+    replay::session::detection_stage,
+    sample::Sampler,
+    visibility::{Declaration, Surroundings},
+};
+
+use super::detect_site::{SyntheticSite, Tick, GATEWAY, RESOLVERS};
+
+/// The configuration of the benchmark: the defaults, an inline site with
+/// the synthetic site's resolvers and gateway, and the known-bad lists `lists`.
+pub fn bench_config(lists: Vec<PathBuf>) -> Config {
+    let mut config = Config::default();
+    config.site.mode = SiteMode::Inline;
+    config.site.resolvers = RESOLVERS.iter().map(|r| IpAddr::V4(*r)).collect();
+    config.site.gateway = Some(IpAddr::V4(GATEWAY));
+    config.detect.known_bad.lists = lists;
+    config
+}
+
+/// How long each part of one tick took.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepTimes {
+    pub sampler: Duration,
+    pub pipeline: Duration,
+    /// Alerts raised or raised again in the tick.
+    pub detections: usize,
+}
+
+/// The sampler and the pipeline of one agent.
+pub struct TickWork {
+    sampler: Sampler,
+    pipeline: Pipeline,
+    surroundings: Surroundings,
+    stats: Option<DetectionStats>,
+}
+
+impl TickWork {
+    /// An agent starting at the synthetic site's start, with detection when
+    /// `detection`, else with `detection: None` (`detect.enabled` off).
+    pub fn new(config: &Config, detection: bool) -> anyhow::Result<TickWork> {
+        let start = SyntheticSite::start();
+        let stage = if detection {
+            Some(detection_stage(config, start, None, 1).context("building the detection stage")?)
+        } else {
+            None
+        };
+        let pipeline = Pipeline::new(
+            PipelineOptions {
+                heartbeat_interval: Some(Duration::from_secs(60)),
+                declaration: Declaration::new(&config.site, &config.sensor.local_nets),
+                detection: stage,
+            },
+            start,
+        );
+        Ok(TickWork {
+            sampler: Sampler::new(),
+            pipeline,
+            surroundings: Surroundings::default(),
+            stats: None,
+        })
+    }
+
+    /// One tick: the interval from the reading and events, the pipeline's
+    /// step, the detection counters (the agent publishes them every tick).
+    pub fn step(&mut self, tick: Tick) -> StepTimes {
+        let started = Instant::now();
+        let interval =
+            self.sampler
+                .next(tick.reading, tick.events, tick.now, tick.now_monotonic_ns);
+        let sampled = Instant::now();
+        let outputs = self
+            .pipeline
+            .step(&interval, &self.surroundings, None, tick.now);
+        self.stats = self.pipeline.detection().map(|stage| stage.stats());
+        let done = Instant::now();
+        StepTimes {
+            sampler: sampled - started,
+            pipeline: done - sampled,
+            detections: outputs.detection.detections.len(),
+        }
+    }
+
+    /// The detection stage's counters after the last tick.
+    pub fn stats(&self) -> Option<&DetectionStats> {
+        self.stats.as_ref()
+    }
+
+    /// DNS answers parsed, cut and malformed so far.
+    pub fn answers(&self) -> (u64, u64, u64) {
+        let counts = self.pipeline.answer_counts();
+        (counts.parsed, counts.truncated, counts.malformed)
+    }
+}
+
+/// Resident memory of this process, KiB.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Memory {
+    /// `VmRSS`: resident now.
+    pub rss_kib: u64,
+    /// `VmHWM`: the highest resident so far.
+    pub hwm_kib: u64,
+}
+
+/// Reads `VmRSS` and `VmHWM` from `/proc/self/status`.
+pub fn memory() -> anyhow::Result<Memory> {
+    let status = std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        let Some(line) = status.lines().find(|l| l.starts_with(name)) else {
+            bail!("/proc/self/status has no {name}");
+        };
+        let value = line
+            .trim_start_matches(name)
+            .trim_start_matches(':')
+            .trim()
+            .trim_end_matches("kB")
+            .trim();
+        value
+            .parse()
+            .with_context(|| format!("{name} in /proc/self/status: {line}"))
+    };
+    Ok(Memory {
+        rss_kib: field("VmRSS")?,
+        hwm_kib: field("VmHWM")?,
+    })
+}
