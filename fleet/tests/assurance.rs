@@ -181,7 +181,7 @@ fn the_collector_judges_sensors_against_their_contracts() -> anyhow::Result<()> 
         "{refused}"
     );
     assert!(
-        refused.contains(", visibility, canary (alert kinds) or port_scan, host_sweep, "),
+        refused.contains(", visibility, canary, response (alert kinds) or port_scan, host_sweep, "),
         "{refused}"
     );
     assert!(refused.ends_with(", new_device (detectors)\n"), "{refused}");

@@ -3,6 +3,7 @@
 //! services, the lab site, and the `vantage` process wrapper.
 
 pub mod agent;
+pub mod attack;
 pub mod bench;
 pub mod expect;
 pub mod fleet;

@@ -123,8 +123,9 @@ mod tests {
         talkers.saw(ip(1), IpAddr::from([192, 0, 2, 3]), t0 + Duration::from_secs(2));
         assert_eq!(talkers.stats(), (2, 1));
         assert_eq!(talkers.others(peer, ip(9), t0), 0);
+        // The peer last seen at t0+1 is 600 s old at t0+601: forgotten.
         talkers.expire(t0 + Duration::from_secs(601));
-        assert_eq!(talkers.stats().0, 2);
+        assert_eq!(talkers.stats().0, 1);
         talkers.expire(t0 + Duration::from_secs(603));
         assert_eq!(talkers.stats().0, 0);
     }

@@ -67,8 +67,12 @@ impl Pcap {
         let mut records = Vec::new();
         let mut at = FILE_HEADER;
         while at < bytes.len() {
-            let (secs, frac, incl, orig_len) =
-                (word(at)?, word(at + 4)?, word(at + 8)? as usize, word(at + 12)?);
+            let (secs, frac, incl, orig_len) = (
+                word(at)?,
+                word(at + 4)?,
+                word(at + 8)? as usize,
+                word(at + 12)?,
+            );
             let start = at + RECORD_HEADER;
             let Some(data) = bytes.get(start..start + incl) else {
                 bail!("record at byte {at} runs past the end of the file");
@@ -149,8 +153,8 @@ impl ScratchDir {
     /// Writes `bytes` to `name` in the directory; its path.
     pub fn write(&self, name: &str, bytes: &[u8]) -> anyhow::Result<PathBuf> {
         let path = self.path.join(name);
-        let mut file = std::fs::File::create(&path)
-            .with_context(|| format!("creating {}", path.display()))?;
+        let mut file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
         file.write_all(bytes)
             .with_context(|| format!("writing {}", path.display()))?;
         Ok(path)
@@ -177,7 +181,11 @@ mod tests {
         };
         let mut out = Vec::new();
         put(&mut out, 0xa1b2_c3d4);
-        out.extend_from_slice(&if big_endian { [0, 2, 0, 4] } else { [2, 0, 4, 0] });
+        out.extend_from_slice(&if big_endian {
+            [0, 2, 0, 4]
+        } else {
+            [2, 0, 4, 0]
+        });
         put(&mut out, 0);
         put(&mut out, 0);
         put(&mut out, 65_535);

@@ -119,7 +119,8 @@ pub struct Memory {
 
 /// Reads `VmRSS` and `VmHWM` from `/proc/self/status`.
 pub fn memory() -> anyhow::Result<Memory> {
-    let status = std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
     let field = |name: &str| -> anyhow::Result<u64> {
         let Some(line) = status.lines().find(|l| l.starts_with(name)) else {
             bail!("/proc/self/status has no {name}");

@@ -129,10 +129,12 @@ pub fn replay_counts(vantage: &Path, file: &Path, local_net: &str) -> anyhow::Re
     if summary["type"] != "summary" {
         bail!("the replay's last line is not its summary: {last}");
     }
-    let frames = summary["frames"].as_u64().context("no frames in the summary")?;
-    let alerts = summary["alerts"]
-        .as_object()
-        .map_or(0, |m| m.values().filter_map(serde_json::Value::as_u64).sum());
+    let frames = summary["frames"]
+        .as_u64()
+        .context("no frames in the summary")?;
+    let alerts = summary["alerts"].as_object().map_or(0, |m| {
+        m.values().filter_map(serde_json::Value::as_u64).sum()
+    });
     Ok((frames, alerts))
 }
 

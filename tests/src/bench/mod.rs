@@ -8,6 +8,10 @@
 //! it: this crate's object, xdp-filter ([`xdp_filter`]) or a running agent
 //! ([`live`]).
 
+pub mod detect_pcap;
+pub mod detect_pipeline;
+pub mod detect_replay;
+pub mod detect_site;
 pub mod live;
 pub mod xdp_filter;
 

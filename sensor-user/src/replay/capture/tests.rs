@@ -1,30 +1,15 @@
-//! Capture reading on files written here byte by byte: both pcap
+//! Capture reading on files written byte by byte (`files`): both pcap
 //! precisions and byte orders, a two-section pcapng (little- then
 //! big-endian), every packet block kind, cut and oversized records.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{pcapng::units_per_second, *};
+use files::{pcap, PcapNg, TempFile};
+
+mod files;
 
 type Result = std::result::Result<(), Box<dyn std::error::Error>>;
-
-/// A file in the temporary directory, removed when dropped.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str, bytes: &[u8]) -> std::io::Result<TempFile> {
-        let path =
-            std::env::temp_dir().join(format!("vantage-capture-{}-{name}", std::process::id()));
-        std::fs::write(&path, bytes)?;
-        Ok(TempFile(path))
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 fn at(secs: u64, nanos: u32) -> SystemTime {
     UNIX_EPOCH + Duration::new(secs, nanos)
@@ -40,133 +25,6 @@ fn read_all(capture: &mut Capture) -> (Vec<Frame>, Option<CaptureError>) {
         }
     }
     (frames, None)
-}
-
-/// Bytes in one byte order.
-#[derive(Default)]
-struct Writer {
-    big_endian: bool,
-    out: Vec<u8>,
-}
-
-impl Writer {
-    fn new(big_endian: bool) -> Writer {
-        Writer {
-            big_endian,
-            out: Vec::new(),
-        }
-    }
-    fn u16(&mut self, value: u16) -> &mut Writer {
-        let bytes = if self.big_endian {
-            value.to_be_bytes()
-        } else {
-            value.to_le_bytes()
-        };
-        self.out.extend(bytes);
-        self
-    }
-    fn u32(&mut self, value: u32) -> &mut Writer {
-        let bytes = if self.big_endian {
-            value.to_be_bytes()
-        } else {
-            value.to_le_bytes()
-        };
-        self.out.extend(bytes);
-        self
-    }
-    fn bytes(&mut self, bytes: &[u8]) -> &mut Writer {
-        self.out.extend(bytes);
-        self
-    }
-    /// `bytes`, padded to 4.
-    fn padded(&mut self, bytes: &[u8]) -> &mut Writer {
-        self.out.extend(bytes);
-        self.out.resize(self.out.len().next_multiple_of(4), 0);
-        self
-    }
-    fn units(&mut self, units: u64) -> &mut Writer {
-        self.u32((units >> 32) as u32).u32(units as u32)
-    }
-}
-
-/// A pcapng file, section by section.
-#[derive(Default)]
-struct PcapNg {
-    out: Vec<u8>,
-    big_endian: bool,
-}
-
-impl PcapNg {
-    fn block(&mut self, kind: u32, body: impl FnOnce(&mut Writer)) -> &mut PcapNg {
-        let mut inner = Writer::new(self.big_endian);
-        body(&mut inner);
-        let len = 12 + inner.out.len() as u32;
-        let mut block = Writer::new(self.big_endian);
-        block.u32(kind).u32(len).bytes(&inner.out).u32(len);
-        self.out.extend(block.out);
-        self
-    }
-    fn section(&mut self, big_endian: bool) -> &mut PcapNg {
-        self.big_endian = big_endian;
-        self.block(0x0a0d_0d0a, |w| {
-            w.u32(0x1a2b_3c4d).u16(1).u16(0).u32(u32::MAX).u32(u32::MAX);
-        })
-    }
-    /// An interface with options (code, value); ends them with opt_endofopt.
-    fn interface(&mut self, link: u16, snaplen: u32, options: &[(u16, &[u8])]) -> &mut PcapNg {
-        self.block(1, |w| {
-            w.u16(link).u16(0).u32(snaplen);
-            for (code, value) in options {
-                w.u16(*code).u16(value.len() as u16).padded(value);
-            }
-            w.u16(0).u16(0);
-        })
-    }
-    fn enhanced(&mut self, id: u32, units: u64, data: &[u8], original_len: u32) -> &mut PcapNg {
-        self.block(6, |w| {
-            w.u32(id)
-                .units(units)
-                .u32(data.len() as u32)
-                .u32(original_len)
-                .padded(data);
-        })
-    }
-    fn simple(&mut self, original_len: u32, data: &[u8]) -> &mut PcapNg {
-        self.block(3, |w| {
-            w.u32(original_len).padded(data);
-        })
-    }
-    fn obsolete(&mut self, id: u16, units: u64, data: &[u8], original_len: u32) -> &mut PcapNg {
-        self.block(2, |w| {
-            w.u16(id)
-                .u16(0)
-                .units(units)
-                .u32(data.len() as u32)
-                .u32(original_len)
-                .padded(data);
-        })
-    }
-}
-
-/// A pcap file: micro- or nanosecond, either byte order; records of
-/// (seconds, fraction, data, original length).
-fn pcap(big_endian: bool, nanos: bool, link: u32, records: &[(u32, u32, &[u8], u32)]) -> Vec<u8> {
-    let mut w = Writer::new(big_endian);
-    w.u32(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 })
-        .u16(2)
-        .u16(4)
-        .u32(0)
-        .u32(0)
-        .u32(65535)
-        .u32(link);
-    for (secs, fraction, data, original_len) in records {
-        w.u32(*secs)
-            .u32(*fraction)
-            .u32(data.len() as u32)
-            .u32(*original_len)
-            .bytes(data);
-    }
-    w.out
 }
 
 #[test]

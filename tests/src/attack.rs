@@ -1,0 +1,424 @@
+//! Attacks on the lab site, for `cargo xtask lab --attack NAME` and the live
+//! detection tests (`tests/tests/detection_live.rs`): what each attack sends,
+//! from which client, to whom, what it should be detected as, and the
+//! `[response]` and `[detect.*]` settings that make its detection quick to
+//! see. [`tools`] runs the real tools (nmap) and the small senders; [`live`]
+//! is a site with the real agent and collector, with the scan-to-collector
+//! latency measure.
+//!
+//! Every packet stays inside the lab's namespaces: the targets are the
+//! lab's internet (203.0.113.0/24, where the sweep's and the C2 server's
+//! addresses are added), its clients, and a server subnet behind the
+//! gateway that the lateral attack adds.
+
+pub mod live;
+pub mod tools;
+
+use std::{
+    net::Ipv4Addr,
+    path::Path,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    thread::JoinHandle,
+    time::{Duration, SystemTime},
+};
+
+use anyhow::Context as _;
+
+use crate::{
+    netns::{ip, unique, Namespace},
+    services::{http_server_on, Service},
+    site::{Client, Site, GATEWAY_LAN, WEB_SERVER},
+};
+
+/// Score from which the lab's policy blocks (`response.block_at`).
+pub const BLOCK_AT: u8 = 70;
+/// How long a policy block lasts in the lab (`response.block_ttl`), seconds:
+/// the shortest the configuration accepts (1m), so that a block visibly lapses.
+pub const BLOCK_TTL_SECS: u64 = 60;
+/// A command-and-control server on the lab's internet (an HTTP server): the
+/// beacon's peer.
+pub const C2_SERVER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 66);
+/// The addresses the sweep probes: 64 addresses of the lab's internet,
+/// answered by its namespace (a local route: every address replies).
+pub const SWEEP_NET: &str = "203.0.113.128/26";
+/// The server subnet behind the gateway the lateral attack reaches, the
+/// gateway's address there, and its hosts (8 addresses, all answering).
+pub const SERVER_NET: &str = "10.77.2.0/24";
+pub const SERVER_GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 77, 2, 1);
+pub const SERVER_HOSTS: &str = "10.77.2.8/29";
+/// The remote-administration ports the lateral attack tries (SMB, RDP, SSH).
+pub const LATERAL_PORTS: [u16; 3] = [445, 3389, 22];
+/// The device that appears after the learning period, and its vendor MAC
+/// (00:16:3e is the Xen project's OUI: universally administered).
+pub const NEW_DEVICE: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 20);
+pub const NEW_DEVICE_MAC: &str = "00:16:3e:4c:41:42";
+/// The registered domain the DNS tunnel queries names under.
+pub const TUNNEL_DOMAIN: &str = "x7tunnel.net";
+/// The client that attacks: the site's first (as [`Site::build`] numbers them).
+pub const ATTACKER: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 10);
+/// The ports the port scan tries.
+pub const SCAN_PORTS: &str = "1-100";
+
+/// One attack of `cargo xtask lab --attack NAME`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attack {
+    Scan,
+    Sweep,
+    Lateral,
+    Beacon,
+    DnsTunnel,
+    KnownBad,
+    NewDevice,
+}
+
+impl Attack {
+    pub const ALL: [Attack; 7] = [
+        Attack::Scan,
+        Attack::Sweep,
+        Attack::Lateral,
+        Attack::Beacon,
+        Attack::DnsTunnel,
+        Attack::KnownBad,
+        Attack::NewDevice,
+    ];
+
+    /// The name `--attack` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Attack::Scan => "scan",
+            Attack::Sweep => "sweep",
+            Attack::Lateral => "lateral",
+            Attack::Beacon => "beacon",
+            Attack::DnsTunnel => "dns-tunnel",
+            Attack::KnownBad => "known-bad",
+            Attack::NewDevice => "new-device",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Attack> {
+        Attack::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// Every name, comma-separated.
+    pub fn names() -> String {
+        Attack::ALL.map(Attack::name).join(", ")
+    }
+
+    /// One line on what the attack does.
+    pub fn describe(self) -> String {
+        match self {
+            Attack::Scan => format!("client 10.77.1.10 runs `nmap -sS -p {SCAN_PORTS}` against the web server {WEB_SERVER}"),
+            Attack::Sweep => format!("client 10.77.1.10 runs `nmap -sn` (ICMP echo, TCP 443 and 80) over {SWEEP_NET}, 64 addresses of the lab's internet"),
+            Attack::Lateral => format!("client 10.77.1.10 tries ports 445, 3389 and 22 of the 8 hosts of a server subnet ({SERVER_HOSTS} behind the gateway) and of the other clients (those stay on the switch: an inline sensor never sees them)"),
+            Attack::Beacon => format!("client 10.77.1.10 calls a C2 server ({C2_SERVER}:80) every 2 to 3 s"),
+            Attack::DnsTunnel => format!("client 10.77.1.10 sends 300 TXT and NULL queries with long random labels under {TUNNEL_DOMAIN} to the site's resolver"),
+            Attack::KnownBad => format!("a threat feed update lists the web server {WEB_SERVER}; client 10.77.1.10 connects to it (so do the others: they browse it)"),
+            Attack::NewDevice => format!("after the 20 s learning period, a device with a vendor MAC ({NEW_DEVICE_MAC}) appears at {NEW_DEVICE} and browses"),
+        }
+    }
+
+    /// The detector that should report it.
+    pub fn detector(self) -> &'static str {
+        match self {
+            Attack::Scan => "port_scan",
+            Attack::Sweep => "host_sweep",
+            Attack::Lateral => "lateral_movement",
+            Attack::Beacon => "beacon",
+            Attack::DnsTunnel => "dns_tunnel",
+            Attack::KnownBad => "known_bad",
+            Attack::NewDevice => "new_device",
+        }
+    }
+
+    /// The host that attacks (the detection's host).
+    pub fn attacker(self) -> Ipv4Addr {
+        match self {
+            Attack::NewDevice => NEW_DEVICE,
+            _ => ATTACKER,
+        }
+    }
+
+    /// What the lab's policy blocks: the attacker itself (scans, lateral
+    /// movement, tunnels), the peer it calls (beacon, known-bad), or
+    /// nothing (a new device is never blocked: the policy only notifies).
+    pub fn block_target(self) -> Option<Ipv4Addr> {
+        match self {
+            Attack::Scan | Attack::Sweep | Attack::Lateral | Attack::DnsTunnel => {
+                Some(self.attacker())
+            }
+            Attack::Beacon => Some(C2_SERVER),
+            Attack::KnownBad => Some(WEB_SERVER),
+            Attack::NewDevice => None,
+        }
+    }
+
+    /// The service the attacker's probe connects to, to show whether its
+    /// traffic passes.
+    pub fn probe(self) -> (Ipv4Addr, u16) {
+        match self {
+            Attack::Beacon => (C2_SERVER, 80),
+            _ => (WEB_SERVER, 80),
+        }
+    }
+
+    /// How long after the site is up the attack starts: the new device
+    /// waits for the end of the learning period.
+    pub fn start_after(self) -> Duration {
+        match self {
+            Attack::NewDevice => Duration::from_secs(25),
+            _ => Duration::from_secs(5),
+        }
+    }
+
+    /// The lab's `[response]` (blocking at [`BLOCK_AT`] for
+    /// [`BLOCK_TTL_SECS`]) and the detector settings that make this attack
+    /// quick to see; `list` is the known-bad list file (created empty here
+    /// for `known-bad`: the attack fills it).
+    pub fn config(self, list: &Path) -> anyhow::Result<String> {
+        let mut text = response_section(BLOCK_AT, &[]);
+        match self {
+            Attack::Beacon => {
+                // 8 connections spanning 30 s give the full score (defaults:
+                // 16 over 90 s, about 48 s for a beacon every 2 to 3 s).
+                text += "\n[detect.beacon]\nmin_span = \"20s\"\nfull_span = \"30s\"\nfull_connections = 8\n";
+            }
+            Attack::KnownBad => {
+                std::fs::write(
+                    list,
+                    "# the lab's threat feed: `--attack known-bad` adds the web server\n",
+                )
+                .with_context(|| format!("writing {}", list.display()))?;
+                text += &format!("\n[detect.known_bad]\nlists = [\"{}\"]\n", list.display());
+            }
+            Attack::NewDevice => text += "\n[detect.new_device]\nlearning = \"20s\"\n",
+            Attack::Scan | Attack::Sweep | Attack::Lateral | Attack::DnsTunnel => {}
+        }
+        Ok(text)
+    }
+}
+
+/// A `[response]` section blocking from `block_at` for [`BLOCK_TTL_SECS`],
+/// never blocking `never_block` (addresses or prefixes).
+pub fn response_section(block_at: u8, never_block: &[&str]) -> String {
+    let never: Vec<String> = never_block.iter().map(|n| format!("\"{n}\"")).collect();
+    format!(
+        "\n[response]\nmode = \"enforce\"\nblock_at = {block_at}\nblock_ttl = \"{BLOCK_TTL_SECS}s\"\nnever_block = [{}]\n",
+        never.join(", ")
+    )
+}
+
+/// What an attack has done so far, shared with the thread that runs it.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// When the attack began, and when its first packet left (for nmap, from
+    /// its packet trace; for the senders, just before the first send).
+    pub started: Option<SystemTime>,
+    pub first_packet: Option<SystemTime>,
+    /// When it ended (a beacon or a new device runs until stopped).
+    pub finished: Option<SystemTime>,
+    /// What it did, one line each (the command, the tool's summary).
+    pub lines: Vec<String>,
+    /// Why it stopped early.
+    pub error: Option<String>,
+}
+
+/// A running attack: stopped and joined on drop, then what it added to the
+/// site (namespaces, services, addresses) is removed with it.
+pub struct Running {
+    pub attack: Attack,
+    pub progress: Arc<Mutex<Progress>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    /// The namespace of the attacker (a client's, or the new device's).
+    pub attacker_ns: String,
+    /// Added to the site for the attack; removed on drop, after the thread.
+    services: Vec<Service>,
+    namespaces: Vec<Namespace>,
+}
+
+impl Running {
+    /// A copy of the progress so far.
+    pub fn snapshot(&self) -> Progress {
+        match self.progress.lock() {
+            Ok(p) => Progress {
+                started: p.started,
+                first_packet: p.first_packet,
+                finished: p.finished,
+                lines: p.lines.clone(),
+                error: p.error.clone(),
+            },
+            Err(_) => Progress {
+                error: Some("the attack's thread panicked".to_owned()),
+                ..Progress::default()
+            },
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.services.clear();
+        self.namespaces.clear();
+    }
+}
+
+/// Where an attack runs: the site, its clients and the tag its names carry.
+pub struct Target<'a> {
+    pub site: &'a Site,
+    pub clients: &'a Arc<Vec<Client>>,
+    pub tag: &'a str,
+    /// The known-bad list file of [`Attack::config`].
+    pub list: &'a Path,
+}
+
+/// Prepares what the attack needs on the site (addresses, a server subnet,
+/// a new device) and starts it on a thread of its own.
+pub fn launch(attack: Attack, target: &Target<'_>) -> anyhow::Result<Running> {
+    let first = target
+        .clients
+        .first()
+        .context("the site has no client to attack from")?;
+    let mut running = Running {
+        attack,
+        progress: Arc::new(Mutex::new(Progress::default())),
+        stop: Arc::new(AtomicBool::new(false)),
+        thread: None,
+        attacker_ns: first.ns.name().to_owned(),
+        services: Vec::new(),
+        namespaces: Vec::new(),
+    };
+    let internet = &target.site.internet;
+    let job: Box<dyn FnOnce(&Arc<Mutex<Progress>>, &AtomicBool) -> anyhow::Result<()> + Send> =
+        match attack {
+            Attack::Scan => {
+                let ns = running.attacker_ns.clone();
+                Box::new(move |progress, _| {
+                    let run = tools::nmap_scan(&ns, WEB_SERVER, SCAN_PORTS)?;
+                    tools::record_tool_run(progress, &run);
+                    Ok(())
+                })
+            }
+            Attack::Sweep => {
+                internet.ip(&["route", "add", "local", SWEEP_NET, "dev", "lo"])?;
+                let ns = running.attacker_ns.clone();
+                Box::new(move |progress, _| {
+                    let run = tools::nmap(&ns, &["-sn", "-n", "-T5", "--max-retries", "0", SWEEP_NET])?;
+                    tools::record_tool_run(progress, &run);
+                    Ok(())
+                })
+            }
+            Attack::Lateral => {
+                running.namespaces.push(server_subnet(target)?);
+                let mut peers: Vec<Ipv4Addr> = tools::hosts_of(SERVER_HOSTS)?;
+                peers.extend(target.clients.iter().skip(1).map(|c| c.addr));
+                let ns = running.attacker_ns.clone();
+                Box::new(move |progress, _| tools::lateral(&ns, &peers, &LATERAL_PORTS, progress))
+            }
+            Attack::Beacon => {
+                internet.ip(&["addr", "add", &format!("{C2_SERVER}/32"), "dev", "lo"])?;
+                running
+                    .services
+                    .push(http_server_on(internet, C2_SERVER, 80)?);
+                let ns = running.attacker_ns.clone();
+                Box::new(move |progress, stop| tools::beacon(&ns, C2_SERVER, progress, stop))
+            }
+            Attack::DnsTunnel => {
+                let ns = running.attacker_ns.clone();
+                Box::new(move |progress, _| {
+                    tools::dns_tunnel(&ns, crate::site::DNS_SERVER, TUNNEL_DOMAIN, 300, progress)
+                })
+            }
+            Attack::KnownBad => {
+                let (ns, list) = (running.attacker_ns.clone(), target.list.to_path_buf());
+                Box::new(move |progress, stop| tools::known_bad(&ns, &list, WEB_SERVER, progress, stop))
+            }
+            Attack::NewDevice => {
+                let device = new_device(target)?;
+                running.attacker_ns = device.name().to_owned();
+                running.namespaces.push(device);
+                let ns = running.attacker_ns.clone();
+                Box::new(move |progress, stop| tools::new_device_traffic(&ns, progress, stop))
+            }
+        };
+    let (progress, stop) = (running.progress.clone(), running.stop.clone());
+    running.thread = Some(std::thread::spawn(move || {
+        if let Ok(mut p) = progress.lock() {
+            p.started = Some(SystemTime::now());
+        }
+        let outcome = job(&progress, &stop);
+        if let Ok(mut p) = progress.lock() {
+            p.finished = Some(SystemTime::now());
+            if let Err(error) = outcome {
+                p.error = Some(format!("{error:#}"));
+            }
+        }
+    }));
+    Ok(running)
+}
+
+/// A server subnet behind the gateway ([`SERVER_NET`]) in a namespace of its
+/// own, whose local route answers for every address of [`SERVER_HOSTS`]
+/// (closed ports: a reset).
+fn server_subnet(target: &Target<'_>) -> anyhow::Result<Namespace> {
+    let tag = target.tag;
+    let servers = Namespace::create(&format!("{tag}sv"))?;
+    let (gateway_if, servers_if) = (
+        unique("v", &format!("{tag}gv")),
+        unique("v", &format!("{tag}sv")),
+    );
+    crate::netns::veth(&target.site.gateway, &gateway_if, &servers, &servers_if)?;
+    target.site.gateway.ip(&[
+        "addr",
+        "add",
+        &format!("{SERVER_GATEWAY}/24"),
+        "dev",
+        &gateway_if,
+    ])?;
+    servers.ip(&["addr", "add", "10.77.2.2/24", "dev", &servers_if])?;
+    servers.ip(&["route", "add", "local", SERVER_HOSTS, "dev", "lo"])?;
+    servers.ip(&["route", "add", "default", "via", &SERVER_GATEWAY.to_string()])?;
+    Ok(servers)
+}
+
+/// A new client on the switch: a namespace, a veth with a vendor MAC to a
+/// new port of the bridge, [`NEW_DEVICE`] with the gateway as its route.
+fn new_device(target: &Target<'_>) -> anyhow::Result<Namespace> {
+    let tag = target.tag;
+    let device = Namespace::create(&format!("{tag}nd"))?;
+    let (device_if, port) = (
+        unique("v", &format!("{tag}nd")),
+        unique("v", &format!("{tag}np")),
+    );
+    ip(&[
+        "link",
+        "add",
+        &device_if,
+        "netns",
+        device.name(),
+        "address",
+        NEW_DEVICE_MAC,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &port,
+        "netns",
+        target.site.switch.name(),
+    ])?;
+    target
+        .site
+        .switch
+        .ip(&["link", "set", &port, "master", &unique("b", tag)])?;
+    target.site.switch.ip(&["link", "set", &port, "up"])?;
+    device.ip(&["link", "set", &device_if, "up"])?;
+    device.ip(&["addr", "add", &format!("{NEW_DEVICE}/24"), "dev", &device_if])?;
+    device.ip(&["route", "add", "default", "via", &GATEWAY_LAN.to_string()])?;
+    Ok(device)
+}
