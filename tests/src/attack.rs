@@ -4,7 +4,7 @@
 //! `[response]` and `[detect.*]` settings that make its detection quick to
 //! see. [`tools`] runs the real tools (nmap) and the small senders; [`live`]
 //! is a site with the real agent and collector, with the scan-to-collector
-//! latency measure.
+//! latency measure; [`view`] is what the lab's screen shows of an attack.
 //!
 //! Every packet stays inside the lab's namespaces: the targets are the
 //! lab's internet (203.0.113.0/24, where the sweep's and the C2 server's
@@ -13,6 +13,7 @@
 
 pub mod live;
 pub mod tools;
+pub mod view;
 
 use std::{
     net::Ipv4Addr,
@@ -156,11 +157,13 @@ impl Attack {
     }
 
     /// The service the attacker's probe connects to, to show whether its
-    /// traffic passes.
-    pub fn probe(self) -> (Ipv4Addr, u16) {
+    /// traffic passes. None for the beacon: a probe of the C2 server would
+    /// be part of the beacon's series; its own calls show the block (they
+    /// stop being answered).
+    pub fn probe(self) -> Option<(Ipv4Addr, u16)> {
         match self {
-            Attack::Beacon => (C2_SERVER, 80),
-            _ => (WEB_SERVER, 80),
+            Attack::Beacon => None,
+            _ => Some((WEB_SERVER, 80)),
         }
     }
 

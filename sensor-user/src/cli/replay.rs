@@ -24,57 +24,57 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
         config.sensor.local_nets = args
             .local_nets
             .iter()
-            .map(|text| text.parse::<Cidr>().with_context(|| format!("--local-net {text}")))
+            .map(|text| {
+                text.parse::<Cidr>()
+                    .with_context(|| format!("--local-net {text}"))
+            })
             .collect::<anyhow::Result<_>>()?;
     }
     let tick = parse_duration(&args.tick).context("--tick")?;
-    let inventory = args
-        .inventory
-        .as_deref()
-        .map(load_inventory)
-        .transpose()?;
+    let inventory = args.inventory.as_deref().map(load_inventory).transpose()?;
     let json = args.json;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let mut print = |happening: Happening| -> Result<(), String> {
-        let text = match (&happening, json) {
-            (Happening::Detection(output), true) => {
-                let mut text = alert_json(&output.raised);
-                if let Some(decision) = decision_json(output) {
-                    text.push('\n');
-                    text.push_str(&decision);
+    let summary = {
+        let mut print = |happening: Happening| -> Result<(), String> {
+            let text = match (&happening, json) {
+                (Happening::Detection(output), true) => {
+                    let mut text = alert_json(&output.raised);
+                    if let Some(decision) = decision_json(output) {
+                        text.push('\n');
+                        text.push_str(&decision);
+                    }
+                    text
                 }
-                text
-            }
-            (Happening::Detection(output), false) => text_line(output),
-            (Happening::Digest(report), true) => serde_json::json!({
-                "type": "digest",
-                "report": report,
-            })
-            .to_string(),
-            (Happening::Digest(report), false) => format!(
-                "digest: {} decisions, top hosts {:?}",
-                report.total,
-                report
-                    .top_hosts
-                    .iter()
-                    .map(|h| (h.host, h.alerts))
-                    .collect::<Vec<_>>()
-            ),
+                (Happening::Detection(output), false) => text_line(output),
+                (Happening::Digest(report), true) => serde_json::json!({
+                    "type": "digest",
+                    "report": report,
+                })
+                .to_string(),
+                (Happening::Digest(report), false) => format!(
+                    "digest: {} decisions, top hosts {:?}",
+                    report.total,
+                    report
+                        .top_hosts
+                        .iter()
+                        .map(|h| (h.host, h.alerts))
+                        .collect::<Vec<_>>()
+                ),
+            };
+            writeln!(out, "{text}").map_err(|error| format!("writing the output: {error}"))
         };
-        writeln!(out, "{text}").map_err(|error| format!("writing the output: {error}"))
-    };
-    let summary = match (&args.capture, &args.trace) {
-        (_, Some(trace)) => replay_trace_file(trace, &config, inventory, &mut print)?,
-        (Some(capture), None) => {
-            if !vantage::sys::is_root() {
-                anyhow::bail!("replaying a capture loads the XDP program to run every frame through it (BPF_PROG_TEST_RUN): run it as root; a trace (--trace) needs no root");
+        match (&args.capture, &args.trace) {
+            (_, Some(trace)) => replay_trace_file(trace, &config, inventory, &mut print)?,
+            (Some(capture), None) => {
+                if !vantage::sys::is_root() {
+                    anyhow::bail!("replaying a capture loads the XDP program to run every frame through it (BPF_PROG_TEST_RUN): run it as root; a trace (--trace) needs no root");
+                }
+                replay_capture_file(capture, &config, inventory, tick, &mut print)?
             }
-            replay_capture_file(capture, &config, inventory, tick, &mut print)?
+            (None, None) => anyhow::bail!("give a capture file or --trace FILE"),
         }
-        (None, None) => anyhow::bail!("give a capture file or --trace FILE"),
     };
-    drop(print);
     if json {
         writeln!(out, "{}", summary.json())?;
     } else {
@@ -103,7 +103,10 @@ fn summary_text(summary: &Summary) -> String {
         ));
     }
     if stats.snapped > 0 {
-        text.push_str(&format!("; {} frames cut by the capture's snap length", stats.snapped));
+        text.push_str(&format!(
+            "; {} frames cut by the capture's snap length",
+            stats.snapped
+        ));
     }
     if stats.clock_steps_back > 0 {
         text.push_str(&format!(
@@ -112,7 +115,10 @@ fn summary_text(summary: &Summary) -> String {
         ));
     }
     if summary.malformed_frames > 0 {
-        text.push_str(&format!("; {} malformed frames counted and passed", summary.malformed_frames));
+        text.push_str(&format!(
+            "; {} malformed frames counted and passed",
+            summary.malformed_frames
+        ));
     }
     let alerts: Vec<String> = summary
         .alerts
@@ -129,7 +135,9 @@ fn summary_text(summary: &Summary) -> String {
         summary.suppressed
     ));
     if let Some(error) = &stats.stopped_by {
-        text.push_str(&format!("\nthe capture ends with an unreadable frame: {error}"));
+        text.push_str(&format!(
+            "\nthe capture ends with an unreadable frame: {error}"
+        ));
     }
     text
 }

@@ -4,6 +4,10 @@
 //! steady mix of ordinary traffic, the sensor's live status and the fleet
 //! view until Ctrl-C, SIGTERM or SIGHUP (its terminal closed); then
 //! everything it created is removed, and every process it started is stopped.
+//! With `--attack NAME`, a client attacks the site once it is up (see
+//! `vantage_tests::attack`), under a policy that blocks: the screen shows the
+//! detection at the collector, the decision, the kernel's block, the
+//! attacker's traffic stopping, and the block lapsing.
 
 use std::{
     io::Write as _,
@@ -14,6 +18,7 @@ use std::{
 use anyhow::Context as _;
 use vantage_tests::{
     agent::{vantage_bin, SensorDirs},
+    attack::{view::AttackView, Attack, Target},
     fleet::{fleet_bin, Collector, FleetDir, SensorUplink},
     harness::require_root,
     placement::{Placement, Topology},
@@ -60,23 +65,25 @@ fn show(text: &str) {
 
 fn main() -> anyhow::Result<()> {
     require_root();
-    let (duration, placement) = parse_args(std::env::args().skip(1))?;
+    let (duration, placement, attack) = parse_args(std::env::args().skip(1))?;
     install_signal_handlers();
-    run(duration, placement)?;
+    run(duration, placement, attack)?;
     show("removed the lab site\n");
     Ok(())
 }
 
-const USAGE: &str = "vantage-lab [--seconds N] [--placement NAME]";
+const USAGE: &str = "vantage-lab [--seconds N] [--placement NAME] [--attack NAME]";
 
 /// `[--seconds N]`: how long to run (until stopped when absent);
-/// `[--placement NAME]`: where the sensor sits (`good` when absent). Anything
+/// `[--placement NAME]`: where the sensor sits (`good` when absent);
+/// `[--attack NAME]`: the attack a client runs once the site is up. Anything
 /// else is refused, so that a mistyped option does not run the lab forever.
 fn parse_args(
     mut args: impl Iterator<Item = String>,
-) -> anyhow::Result<(Option<Duration>, Placement)> {
+) -> anyhow::Result<(Option<Duration>, Placement, Option<Attack>)> {
     let mut duration = None;
     let mut placement = Placement::Good;
+    let mut attack = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--seconds" => {
@@ -92,18 +99,28 @@ fn parse_args(
                     format!("--placement {value:?}: not one of {}", placement_names())
                 })?;
             }
+            "--attack" => {
+                let value = args.next().context("--attack needs a name")?;
+                attack = Some(Attack::from_name(&value).with_context(|| {
+                    format!("--attack {value:?}: not one of {}", Attack::names())
+                })?);
+            }
             "--help" | "-h" => {
                 println!("{USAGE}: a live demo site in network namespaces (root); runs until Ctrl-C, SIGTERM or SIGHUP, or N seconds");
                 println!("placements: {}", placement_names());
                 for p in Placement::ALL {
                     println!("  {:<17} {}", p.name(), p.describe());
                 }
+                println!("attacks: {}", Attack::names());
+                for a in Attack::ALL {
+                    println!("  {:<17} {}", a.name(), a.describe());
+                }
                 std::process::exit(0);
             }
             other => anyhow::bail!("unknown argument {other:?} (usage: {USAGE})"),
         }
     }
-    Ok((duration, placement))
+    Ok((duration, placement, attack))
 }
 
 fn placement_names() -> String {
@@ -113,22 +130,37 @@ fn placement_names() -> String {
 /// Builds the site and shows it until stopped. What it made is removed as
 /// its values are dropped on return (also on an error or a panic), the
 /// traffic first, the agent's pins and the namespaces last.
-fn run(duration: Option<Duration>, placement: Placement) -> anyhow::Result<()> {
+fn run(
+    duration: Option<Duration>,
+    placement: Placement,
+    attack: Option<Attack>,
+) -> anyhow::Result<()> {
     show(&format!(
-        "building the lab site ({})...\n",
-        placement.name()
+        "building the lab site ({}{})...\n",
+        placement.name(),
+        attack.map_or(String::new(), |a| format!(", attack {}", a.name()))
     ));
     let topology = Topology::build(placement, "lb", 3)?;
     let site = &topology.site;
     let dirs = SensorDirs::new("lab");
     let fleet = FleetDir::init("lab")?;
+    // The attack's policy and detector settings, and its known-bad list.
+    std::fs::create_dir_all(&dirs.state_dir)?;
+    let list = dirs.state_dir.join("known-bad.txt");
+    let attack_config = match attack {
+        Some(attack) => attack.config(&list)?,
+        None => String::new(),
+    };
     let collector = Collector::start(&fleet, Some(&site.internet), &format!("{COLLECTOR}:7443"))?;
     let uplink = SensorUplink::create(
         &dirs.state_dir.join("uplink"),
         &fleet,
         collector.addr,
         "lab-site",
-        &format!("heartbeat_interval = \"5s\"\n{}", topology.config()),
+        &format!(
+            "heartbeat_interval = \"5s\"\n{}{attack_config}",
+            topology.config()
+        ),
     )?;
     // The MSSP's contract for the site, so that the fleet view checks the
     // sensor against what was sold, not only against its own configuration.
@@ -164,6 +196,13 @@ fn run(duration: Option<Duration>, placement: Placement) -> anyhow::Result<()> {
         dirs.state_dir.display()
     );
     let started = Instant::now();
+    let mut attack = attack.map(|a| AttackView::new(a, started));
+    let target = Target {
+        site,
+        clients: &topology.clients,
+        tag: "lb",
+        list: &list,
+    };
     while !STOP.load(Ordering::SeqCst) && duration.is_none_or(|d| started.elapsed() < d) {
         let table = dirs
             .vantage_ok(&["status"])
@@ -210,6 +249,10 @@ fn run(duration: Option<Duration>, placement: Placement) -> anyhow::Result<()> {
             topology.sensor_ns().name(),
             bin.display()
         );
+        if let Some(view) = attack.as_mut() {
+            screen += &view.step(&target, &fleet, &dirs);
+            screen += "\n";
+        }
         screen += &table;
         screen += &format!(
             "\nMSSP fleet view (vantage-fleet sensors, collector at {}):\n{sensors}",
@@ -229,6 +272,7 @@ fn run(duration: Option<Duration>, placement: Placement) -> anyhow::Result<()> {
         }
     }
     show("\nstopping the lab...\n");
+    drop(attack);
     drop(traffic);
     drop(agent);
     drop(collector);
