@@ -112,7 +112,7 @@ impl Attack {
     pub fn describe(self) -> String {
         match self {
             Attack::Scan => format!("client 10.77.1.10 runs `nmap -sS -p {SCAN_PORTS}` against the web server {WEB_SERVER}"),
-            Attack::Sweep => format!("client 10.77.1.10 runs `nmap -sn` (ICMP echo, TCP 443 and 80) over {SWEEP_NET}, 64 addresses of the lab's internet"),
+            Attack::Sweep => format!("client 10.77.1.10 sweeps {SWEEP_NET}, 64 addresses of the lab's internet: `nmap -sn` (ICMP echo, TCP 443 and 80), then `hping3 -S -p 445` (SMB, as worms do)"),
             Attack::Lateral => format!("client 10.77.1.10 tries ports 445, 3389 and 22 of the 8 hosts of a server subnet ({SERVER_HOSTS} behind the gateway) and of the other clients (those stay on the switch: an inline sensor never sees them)"),
             Attack::Beacon => format!("client 10.77.1.10 calls a C2 server ({C2_SERVER}:80) every 2 to 3 s"),
             Attack::DnsTunnel => format!("client 10.77.1.10 sends 300 TXT and NULL queries with long random labels under {TUNNEL_DOMAIN} to the site's resolver"),
@@ -312,7 +312,11 @@ pub fn launch(attack: Attack, target: &Target<'_>) -> anyhow::Result<Running> {
                 internet.ip(&["route", "add", "local", SWEEP_NET, "dev", "lo"])?;
                 let ns = running.attacker_ns.clone();
                 Box::new(move |progress, _| {
-                    let run = tools::nmap(&ns, &["-sn", "-n", "-T5", "--max-retries", "0", SWEEP_NET])?;
+                    let run =
+                        tools::nmap(&ns, &["-sn", "-n", "-T5", "--max-retries", "0", SWEEP_NET])?;
+                    tools::record_tool_run(progress, &run);
+                    let addrs = tools::hosts_of(SWEEP_NET)?;
+                    let run = tools::hping3_syn_sweep(&ns, &addrs, 445)?;
                     tools::record_tool_run(progress, &run);
                     Ok(())
                 })
@@ -340,7 +344,9 @@ pub fn launch(attack: Attack, target: &Target<'_>) -> anyhow::Result<Running> {
             }
             Attack::KnownBad => {
                 let (ns, list) = (running.attacker_ns.clone(), target.list.to_path_buf());
-                Box::new(move |progress, stop| tools::known_bad(&ns, &list, WEB_SERVER, progress, stop))
+                Box::new(move |progress, stop| {
+                    tools::known_bad(&ns, &list, WEB_SERVER, progress, stop)
+                })
             }
             Attack::NewDevice => {
                 let device = new_device(target)?;
@@ -386,7 +392,13 @@ fn server_subnet(target: &Target<'_>) -> anyhow::Result<Namespace> {
     ])?;
     servers.ip(&["addr", "add", "10.77.2.2/24", "dev", &servers_if])?;
     servers.ip(&["route", "add", "local", SERVER_HOSTS, "dev", "lo"])?;
-    servers.ip(&["route", "add", "default", "via", &SERVER_GATEWAY.to_string()])?;
+    servers.ip(&[
+        "route",
+        "add",
+        "default",
+        "via",
+        &SERVER_GATEWAY.to_string(),
+    ])?;
     Ok(servers)
 }
 
@@ -421,7 +433,13 @@ fn new_device(target: &Target<'_>) -> anyhow::Result<Namespace> {
         .ip(&["link", "set", &port, "master", &unique("b", tag)])?;
     target.site.switch.ip(&["link", "set", &port, "up"])?;
     device.ip(&["link", "set", &device_if, "up"])?;
-    device.ip(&["addr", "add", &format!("{NEW_DEVICE}/24"), "dev", &device_if])?;
+    device.ip(&[
+        "addr",
+        "add",
+        &format!("{NEW_DEVICE}/24"),
+        "dev",
+        &device_if,
+    ])?;
     device.ip(&["route", "add", "default", "via", &GATEWAY_LAN.to_string()])?;
     Ok(device)
 }

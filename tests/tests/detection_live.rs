@@ -49,7 +49,9 @@ const SCANNED: usize = 100;
 fn assert_scan_ran(run: &ToolRun) {
     assert_eq!(run.sent, SCANNED, "{run:?}");
     assert!(
-        run.summary.iter().any(|l| l.starts_with("80/tcp") && l.contains("open")),
+        run.summary
+            .iter()
+            .any(|l| l.starts_with("80/tcp") && l.contains("open")),
         "{run:?}"
     );
     assert!(
@@ -101,10 +103,14 @@ fn a_real_port_scan_is_detected_blocked_in_the_kernel_and_the_block_lapses() -> 
 
     // The policy's block, in the kernel's block map.
     let mut block = None;
-    wait_until("the policy block of the scanner", Duration::from_secs(10), || {
-        block = site.active_block(scanner.addr)?;
-        Ok(block.is_some())
-    })?;
+    wait_until(
+        "the policy block of the scanner",
+        Duration::from_secs(10),
+        || {
+            block = site.active_block(scanner.addr)?;
+            Ok(block.is_some())
+        },
+    )?;
     let blocked_seen = Instant::now();
     let block = block.unwrap_or_default();
     assert_eq!(block["kind"], "host", "{block}");
@@ -143,12 +149,21 @@ fn a_real_port_scan_is_detected_blocked_in_the_kernel_and_the_block_lapses() -> 
 
     // The scanner's traffic stops; the other client's does not.
     assert!(!connects(ns, WEB_SERVER, 80, CONNECT_TIMEOUT)?);
-    assert!(connects(bystander.ns.name(), WEB_SERVER, 80, CONNECT_TIMEOUT)?);
-    wait_until("the block counting dropped packets", Duration::from_secs(5), || {
-        Ok(site
-            .active_block(scanner.addr)?
-            .is_some_and(|b| b["hits"].as_u64() > Some(0)))
-    })?;
+    assert!(connects(
+        bystander.ns.name(),
+        WEB_SERVER,
+        80,
+        CONNECT_TIMEOUT
+    )?);
+    wait_until(
+        "the block counting dropped packets",
+        Duration::from_secs(5),
+        || {
+            Ok(site
+                .active_block(scanner.addr)?
+                .is_some_and(|b| b["hits"].as_u64() > Some(0)))
+        },
+    )?;
 
     // Until the block lapses, by itself, a TTL after it was made.
     wait_until(
@@ -196,7 +211,10 @@ fn never_block_and_the_allowlist_are_detected_but_never_blocked() -> Result {
         assert_eq!(response["action"], "refused", "{detection}");
         assert_eq!(response["reason"], "never_block", "{detection}");
         assert_eq!(response["ttl_secs"], 0, "{detection}");
-        assert_eq!(block_lines(&site.agent.log_text(), client.addr), Vec::<String>::new());
+        assert_eq!(
+            block_lines(&site.agent.log_text(), client.addr),
+            Vec::<String>::new()
+        );
         assert!(connects(client.ns.name(), WEB_SERVER, 80, CONNECT_TIMEOUT)?);
     }
     assert_eq!(site.blocks()?, Vec::<Value>::new());
@@ -205,7 +223,10 @@ fn never_block_and_the_allowlist_are_detected_but_never_blocked() -> Result {
     assert_eq!(policy["blocks"], 0, "{policy}");
     assert_eq!(policy["active_blocks"], 0, "{policy}");
     // One refusal per revision at or above block_at: at least one per client.
-    assert!(policy["refused_never_block"].as_u64() >= Some(2), "{policy}");
+    assert!(
+        policy["refused_never_block"].as_u64() >= Some(2),
+        "{policy}"
+    );
     Ok(())
 }
 
@@ -279,9 +300,8 @@ fn a_recorded_trace_replays_unprivileged_to_the_same_detection() -> Result {
         .lines()
         .map(serde_json::from_str)
         .collect::<std::result::Result<_, _>>()?;
-    let of_type = |kind: &str| -> Vec<&Value> {
-        lines.iter().filter(|l| l["type"] == kind).collect()
-    };
+    let of_type =
+        |kind: &str| -> Vec<&Value> { lines.iter().filter(|l| l["type"] == kind).collect() };
     let alerts: Vec<&Value> = of_type("alert")
         .into_iter()
         .filter(|a| a["detector"] == "port_scan")
@@ -312,17 +332,22 @@ fn a_recorded_trace_replays_unprivileged_to_the_same_detection() -> Result {
         .into_iter()
         .filter(|d| d["alert_id"] == alerts[0]["id"])
         .collect();
-    let blocks: Vec<&&Value> = decisions.iter().filter(|d| d["action"] == "block").collect();
+    let blocks: Vec<&&Value> = decisions
+        .iter()
+        .filter(|d| d["action"] == "block")
+        .collect();
     assert_eq!(blocks.len(), live_blocks, "{decisions:?}");
     assert_eq!(blocks[0]["target"], scanner_addr.to_string());
     assert_eq!(blocks[0]["ttl_secs"], BLOCK_TTL_SECS);
     let last_decision = decisions.last().copied().unwrap_or(&Value::Null);
-    assert_eq!(last_decision["action"], live["response"]["action"], "{decisions:?}");
+    assert_eq!(
+        last_decision["action"], live["response"]["action"],
+        "{decisions:?}"
+    );
 
     let summary = of_type("summary");
     assert_eq!(summary.len(), 1, "{stdout}");
-    let counted: BTreeMap<String, u64> =
-        serde_json::from_value(summary[0]["alerts"].clone())?;
+    let counted: BTreeMap<String, u64> = serde_json::from_value(summary[0]["alerts"].clone())?;
     assert_eq!(counted.get("port_scan"), Some(&1), "{}", summary[0]);
     let stored_port_scans = site
         .detections()?

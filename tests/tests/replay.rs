@@ -94,12 +94,18 @@ fn replay(file: &str, config: &Config) -> Result<Replayed> {
     require_root();
     let path = pcaps_dir()?.join(file);
     let mut outputs = Vec::new();
-    let summary = replay_capture_file(&path, config, None, Duration::from_secs(1), &mut |happening| {
-        if let Happening::Detection(output) = happening {
-            outputs.push(output);
-        }
-        Ok(())
-    })
+    let summary = replay_capture_file(
+        &path,
+        config,
+        None,
+        Duration::from_secs(1),
+        &mut |happening| {
+            if let Happening::Detection(output) = happening {
+                outputs.push(output);
+            }
+            Ok(())
+        },
+    )
     .with_context(|| format!("replaying {file}"))?;
     Ok(Replayed { outputs, summary })
 }
@@ -121,11 +127,18 @@ fn the_nmap_scan_raises_a_port_scan_by_the_scanner_early() -> Result {
     let replayed = replay("synscan.pcap", &config(&["172.16.0.0/12"], &[])?)?;
     let first_at = replayed.summary.stats.first_at;
     let scans: Vec<&DetectionOutput> = replayed.of(Detector::PortScan).collect();
-    ensure!(!scans.is_empty(), "no port scan alert: {:?}", replayed.notified());
+    ensure!(
+        !scans.is_empty(),
+        "no port scan alert: {:?}",
+        replayed.notified()
+    );
     for scan in &scans {
         let f = &scan.raised.finding;
         assert_eq!(f.host.to_string(), "172.16.0.8");
-        assert_eq!(f.peer.map(|p| p.to_string()).as_deref(), Some("64.13.134.52"));
+        assert_eq!(
+            f.peer.map(|p| p.to_string()).as_deref(),
+            Some("64.13.134.52")
+        );
     }
     let notified = scans
         .iter()
@@ -151,7 +164,10 @@ fn the_nmap_scan_raises_a_port_scan_by_the_scanner_early() -> Result {
         "{:?}",
         replayed.notified()
     );
-    assert_eq!(replayed.summary.stats.frames, tshark_frames("synscan.pcap")?);
+    assert_eq!(
+        replayed.summary.stats.frames,
+        tshark_frames("synscan.pcap")?
+    );
     assert_eq!(replayed.summary.stats.passed, replayed.summary.stats.frames);
     Ok(())
 }
@@ -163,7 +179,11 @@ fn the_iodine_tunnel_raises_a_dns_tunnel_by_the_client_not_the_resolver() -> Res
         &config(&["10.0.0.0/8"], &["10.0.2.20"])?,
     )?;
     let tunnels: Vec<&DetectionOutput> = replayed.of(Detector::DnsTunnel).collect();
-    ensure!(!tunnels.is_empty(), "no tunnel alert: {:?}", replayed.notified());
+    ensure!(
+        !tunnels.is_empty(),
+        "no tunnel alert: {:?}",
+        replayed.notified()
+    );
     for tunnel in &tunnels {
         assert_eq!(tunnel.raised.finding.host.to_string(), "10.0.2.30");
         assert_eq!(tunnel.raised.finding.domain.as_deref(), Some("pirate.sea"));
@@ -188,7 +208,11 @@ fn the_jittered_beacon_raises_a_beacon_and_nothing_for_the_resolver() -> Result 
         &config(&["147.32.80.0/24"], &["147.32.80.9"])?,
     )?;
     let beacons: Vec<&DetectionOutput> = replayed.of(Detector::Beacon).collect();
-    ensure!(!beacons.is_empty(), "no beacon alert: {:?}", replayed.notified());
+    ensure!(
+        !beacons.is_empty(),
+        "no beacon alert: {:?}",
+        replayed.notified()
+    );
     for beacon in &beacons {
         let f = &beacon.raised.finding;
         assert_eq!(f.host.to_string(), "147.32.80.37");
@@ -226,8 +250,15 @@ fn benign_captures_raise_nothing_at_notify_level() -> Result {
         let replayed = replay(file, &config(nets, resolvers)?)?;
         let notified = replayed.notified();
         ensure!(notified.is_empty(), "{file}: {notified:?}");
-        assert_eq!(replayed.summary.stats.frames, tshark_frames(file)?, "{file}");
-        assert_eq!(replayed.summary.stats.passed, replayed.summary.stats.frames, "{file}");
+        assert_eq!(
+            replayed.summary.stats.frames,
+            tshark_frames(file)?,
+            "{file}"
+        );
+        assert_eq!(
+            replayed.summary.stats.passed, replayed.summary.stats.frames,
+            "{file}"
+        );
     }
     Ok(())
 }
@@ -236,7 +267,10 @@ fn benign_captures_raise_nothing_at_notify_level() -> Result {
 fn spliced_timestamps_and_cut_packets_lose_nothing() -> Result {
     // netbios.pcap is pcapng under a .pcap name, its clock spliced over years.
     let replayed = replay("netbios.pcap", &config(&["10.0.0.0/8"], &[])?)?;
-    assert_eq!(replayed.summary.stats.frames, tshark_frames("netbios.pcap")?);
+    assert_eq!(
+        replayed.summary.stats.frames,
+        tshark_frames("netbios.pcap")?
+    );
     assert_eq!(replayed.summary.stats.passed, replayed.summary.stats.frames);
     ensure!(
         replayed.notified().is_empty(),
@@ -251,12 +285,18 @@ fn spliced_timestamps_and_cut_packets_lose_nothing() -> Result {
     // The second file holds one snapped frame, then a few stray bytes: the
     // frame is replayed (and counted as snapped), the torn tail reported.
     let torn = replay("truncated_dns_2.pcap", &config(&["0.0.0.0/0"], &[])?)?;
-    assert_eq!(torn.summary.stats.frames, tshark_frames("truncated_dns_2.pcap")?);
+    assert_eq!(
+        torn.summary.stats.frames,
+        tshark_frames("truncated_dns_2.pcap")?
+    );
     assert_eq!(torn.summary.stats.frames, 1);
     assert_eq!(torn.summary.stats.snapped, 1);
     assert_eq!(torn.summary.stats.passed, 1);
     let why = torn.summary.stats.stopped_by.unwrap_or_default();
-    ensure!(why.contains("frame 2") && why.contains("cut short"), "{why}");
+    ensure!(
+        why.contains("frame 2") && why.contains("cut short"),
+        "{why}"
+    );
     Ok(())
 }
 
@@ -328,7 +368,8 @@ fn the_cli_prints_json_lines_and_refuses_a_non_capture() -> Result {
     assert_eq!(summary["frames"], 2011);
     assert_eq!(summary["alerts"]["port_scan"], 1);
 
-    let text = std::env::temp_dir().join(format!("vantage-not-a-capture-{}.pcap", std::process::id()));
+    let text =
+        std::env::temp_dir().join(format!("vantage-not-a-capture-{}.pcap", std::process::id()));
     std::fs::write(&text, "not a capture\n")?;
     let out = Command::new(&bin).arg("replay").arg(&text).output()?;
     std::fs::remove_file(&text)?;

@@ -1,4 +1,5 @@
-//! `cargo xtask lab`: a live site in network namespaces (`vantage-lab`, in the tests crate).
+//! `cargo xtask lab`: a live site in network namespaces (`vantage-lab`, in the tests crate),
+//! optionally under attack (`--attack NAME`).
 //!
 //! xtask runs the built `vantage-lab` itself (not through `cargo run`), so
 //! that a SIGTERM or SIGHUP sent to xtask alone reaches the lab: xtask passes
@@ -12,7 +13,7 @@ use std::{
 };
 
 use anyhow::{bail, Context as _};
-use clap::Args;
+use clap::{builder::PossibleValuesParser, Args};
 
 use crate::cmd::{cargo, describe, require_root, run as run_command};
 
@@ -26,10 +27,27 @@ pub struct LabArgs {
     /// or remote-mirror (default good; `-- --help` describes each).
     #[arg(long, value_name = "NAME")]
     placement: Option<String>,
+    /// A client attacks the site once it is up, under a policy that blocks
+    /// (block_at 70, 60 s blocks): scan, sweep, lateral, beacon,
+    /// dns-tunnel, known-bad or new-device (`-- --help` describes each).
+    /// Checked before anything is built.
+    #[arg(long, value_name = "NAME", value_parser = PossibleValuesParser::new(ATTACKS))]
+    attack: Option<String>,
     /// Passed to vantage-lab (e.g. `-- --seconds 30`).
     #[arg(last = true)]
     args: Vec<String>,
 }
+
+/// The attacks `vantage-lab --attack` knows (`vantage_tests::attack::Attack`).
+const ATTACKS: [&str; 7] = [
+    "scan",
+    "sweep",
+    "lateral",
+    "beacon",
+    "dns-tunnel",
+    "known-bad",
+    "new-device",
+];
 
 /// The running lab's pid, while it may be signalled (0 otherwise).
 static LAB: AtomicI32 = AtomicI32::new(0);
@@ -115,6 +133,9 @@ pub fn run(args: &LabArgs) -> anyhow::Result<()> {
     let mut command = Command::new(&lab);
     if let Some(placement) = &args.placement {
         command.args(["--placement", placement]);
+    }
+    if let Some(attack) = &args.attack {
+        command.args(["--attack", attack]);
     }
     command.args(&args.args);
     // The terminal may be gone by now: a failed echo must not stop anything.

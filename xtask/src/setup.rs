@@ -8,7 +8,7 @@ use anyhow::bail;
 use crate::cmd::{self, is_root, output, run, succeeds};
 
 /// Debian packages the build and the tests use.
-const PACKAGES: [(&str, &str); 12] = [
+const PACKAGES: [(&str, &str); 14] = [
     ("llvm-22-dev", "LLVM 22 libraries, to build bpf-linker"),
     ("libpolly-22-dev", "Polly, linked by bpf-linker's LLVM"),
     ("iproute2", "ip: namespaces and veth pairs"),
@@ -24,6 +24,14 @@ const PACKAGES: [(&str, &str); 12] = [
     ("tcpreplay", "replays the public captures"),
     ("tshark", "endpoint statistics of the captures"),
     ("ethtool", "turns GRO off on the capture test's veth"),
+    (
+        "nmap",
+        "real port scans and host sweeps: the live detection tests and `lab --attack`",
+    ),
+    (
+        "hping3",
+        "the TCP SYN sweep of port 445 of `lab --attack sweep`",
+    ),
 ];
 
 const BPF_LINKER_VERSION: &str = "0.13.0";

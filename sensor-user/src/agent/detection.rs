@@ -211,7 +211,8 @@ impl DetectionFiles {
     /// Before a step: appends the interval to the trace (when recording).
     pub fn record(&mut self, interval: &Interval, faults: &mut Faults, now: SystemTime) {
         if let Some((path, out)) = &mut self.record {
-            let written = crate::replay::trace::write_interval(out, interval).and_then(|()| out.flush());
+            let written =
+                crate::replay::trace::write_interval(out, interval).and_then(|()| out.flush());
             faults.check(
                 FaultKind::DetectFiles,
                 written.map_err(|e| format!("--record {}: {e}", path.display())),
@@ -240,11 +241,9 @@ impl DetectionFiles {
         }
         let next_id = stage.next_alert_id();
         if next_id != self.saved_alert_id {
-            let written = write_small_file(&self.state_dir.join(ALERT_ID_FILE), &format!("{next_id}\n"));
-            if faults
-                .check(FaultKind::DetectFiles, written, now)
-                .is_some()
-            {
+            let written =
+                write_small_file(&self.state_dir.join(ALERT_ID_FILE), &format!("{next_id}\n"));
+            if faults.check(FaultKind::DetectFiles, written, now).is_some() {
                 self.saved_alert_id = next_id;
             }
         }
@@ -256,9 +255,7 @@ impl DetectionFiles {
     /// Saves the device inventory now.
     pub fn save_inventory(&mut self, stage: &DetectionStage, faults: &mut Faults, now: SystemTime) {
         self.next_save = now + SAVE_EVERY;
-        let saved = stage
-            .inventory()
-            .save(&self.state_dir.join(INVENTORY_FILE));
+        let saved = stage.inventory().save(&self.state_dir.join(INVENTORY_FILE));
         faults.check(FaultKind::DetectFiles, saved, now);
     }
 
@@ -271,7 +268,8 @@ impl DetectionFiles {
         now: SystemTime,
     ) {
         let at = unix_secs(now);
-        self.notes.retain(|note| note.until > at && note.target != target);
+        self.notes
+            .retain(|note| note.until > at && note.target != target);
         if self.notes.len() >= POLICY_NOTES_MAX {
             self.notes.remove(0);
         }

@@ -184,7 +184,10 @@ pub async fn run(
             let site = detection::site_of(
                 &options.local_nets,
                 &options.site,
-                options.uplink.as_ref().map(|u| u.connection.collector.as_str()),
+                options
+                    .uplink
+                    .as_ref()
+                    .map(|u| u.connection.collector.as_str()),
             );
             let (stage, files) = detection::start(
                 settings,
@@ -430,11 +433,12 @@ impl Agent {
             .faults
             .check(FaultKind::BlockSweep, blocks, self.clock.now())
         {
-            self.pipeline
-                .note_blocked(blocks.into_iter().filter_map(|record| match record.target {
+            self.pipeline.note_blocked(blocks.into_iter().filter_map(
+                |record| match record.target {
                     crate::net::BlockTarget::Host(ip) => Some(ip),
                     _ => None,
-                }));
+                },
+            ));
         }
     }
 

@@ -111,7 +111,11 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     /// The capture file (pcap or pcapng: told apart by its magic bytes).
-    #[arg(value_name = "CAPTURE", required_unless_present = "trace", conflicts_with = "trace")]
+    #[arg(
+        value_name = "CAPTURE",
+        required_unless_present = "trace",
+        conflicts_with = "trace"
+    )]
     pub capture: Option<PathBuf>,
     /// Replay this trace (`vantage run --record FILE`) instead of a capture.
     #[arg(long, value_name = "FILE")]

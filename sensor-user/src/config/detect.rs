@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::Violations;
 use crate::detect::{
     alerts::AlertSettings, beacon::BeaconSettings, dns_tunnel::DnsTunnelSettings,
-    known_bad::KnownBadSettings, lateral::LateralMovementSettings,
-    new_device::NewDeviceSettings, scan::HostSweepSettings, scan::PortScanSettings,
+    known_bad::KnownBadSettings, lateral::LateralMovementSettings, new_device::NewDeviceSettings,
+    scan::HostSweepSettings, scan::PortScanSettings,
 };
 
 /// `[detect]`.

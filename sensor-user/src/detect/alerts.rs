@@ -59,7 +59,10 @@ impl AlertSettings {
             out.push(("min_score", format!("{} is above 100", self.min_score)));
         }
         if !(1..=100).contains(&self.update_step) {
-            out.push(("update_step", format!("{} is outside 1..=100", self.update_step)));
+            out.push((
+                "update_step",
+                format!("{} is outside 1..=100", self.update_step),
+            ));
         }
         for (key, value) in [
             ("per_host_per_hour", self.per_host_per_hour),
@@ -344,7 +347,10 @@ mod tests {
         assert_eq!(first.as_ref().map(|r| (r.id, r.revision)), Some((7, 0)));
         assert_eq!(first.map(|r| r.severity), Some(Severity::Low));
         // +3, still low: merged, nothing sent.
-        assert_eq!(book.offer(scan("10.0.0.1", "192.0.2.9", 58, 1), at(1)), None);
+        assert_eq!(
+            book.offer(scan("10.0.0.1", "192.0.2.9", 58, 1), at(1)),
+            None
+        );
         // 61 crosses into medium: a severity change is an update even under the step.
         let update = book.offer(scan("10.0.0.1", "192.0.2.9", 61, 2), at(2));
         assert_eq!(update.map(|r| (r.id, r.revision)), Some((7, 1)));
@@ -352,7 +358,10 @@ mod tests {
         let update = book.offer(scan("10.0.0.1", "192.0.2.9", 71, 3), at(3));
         assert_eq!(update.map(|r| (r.id, r.revision)), Some((7, 2)));
         // Lower scores never send.
-        assert_eq!(book.offer(scan("10.0.0.1", "192.0.2.9", 40, 4), at(4)), None);
+        assert_eq!(
+            book.offer(scan("10.0.0.1", "192.0.2.9", 40, 4), at(4)),
+            None
+        );
         // Another peer is another alert.
         let other = book.offer(scan("10.0.0.1", "192.0.2.10", 50, 5), at(5));
         assert_eq!(other.map(|r| (r.id, r.revision)), Some((8, 0)));
@@ -365,7 +374,10 @@ mod tests {
     #[test]
     fn findings_below_the_minimum_are_not_alerts() {
         let mut book = AlertBook::new(AlertSettings::default(), 1);
-        assert_eq!(book.offer(scan("10.0.0.1", "192.0.2.9", 29, 0), at(0)), None);
+        assert_eq!(
+            book.offer(scan("10.0.0.1", "192.0.2.9", 29, 0), at(0)),
+            None
+        );
         assert_eq!(book.open_count(), 0);
         assert_eq!(book.counts().raised, 0);
     }
@@ -414,7 +426,9 @@ mod tests {
     #[test]
     fn a_quiet_alert_closes_and_a_later_finding_opens_a_new_one() {
         let mut book = AlertBook::new(AlertSettings::default(), 1);
-        assert!(book.offer(scan("10.0.0.1", "192.0.2.9", 50, 0), at(0)).is_some());
+        assert!(book
+            .offer(scan("10.0.0.1", "192.0.2.9", 50, 0), at(0))
+            .is_some());
         book.close_quiet(at(3599));
         assert_eq!(book.open_count(), 1);
         book.close_quiet(at(3600));
@@ -430,14 +444,26 @@ mod tests {
             ..AlertSettings::default()
         };
         let mut book = AlertBook::new(settings, 1);
-        assert!(book.offer(scan("10.0.0.1", "192.0.2.1", 50, 0), at(0)).is_some());
-        assert!(book.offer(scan("10.0.0.2", "192.0.2.1", 50, 1), at(1)).is_some());
+        assert!(book
+            .offer(scan("10.0.0.1", "192.0.2.1", 50, 0), at(0))
+            .is_some());
+        assert!(book
+            .offer(scan("10.0.0.2", "192.0.2.1", 50, 1), at(1))
+            .is_some());
         // Confirm the first: now the second is the least recently updated.
-        assert_eq!(book.offer(scan("10.0.0.1", "192.0.2.1", 51, 2), at(2)), None);
-        assert!(book.offer(scan("10.0.0.3", "192.0.2.1", 50, 3), at(3)).is_some());
+        assert_eq!(
+            book.offer(scan("10.0.0.1", "192.0.2.1", 51, 2), at(2)),
+            None
+        );
+        assert!(book
+            .offer(scan("10.0.0.3", "192.0.2.1", 50, 3), at(3))
+            .is_some());
         assert_eq!(book.counts().evicted, 1);
         // The first is still open (merged), the second was closed (new id).
-        assert_eq!(book.offer(scan("10.0.0.1", "192.0.2.1", 52, 4), at(4)), None);
+        assert_eq!(
+            book.offer(scan("10.0.0.1", "192.0.2.1", 52, 4), at(4)),
+            None
+        );
         let reopened = book.offer(scan("10.0.0.2", "192.0.2.1", 50, 5), at(5));
         assert_eq!(reopened.map(|r| r.revision), Some(0));
     }

@@ -107,7 +107,10 @@ pub struct DetectionStage {
 impl DetectionStage {
     /// Builds every detector from its settings; fails only on a time zone
     /// the system does not know.
-    pub fn new(options: DetectionOptions, now: SystemTime) -> Result<DetectionStage, TimeZoneError> {
+    pub fn new(
+        options: DetectionOptions,
+        now: SystemTime,
+    ) -> Result<DetectionStage, TimeZoneError> {
         let detect = &options.detect;
         let generic: Vec<Box<dyn Detect + Send>> = vec![
             Box::new(PortScan::new(detect.port_scan.clone())),
@@ -193,18 +196,18 @@ impl DetectionStage {
             self.observations += 1;
             match &observation.seen {
                 Seen::Attempt { host, peer, .. } => self.talkers.saw(*host, *peer, observation.at),
-                Seen::DnsAnswer {
-                    name,
-                    addrs,
-                    ..
-                } => self.pdns.record_addrs(name, addrs, observation.at),
+                Seen::DnsAnswer { name, addrs, .. } => {
+                    self.pdns.record_addrs(name, addrs, observation.at)
+                }
                 _ => {}
             }
             for detector in &mut self.generic {
                 detector.observe(observation, &self.site, &mut findings);
             }
-            self.known_bad.observe(observation, &self.site, &mut findings);
-            self.new_device.observe(observation, &self.site, &mut findings);
+            self.known_bad
+                .observe(observation, &self.site, &mut findings);
+            self.new_device
+                .observe(observation, &self.site, &mut findings);
         }
         for detector in &mut self.generic {
             detector.tick(now, &self.site, &mut findings);

@@ -264,3 +264,5 @@ use detection::{DetectionStage, StageOutputs};
 use observe::AnswerCounts;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_detection;

@@ -4,8 +4,8 @@
 //! parsed (hickory-proto, in `detect::pdns`) and each attempt's peer named
 //! by the passive DNS table when it knows the peer.
 
-use serde::Serialize;
 use sensor_common::EventKind;
+use serde::Serialize;
 
 use crate::{
     detect::{

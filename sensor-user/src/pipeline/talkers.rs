@@ -117,10 +117,21 @@ mod tests {
         assert_eq!(talkers.others(peer, ip(1), t0), 2);
         assert_eq!(talkers.others(peer, ip(9), t0), 3);
         // Past the memory, nobody.
-        assert_eq!(talkers.others(peer, ip(9), t0 + Duration::from_secs(600)), 0);
+        assert_eq!(
+            talkers.others(peer, ip(9), t0 + Duration::from_secs(600)),
+            0
+        );
         // A third peer evicts the least recently seen one.
-        talkers.saw(ip(1), IpAddr::from([192, 0, 2, 2]), t0 + Duration::from_secs(1));
-        talkers.saw(ip(1), IpAddr::from([192, 0, 2, 3]), t0 + Duration::from_secs(2));
+        talkers.saw(
+            ip(1),
+            IpAddr::from([192, 0, 2, 2]),
+            t0 + Duration::from_secs(1),
+        );
+        talkers.saw(
+            ip(1),
+            IpAddr::from([192, 0, 2, 3]),
+            t0 + Duration::from_secs(2),
+        );
         assert_eq!(talkers.stats(), (2, 1));
         assert_eq!(talkers.others(peer, ip(9), t0), 0);
         // The peer last seen at t0+1 is 600 s old at t0+601: forgotten.

@@ -100,7 +100,11 @@ struct Timeline {
 impl Timeline {
     /// Takes a frame's time; returns the end of the interval to close
     /// before the frame is run, if one is due.
-    fn advance(&mut self, at: SystemTime, stats: &mut ReplayStats) -> (SystemTime, Option<SystemTime>) {
+    fn advance(
+        &mut self,
+        at: SystemTime,
+        stats: &mut ReplayStats,
+    ) -> (SystemTime, Option<SystemTime>) {
         let clock = match self.clock {
             Some(clock) if at < clock => {
                 stats.clock_steps_back += 1;
@@ -140,10 +144,10 @@ pub fn replay_capture<E>(
     let mut events: Vec<Event> = Vec::new();
     let mut fresh: Vec<Event> = Vec::new();
     let close = |end: SystemTime,
-                     events: &mut Vec<Event>,
-                     sampler: &mut Sampler,
-                     kernel: &ReplayDatapath,
-                     stats: &mut ReplayStats|
+                 events: &mut Vec<Event>,
+                 sampler: &mut Sampler,
+                 kernel: &ReplayDatapath,
+                 stats: &mut ReplayStats|
      -> Result<Interval, ReplayError> {
         let reading = kernel.snapshot()?;
         stats.intervals += 1;
@@ -224,7 +228,10 @@ mod tests {
         };
         assert_eq!(timeline.advance(at(0), &mut stats), (at(0), None));
         assert_eq!(timeline.advance(at(999), &mut stats), (at(999), None));
-        assert_eq!(timeline.advance(at(1000), &mut stats), (at(1000), Some(at(1000))));
+        assert_eq!(
+            timeline.advance(at(1000), &mut stats),
+            (at(1000), Some(at(1000)))
+        );
         // Back in time: the clock holds, no interval.
         assert_eq!(timeline.advance(at(500), &mut stats), (at(1000), None));
         assert_eq!(stats.clock_steps_back, 1);

@@ -32,8 +32,9 @@ use crate::{
 use super::{
     capture::Capture,
     output::Summary,
+    replay_capture,
     trace::{TraceError, TraceReader},
-    replay_capture, ReplayError, ReplayStats,
+    ReplayError, ReplayStats,
 };
 
 /// Why a replay could not start or stopped.

@@ -26,10 +26,16 @@ pub fn response_of(output: &DetectionOutput) -> Response {
     let decision = &output.decision;
     let blast_radius = u16::try_from(output.blast_radius).unwrap_or(u16::MAX);
     let (action, ttl, reason) = match &decision.action {
-        Action::Block { ttl, .. } => (WireAction::Block, ttl.as_secs(), ActionReason::ScoreThreshold),
-        Action::ShadowBlock { ttl, .. } => {
-            (WireAction::ShadowBlock, ttl.as_secs(), ActionReason::ShadowMode)
-        }
+        Action::Block { ttl, .. } => (
+            WireAction::Block,
+            ttl.as_secs(),
+            ActionReason::ScoreThreshold,
+        ),
+        Action::ShadowBlock { ttl, .. } => (
+            WireAction::ShadowBlock,
+            ttl.as_secs(),
+            ActionReason::ShadowMode,
+        ),
         Action::Refused { reason, .. } => (
             WireAction::Refused,
             0,
@@ -86,7 +92,12 @@ pub fn detection_message(output: &DetectionOutput) -> Message {
 }
 
 /// The daily digest message; `day` is the local date it covers.
-pub fn digest_message(report: &DigestReport, day: Day, suppressed: u64, now: SystemTime) -> Message {
+pub fn digest_message(
+    report: &DigestReport,
+    day: Day,
+    suppressed: u64,
+    now: SystemTime,
+) -> Message {
     let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
     let mut digest = Digest {
         at: unix_secs(now),
@@ -111,7 +122,9 @@ pub fn digest_message(report: &DigestReport, day: Day, suppressed: u64, now: Sys
         let _full = digest.actions.push((action, count(*n)));
     }
     for host in &report.top_hosts {
-        let _full = digest.top_hosts.push((host.host.into(), count(host.alerts)));
+        let _full = digest
+            .top_hosts
+            .push((host.host.into(), count(host.alerts)));
     }
     Message::Digest(digest)
 }

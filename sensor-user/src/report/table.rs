@@ -120,7 +120,12 @@ pub fn render_table(report: &StatusReport) -> String {
                 .detectors
                 .iter()
                 .map(|(detector, stats)| {
-                    format!("{} {} ({} evicted)", detector.name(), stats.tracked, stats.evicted)
+                    format!(
+                        "{} {} ({} evicted)",
+                        detector.name(),
+                        stats.tracked,
+                        stats.evicted
+                    )
                 })
                 .collect();
             let _ = writeln!(out, "    tracking: {}", tracked.join(", "));

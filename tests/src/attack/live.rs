@@ -67,14 +67,18 @@ impl SensorProcess {
             child: Some(child),
             log,
         };
-        let started = wait_until("vantage run reports running", Duration::from_secs(15), || {
-            if let Some(child) = agent.child.as_mut() {
-                if let Some(status) = child.try_wait()? {
-                    bail!("vantage run exited ({status})");
+        let started = wait_until(
+            "vantage run reports running",
+            Duration::from_secs(15),
+            || {
+                if let Some(child) = agent.child.as_mut() {
+                    if let Some(status) = child.try_wait()? {
+                        bail!("vantage run exited ({status})");
+                    }
                 }
-            }
-            Ok(dirs.status().is_ok_and(|s| s["agent"]["running"] == true))
-        });
+                Ok(dirs.status().is_ok_and(|s| s["agent"]["running"] == true))
+            },
+        );
         if let Err(error) = started {
             bail!("{error:#}: {}", agent.log_text());
         }
@@ -198,7 +202,9 @@ impl LiveSite {
             (Ok(()), Some(found)) => Ok(found),
             (waited, _) => bail!(
                 "{:#}; stored: {:?}; agent log: {}",
-                waited.err().unwrap_or_else(|| anyhow::anyhow!("no detection")),
+                waited
+                    .err()
+                    .unwrap_or_else(|| anyhow::anyhow!("no detection")),
                 self.detections().unwrap_or_default(),
                 self.agent.log_text()
             ),

@@ -117,11 +117,43 @@ pub fn nmap_scan(ns: &str, target: Ipv4Addr, ports: &str) -> anyhow::Result<Tool
     )
 }
 
+/// A TCP SYN sweep of `port` over `addrs` from `ns` with the real `hping3`,
+/// one packet per address (`hping3 -S -p PORT -c 1 ADDR` for each).
+pub fn hping3_syn_sweep(ns: &str, addrs: &[Ipv4Addr], port: u16) -> anyhow::Result<ToolRun> {
+    let started = SystemTime::now();
+    let mut answered = 0;
+    for addr in addrs {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "hping3", "-S", "-p"])
+            .arg(port.to_string())
+            .args(["-c", "1"])
+            .arg(addr.to_string())
+            .output()
+            .context("running hping3 (apt install hping3; cargo xtask setup installs it)")?;
+        // hping3 exits 0 when it received a reply.
+        answered += usize::from(out.status.success());
+    }
+    Ok(ToolRun {
+        command: format!(
+            "hping3 -S -p {port} -c 1 ADDR, for each of {} addresses",
+            addrs.len()
+        ),
+        started,
+        first_packet: Some(started),
+        finished: SystemTime::now(),
+        sent: addrs.len(),
+        summary: vec![format!("{answered} of {} answered", addrs.len())],
+    })
+}
+
 /// Writes a tool's run into the attack's progress.
 pub fn record_tool_run(progress: &Mutex<Progress>, run: &ToolRun) {
     if let Ok(mut p) = progress.lock() {
-        p.first_packet = run.first_packet.or(Some(run.started));
-        p.lines.push(format!("{} ({} packets sent)", run.command, run.sent));
+        if p.first_packet.is_none() {
+            p.first_packet = run.first_packet.or(Some(run.started));
+        }
+        p.lines
+            .push(format!("{} ({} packets sent)", run.command, run.sent));
         p.lines.extend(run.summary.iter().cloned());
     }
 }
@@ -321,7 +353,10 @@ pub fn dns_tunnel(
             random_label(&mut jitter, 20)
         );
         let qtype = if id % 2 == 0 { QTYPE_TXT } else { QTYPE_NULL };
-        socket.send_to(&dns_message_with(id, false, &name, qtype, &[]), (server, 53))?;
+        socket.send_to(
+            &dns_message_with(id, false, &name, qtype, &[]),
+            (server, 53),
+        )?;
         let mut buf = [0u8; 512];
         if socket.recv_from(&mut buf).is_ok() {
             answered += 1;
@@ -360,7 +395,11 @@ pub fn known_bad(
     for call in 1..=5 {
         mark_first_packet(progress);
         answered += u32::from(http_call(addr, 80));
-        set_line(progress, 1, format!("{call} calls to {addr}:80, {answered} answered"));
+        set_line(
+            progress,
+            1,
+            format!("{call} calls to {addr}:80, {answered} answered"),
+        );
         if call < 5 && !pause(Duration::from_secs(2), stop) {
             break;
         }

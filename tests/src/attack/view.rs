@@ -130,12 +130,16 @@ impl AttackView {
         }
 
         if let Some((addr, port)) = attack.probe() {
-            let passes = connects(&running.attacker_ns, addr, port, Duration::from_secs(1))
-                .unwrap_or(false);
+            let passes =
+                connects(&running.attacker_ns, addr, port, Duration::from_secs(1)).unwrap_or(false);
             if self.probe.is_none_or(|(before, _)| before != passes) {
                 self.probe = Some((passes, now));
             }
-            let state = if passes { "passes" } else { "stopped (connect timed out)" };
+            let state = if passes {
+                "passes"
+            } else {
+                "stopped (connect timed out)"
+            };
             let changed = self.probe.map_or(String::new(), |(_, at)| since(at));
             let _ = writeln!(
                 out,
