@@ -41,52 +41,62 @@ const MAX_LABELS: usize = DNS_QNAME_MAX / 2 + 1;
 /// DNS query, an echo request, UDP to a new peer) and what answers it
 /// (SYN-ACK, RST, ICMP unreachable, a DNS response). `new_peer`: the
 /// packet's source had not sent to its destination before (see `account`).
+///
+/// Decided on the transport first, so that the common TCP segment reads
+/// only the fields its own case needs.
 #[inline(always)]
 pub fn kind_of(packet: &Packet, new_peer: bool) -> Option<EventKind> {
-    let (out, to) = (packet.src_local, packet.dst_local);
-    match (packet.dns, packet.transport) {
-        (Dns::Query, _) if out => Some(EventKind::DnsQuery),
-        (Dns::Answer, _) if to => Some(EventKind::DnsAnswer),
-        (
-            _,
-            Transport::Tcp {
-                syn: true,
-                ack: false,
-                ..
-            },
-        ) if out => Some(EventKind::TcpSyn),
-        (
-            _,
-            Transport::Tcp {
-                syn: true,
-                ack: true,
-                ..
-            },
-        ) if to => Some(EventKind::TcpAnswered),
-        (
-            _,
-            Transport::Tcp {
-                syn: false,
-                rst: true,
-                ..
-            },
-        ) if to => Some(EventKind::TcpRefused),
-        (_, Transport::Udp { .. }) if out && new_peer => Some(EventKind::UdpNewPeer),
-        (_, Transport::Icmp { icmp_type }) => {
-            let v4 = packet.protocol == PROTO_ICMP;
-            let (echo, unreachable) = if v4 {
+    match packet.transport {
+        Transport::Tcp { syn, ack, rst, .. } => {
+            if packet.dns != Dns::None {
+                if let Some(kind) = dns_kind(packet) {
+                    return Some(kind);
+                }
+            }
+            if syn {
+                if ack {
+                    packet.dst_local.then_some(EventKind::TcpAnswered)
+                } else {
+                    packet.src_local.then_some(EventKind::TcpSyn)
+                }
+            } else if rst && packet.dst_local {
+                Some(EventKind::TcpRefused)
+            } else {
+                None
+            }
+        }
+        Transport::Udp { .. } => {
+            if packet.dns != Dns::None {
+                if let Some(kind) = dns_kind(packet) {
+                    return Some(kind);
+                }
+            }
+            (packet.src_local && new_peer).then_some(EventKind::UdpNewPeer)
+        }
+        Transport::Icmp { icmp_type } => {
+            let (echo, unreachable) = if packet.protocol == PROTO_ICMP {
                 (ICMP_ECHO_REQUEST, ICMP_UNREACHABLE)
             } else {
                 (ICMPV6_ECHO_REQUEST, ICMPV6_UNREACHABLE)
             };
-            if icmp_type == echo && out {
+            if icmp_type == echo && packet.src_local {
                 Some(EventKind::IcmpEcho)
-            } else if icmp_type == unreachable && to {
+            } else if icmp_type == unreachable && packet.dst_local {
                 Some(EventKind::IcmpUnreachable)
             } else {
                 None
             }
         }
+        Transport::Ports { .. } | Transport::None => None,
+    }
+}
+
+/// A DNS query from a protected host, or a response to one.
+#[inline(always)]
+fn dns_kind(packet: &Packet) -> Option<EventKind> {
+    match packet.dns {
+        Dns::Query if packet.src_local => Some(EventKind::DnsQuery),
+        Dns::Answer if packet.dst_local => Some(EventKind::DnsAnswer),
         _ => None,
     }
 }
@@ -141,21 +151,16 @@ pub fn emit(
     dropped: bool,
     now: u64,
 ) {
-    let subject = if kind == EventKind::IcmpUnreachable {
-        // Without the quoted packet there is no peer to name.
+    // Without the quoted packet there is no peer to name: no event, and no
+    // token spent. Every other kind takes its subject from the packet once
+    // the budget allows the event (a flood past the budget copies nothing).
+    let quoted = if kind == EventKind::IcmpUnreachable {
         match quoted(ctx, packet) {
-            Some(subject) => subject,
+            Some(subject) => Some(subject),
             None => return,
         }
     } else {
-        let (src_port, dst_port) = packet.transport.ports();
-        Subject {
-            src: packet.src.addr,
-            dst: packet.dst.addr,
-            src_port,
-            dst_port,
-            protocol: packet.protocol,
-        }
+        None
     };
     if !take_token(settings, now) {
         site.events_rate_limited += 1;
@@ -169,7 +174,15 @@ pub fn emit(
         };
         // SAFETY: the reserved record is ours until submitted.
         let event = unsafe { &mut *entry.as_mut_ptr() };
-        write_header(&mut event.header, &subject, kind, dropped, ifindex, now);
+        write_header(
+            &mut event.header,
+            packet,
+            &quoted,
+            kind,
+            dropped,
+            ifindex,
+            now,
+        );
         copy_dns(ctx, packet, event);
         entry.submit(0);
     } else {
@@ -179,22 +192,37 @@ pub fn emit(
         };
         // SAFETY: the reserved record is ours until submitted.
         let header = unsafe { &mut *entry.as_mut_ptr() };
-        write_header(header, &subject, kind, dropped, ifindex, now);
+        write_header(header, packet, &quoted, kind, dropped, ifindex, now);
         entry.submit(0);
     }
     site.events_sent += 1;
 }
 
-/// Fills every header field (the ring's memory is not zeroed).
+/// Fills every header field (the ring's memory is not zeroed), with the
+/// addresses of the packet or, when given, of the packet it quotes.
 #[inline(always)]
 fn write_header(
     header: &mut EventHeader,
-    subject: &Subject,
+    packet: &Packet,
+    quoted: &Option<Subject>,
     kind: EventKind,
     dropped: bool,
     ifindex: u32,
     now: u64,
 ) {
+    let subject = match *quoted {
+        Some(subject) => subject,
+        None => {
+            let (src_port, dst_port) = packet.transport.ports();
+            Subject {
+                src: packet.src.addr,
+                dst: packet.dst.addr,
+                src_port,
+                dst_port,
+                protocol: packet.protocol,
+            }
+        }
+    };
     *header = EventHeader {
         timestamp_ns: now,
         src: subject.src,
