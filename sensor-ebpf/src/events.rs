@@ -18,14 +18,17 @@ use sensor_common::{
 use crate::{
     maps::{EVENTS, EVENT_BUDGET},
     parse::{
+        bounded,
         ip::{v4_key, v6_key, Ipv4Header, Ipv6Header},
-        offset, read, Dns, Packet, Transport,
+        offset, read, Dns, Packet, Transport, OFFSET_MASK,
     },
 };
 
 const PROTO_ICMP: u8 = 1;
 const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
+const IPV6_HEADER: usize = 40;
+const UDP_HEADER: u16 = 8;
 const ICMP_ECHO_REQUEST: u8 = 8;
 const ICMP_UNREACHABLE: u8 = 3;
 const ICMPV6_ECHO_REQUEST: u8 = 128;
@@ -243,13 +246,65 @@ fn write_header(
     };
 }
 
+/// Where the packet's DNS message ends in the frame and its true length,
+/// read again from the headers the parser checked (the parser keeps only
+/// where the message starts: see `parse::transport::L4::dns_at`).
+///
+/// The message ends where its datagram or its IP packet does, whichever is
+/// first (never in Ethernet padding); over TCP also where its 2-byte
+/// prefix says (the segment may hold the next message too). Its true
+/// length is the UDP length less the UDP header, or the prefix.
+#[inline(always)]
+fn dns_extent(ctx: &XdpContext, packet: &Packet) -> Option<(usize, u16)> {
+    let l3 = offset(packet.l3_at);
+    let l4 = offset(packet.l4_at);
+    let at = offset(packet.dns_at);
+    // Two bytes, not one: a one-byte bounds check compiles to `pointer <
+    // end`, which the verifier does not take as room for the byte.
+    let version = read::<[u8; 2]>(ctx, l3)?[0] >> 4;
+    let ip_end = if version == 4 {
+        l3 + u16::from_be(read::<u16>(ctx, l3 + 2)?) as usize
+    } else {
+        l3 + IPV6_HEADER + u16::from_be(read::<u16>(ctx, l3 + 4)?) as usize
+    };
+    let (end, message_len) = if packet.protocol == PROTO_UDP {
+        let udp_len = u16::from_be(read::<u16>(ctx, l4 + 4)?);
+        let datagram_end = l4 + udp_len as usize;
+        (
+            if datagram_end < ip_end {
+                datagram_end
+            } else {
+                ip_end
+            },
+            udp_len.saturating_sub(UDP_HEADER),
+        )
+    } else {
+        // The prefix's offset is hidden from the compiler (`bounded`), which
+        // would otherwise check `at` and read 2 bytes before it: a pointer
+        // below the checked one, which the verifier refuses.
+        let prefix_at = bounded(at.checked_sub(2)?, OFFSET_MASK);
+        let prefix = u16::from_be_bytes(read::<[u8; 2]>(ctx, prefix_at)?);
+        let prefixed_end = at + prefix as usize;
+        (
+            if prefixed_end < ip_end {
+                prefixed_end
+            } else {
+                ip_end
+            },
+            prefix,
+        )
+    };
+    Some((end.saturating_sub(at), message_len))
+}
+
 /// Copies the packet's DNS message (up to the payload's size) into the
 /// event and finds its question.
 #[inline(always)]
 fn copy_dns(ctx: &XdpContext, packet: &Packet, event: &mut Event) {
-    let message = packet.dns_message;
-    event.header.message_len = message.message_len;
-    let available = message.len as usize;
+    let Some((available, message_len)) = dns_extent(ctx, packet) else {
+        return;
+    };
+    event.header.message_len = message_len;
     // The parser saw a whole DNS header; a record says so again here for
     // the verifier, which must know the copy is 1 to 512 bytes long.
     if available < DNS_HEADER_LEN {
@@ -265,7 +320,7 @@ fn copy_dns(ctx: &XdpContext, packet: &Packet, event: &mut Event) {
     let copied = unsafe {
         bpf_xdp_load_bytes(
             ctx.ctx,
-            u32::from(message.at),
+            u32::from(packet.dns_at),
             event.payload.as_mut_ptr().cast(),
             len as u32,
         )
