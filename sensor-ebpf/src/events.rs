@@ -18,14 +18,17 @@ use sensor_common::{
 use crate::{
     maps::{EVENTS, EVENT_BUDGET},
     parse::{
+        bounded,
         ip::{v4_key, v6_key, Ipv4Header, Ipv6Header},
-        offset, read, Dns, Packet, Transport,
+        offset, read, Dns, Packet, Transport, OFFSET_MASK,
     },
 };
 
 const PROTO_ICMP: u8 = 1;
 const PROTO_TCP: u8 = 6;
 const PROTO_UDP: u8 = 17;
+const IPV6_HEADER: usize = 40;
+const UDP_HEADER: u16 = 8;
 const ICMP_ECHO_REQUEST: u8 = 8;
 const ICMP_UNREACHABLE: u8 = 3;
 const ICMPV6_ECHO_REQUEST: u8 = 128;
@@ -41,52 +44,62 @@ const MAX_LABELS: usize = DNS_QNAME_MAX / 2 + 1;
 /// DNS query, an echo request, UDP to a new peer) and what answers it
 /// (SYN-ACK, RST, ICMP unreachable, a DNS response). `new_peer`: the
 /// packet's source had not sent to its destination before (see `account`).
+///
+/// Decided on the transport first, so that the common TCP segment reads
+/// only the fields its own case needs.
 #[inline(always)]
 pub fn kind_of(packet: &Packet, new_peer: bool) -> Option<EventKind> {
-    let (out, to) = (packet.src_local, packet.dst_local);
-    match (packet.dns, packet.transport) {
-        (Dns::Query, _) if out => Some(EventKind::DnsQuery),
-        (Dns::Answer, _) if to => Some(EventKind::DnsAnswer),
-        (
-            _,
-            Transport::Tcp {
-                syn: true,
-                ack: false,
-                ..
-            },
-        ) if out => Some(EventKind::TcpSyn),
-        (
-            _,
-            Transport::Tcp {
-                syn: true,
-                ack: true,
-                ..
-            },
-        ) if to => Some(EventKind::TcpAnswered),
-        (
-            _,
-            Transport::Tcp {
-                syn: false,
-                rst: true,
-                ..
-            },
-        ) if to => Some(EventKind::TcpRefused),
-        (_, Transport::Udp { .. }) if out && new_peer => Some(EventKind::UdpNewPeer),
-        (_, Transport::Icmp { icmp_type }) => {
-            let v4 = packet.protocol == PROTO_ICMP;
-            let (echo, unreachable) = if v4 {
+    match packet.transport {
+        Transport::Tcp { syn, ack, rst, .. } => {
+            if packet.dns != Dns::None {
+                if let Some(kind) = dns_kind(packet) {
+                    return Some(kind);
+                }
+            }
+            if syn {
+                if ack {
+                    packet.dst_local.then_some(EventKind::TcpAnswered)
+                } else {
+                    packet.src_local.then_some(EventKind::TcpSyn)
+                }
+            } else if rst && packet.dst_local {
+                Some(EventKind::TcpRefused)
+            } else {
+                None
+            }
+        }
+        Transport::Udp { .. } => {
+            if packet.dns != Dns::None {
+                if let Some(kind) = dns_kind(packet) {
+                    return Some(kind);
+                }
+            }
+            (packet.src_local && new_peer).then_some(EventKind::UdpNewPeer)
+        }
+        Transport::Icmp { icmp_type } => {
+            let (echo, unreachable) = if packet.protocol == PROTO_ICMP {
                 (ICMP_ECHO_REQUEST, ICMP_UNREACHABLE)
             } else {
                 (ICMPV6_ECHO_REQUEST, ICMPV6_UNREACHABLE)
             };
-            if icmp_type == echo && out {
+            if icmp_type == echo && packet.src_local {
                 Some(EventKind::IcmpEcho)
-            } else if icmp_type == unreachable && to {
+            } else if icmp_type == unreachable && packet.dst_local {
                 Some(EventKind::IcmpUnreachable)
             } else {
                 None
             }
         }
+        Transport::Ports { .. } | Transport::None => None,
+    }
+}
+
+/// A DNS query from a protected host, or a response to one.
+#[inline(always)]
+fn dns_kind(packet: &Packet) -> Option<EventKind> {
+    match packet.dns {
+        Dns::Query if packet.src_local => Some(EventKind::DnsQuery),
+        Dns::Answer if packet.dst_local => Some(EventKind::DnsAnswer),
         _ => None,
     }
 }
@@ -141,21 +154,16 @@ pub fn emit(
     dropped: bool,
     now: u64,
 ) {
-    let subject = if kind == EventKind::IcmpUnreachable {
-        // Without the quoted packet there is no peer to name.
+    // Without the quoted packet there is no peer to name: no event, and no
+    // token spent. Every other kind takes its subject from the packet once
+    // the budget allows the event (a flood past the budget copies nothing).
+    let quoted = if kind == EventKind::IcmpUnreachable {
         match quoted(ctx, packet) {
-            Some(subject) => subject,
+            Some(subject) => Some(subject),
             None => return,
         }
     } else {
-        let (src_port, dst_port) = packet.transport.ports();
-        Subject {
-            src: packet.src.addr,
-            dst: packet.dst.addr,
-            src_port,
-            dst_port,
-            protocol: packet.protocol,
-        }
+        None
     };
     if !take_token(settings, now) {
         site.events_rate_limited += 1;
@@ -169,7 +177,15 @@ pub fn emit(
         };
         // SAFETY: the reserved record is ours until submitted.
         let event = unsafe { &mut *entry.as_mut_ptr() };
-        write_header(&mut event.header, &subject, kind, dropped, ifindex, now);
+        write_header(
+            &mut event.header,
+            packet,
+            &quoted,
+            kind,
+            dropped,
+            ifindex,
+            now,
+        );
         copy_dns(ctx, packet, event);
         entry.submit(0);
     } else {
@@ -179,22 +195,37 @@ pub fn emit(
         };
         // SAFETY: the reserved record is ours until submitted.
         let header = unsafe { &mut *entry.as_mut_ptr() };
-        write_header(header, &subject, kind, dropped, ifindex, now);
+        write_header(header, packet, &quoted, kind, dropped, ifindex, now);
         entry.submit(0);
     }
     site.events_sent += 1;
 }
 
-/// Fills every header field (the ring's memory is not zeroed).
+/// Fills every header field (the ring's memory is not zeroed), with the
+/// addresses of the packet or, when given, of the packet it quotes.
 #[inline(always)]
 fn write_header(
     header: &mut EventHeader,
-    subject: &Subject,
+    packet: &Packet,
+    quoted: &Option<Subject>,
     kind: EventKind,
     dropped: bool,
     ifindex: u32,
     now: u64,
 ) {
+    let subject = match *quoted {
+        Some(subject) => subject,
+        None => {
+            let (src_port, dst_port) = packet.transport.ports();
+            Subject {
+                src: packet.src.addr,
+                dst: packet.dst.addr,
+                src_port,
+                dst_port,
+                protocol: packet.protocol,
+            }
+        }
+    };
     *header = EventHeader {
         timestamp_ns: now,
         src: subject.src,
@@ -215,13 +246,65 @@ fn write_header(
     };
 }
 
+/// Where the packet's DNS message ends in the frame and its true length,
+/// read again from the headers the parser checked (the parser keeps only
+/// where the message starts: see `parse::transport::L4::dns_at`).
+///
+/// The message ends where its datagram or its IP packet does, whichever is
+/// first (never in Ethernet padding); over TCP also where its 2-byte
+/// prefix says (the segment may hold the next message too). Its true
+/// length is the UDP length less the UDP header, or the prefix.
+#[inline(always)]
+fn dns_extent(ctx: &XdpContext, packet: &Packet) -> Option<(usize, u16)> {
+    let l3 = offset(packet.l3_at);
+    let l4 = offset(packet.l4_at);
+    let at = offset(packet.dns_at);
+    // Two bytes, not one: a one-byte bounds check compiles to `pointer <
+    // end`, which the verifier does not take as room for the byte.
+    let version = read::<[u8; 2]>(ctx, l3)?[0] >> 4;
+    let ip_end = if version == 4 {
+        l3 + u16::from_be(read::<u16>(ctx, l3 + 2)?) as usize
+    } else {
+        l3 + IPV6_HEADER + u16::from_be(read::<u16>(ctx, l3 + 4)?) as usize
+    };
+    let (end, message_len) = if packet.protocol == PROTO_UDP {
+        let udp_len = u16::from_be(read::<u16>(ctx, l4 + 4)?);
+        let datagram_end = l4 + udp_len as usize;
+        (
+            if datagram_end < ip_end {
+                datagram_end
+            } else {
+                ip_end
+            },
+            udp_len.saturating_sub(UDP_HEADER),
+        )
+    } else {
+        // The prefix's offset is hidden from the compiler (`bounded`), which
+        // would otherwise check `at` and read 2 bytes before it: a pointer
+        // below the checked one, which the verifier refuses.
+        let prefix_at = bounded(at.checked_sub(2)?, OFFSET_MASK);
+        let prefix = u16::from_be_bytes(read::<[u8; 2]>(ctx, prefix_at)?);
+        let prefixed_end = at + prefix as usize;
+        (
+            if prefixed_end < ip_end {
+                prefixed_end
+            } else {
+                ip_end
+            },
+            prefix,
+        )
+    };
+    Some((end.saturating_sub(at), message_len))
+}
+
 /// Copies the packet's DNS message (up to the payload's size) into the
 /// event and finds its question.
 #[inline(always)]
 fn copy_dns(ctx: &XdpContext, packet: &Packet, event: &mut Event) {
-    let message = packet.dns_message;
-    event.header.message_len = message.message_len;
-    let available = message.len as usize;
+    let Some((available, message_len)) = dns_extent(ctx, packet) else {
+        return;
+    };
+    event.header.message_len = message_len;
     // The parser saw a whole DNS header; a record says so again here for
     // the verifier, which must know the copy is 1 to 512 bytes long.
     if available < DNS_HEADER_LEN {
@@ -237,7 +320,7 @@ fn copy_dns(ctx: &XdpContext, packet: &Packet, event: &mut Event) {
     let copied = unsafe {
         bpf_xdp_load_bytes(
             ctx.ctx,
-            u32::from(message.at),
+            u32::from(packet.dns_at),
             event.payload.as_mut_ptr().cast(),
             len as u32,
         )

@@ -29,7 +29,7 @@ use aya_ebpf::programs::XdpContext;
 use sensor_common::{host::addr_mix, HostKey, MalformedReason, Settings, SiteCounters};
 
 use crate::facts::{facts, FACT_LOCAL};
-pub use transport::{Dns, DnsMessage, Transport};
+pub use transport::{Dns, Transport};
 
 /// Returns a pointer to a `T` at `offset` bytes into the frame, or `None` if
 /// the frame is too short to hold it.
@@ -100,8 +100,9 @@ pub struct Packet {
     pub transport: Transport,
     /// A DNS query or answer (over UDP or TCP), checked to look like one.
     pub dns: Dns,
-    /// Where the DNS message lies (valid when `dns` is not [`Dns::None`]).
-    pub dns_message: DnsMessage,
+    /// Frame offset of the DNS message's header (valid when `dns` is not
+    /// [`Dns::None`]).
+    pub dns_at: u16,
     /// Source MAC as it sits in the frame (zero on a raw-IP link).
     pub src_mac: [u16; 3],
     pub vlan: u16,
@@ -331,7 +332,7 @@ pub fn parse(
         protocol: ip.protocol,
         transport: l4.transport,
         dns: l4.dns,
-        dns_message: l4.dns_message,
+        dns_at: l4.dns_at,
         src_mac: link.src_mac,
         vlan: link.vlan,
         len,

@@ -80,27 +80,15 @@ pub enum Dns {
     Answer,
 }
 
-/// Where a DNS message lies in the frame (valid when [`L4::dns`] is not
-/// [`Dns::None`]).
-#[derive(Clone, Copy, Default)]
-pub struct DnsMessage {
-    /// Frame offset of its header.
-    pub at: u16,
-    /// Bytes of it the packet holds (within the IP and UDP lengths, and
-    /// for TCP within the length prefix).
-    pub len: u16,
-    /// Its length as the transport gives it: the UDP length less the UDP
-    /// header, or the 2-byte prefix of DNS over TCP.
-    pub message_len: u16,
-}
-
 /// What the transport layer found.
 #[derive(Clone, Copy)]
 pub struct L4 {
     pub transport: Transport,
     pub dns: Dns,
-    /// Where the DNS message is (see [`DnsMessage`]).
-    pub dns_message: DnsMessage,
+    /// Frame offset of the DNS message's header (after the 2-byte prefix
+    /// over TCP). Its lengths are read again only for an event (see
+    /// `events`), so that parsing DNS costs no more than finding it.
+    pub dns_at: u16,
     pub tunnel: Tunnel,
 }
 
@@ -203,11 +191,7 @@ pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip) -> L4 {
     let mut l4 = L4 {
         transport: Transport::None,
         dns: Dns::None,
-        dns_message: DnsMessage {
-            at: 0,
-            len: 0,
-            message_len: 0,
-        },
+        dns_at: 0,
         tunnel: Tunnel::None,
     };
     let Some(at) = ip.l4 else {
@@ -278,24 +262,13 @@ fn tcp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L
         // Only a segment that starts a message is looked at.
         let payload = at + header_len;
         let available = end.saturating_sub(payload);
-        // The prefix is read before the header: read after it, its bounds
-        // check would be folded into the header's, which the verifier
-        // does not follow.
-        let prefix = read::<[u8; 2]>(ctx, payload).map(u16::from_be_bytes);
-        if let (Some(prefix), true) = (prefix, available >= 2 + DNS_HEADER) {
+        if available >= 2 + DNS_HEADER {
             if let Ok(dns) = dns_message(ctx, payload + 2, available - 2, to_dns, from_dns) {
                 if dns != Dns::None {
                     site.dns_over_tcp += 1;
                     count_dns(site, dns);
                     l4.dns = dns;
-                    // One message: the segment may hold the next one too.
-                    let held = available - 2;
-                    let prefixed = prefix as usize;
-                    l4.dns_message = DnsMessage {
-                        at: (payload + 2) as u16,
-                        len: if held < prefixed { held } else { prefixed } as u16,
-                        message_len: prefix,
-                    };
+                    l4.dns_at = (payload + 2) as u16;
                 }
             }
         }
@@ -331,11 +304,7 @@ fn udp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L
             Ok(dns) => {
                 count_dns(site, dns);
                 l4.dns = dns;
-                l4.dns_message = DnsMessage {
-                    at: payload as u16,
-                    len: payload_len as u16,
-                    message_len: claimed.saturating_sub(payload) as u16,
-                };
+                l4.dns_at = payload as u16;
             }
             Err(reason) => count_malformed(site, reason),
         }
