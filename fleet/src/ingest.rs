@@ -2,8 +2,9 @@
 //! forged, a duplicate (resend or replay), a conflicting second version of a
 //! position, or genuine, and if genuine, how it fits the sensor's chain.
 //! Everything refused is counted; only verified envelopes are stored.
-//! Heartbeats of both kinds are stored in one form, and every genuine one
-//! moves its sensor's time in state (see `assurance::dwell`). A genuine
+//! Heartbeats of every kind are stored in one form (a detection heartbeat
+//! with its detection health beside it), and every genuine one moves its
+//! sensor's time in state (see `assurance::dwell`). A genuine
 //! detection updates its alert (sensor, alert id) only with a higher
 //! revision; a lower or equal one is counted as `stale_revision` and
 //! ignored, and one in an envelope that breaks its chain is stored as an
@@ -168,6 +169,9 @@ pub fn ingest<L: Ledger + ?Sized>(
         Message::HeartbeatV1(beat) => {
             store_heartbeat(ledger, sensor, id, &beat.into(), placement.status)?;
         }
+        Message::DetectionHeartbeat(beat) => {
+            store_heartbeat(ledger, sensor, id, &beat.into(), placement.status)?;
+        }
         Message::Detection(detection) if placement.status.is_genuine() => {
             let applied = ledger.apply_detection(id, sensor, detection)?;
             if applied == Applied::Stale {
@@ -262,6 +266,8 @@ fn place<L: Ledger + ?Sized>(ledger: &L, envelope: &Envelope) -> Result<Placemen
     })
 }
 
+#[cfg(test)]
+mod detection_health_tests;
 #[cfg(test)]
 mod detection_tests;
 #[cfg(test)]

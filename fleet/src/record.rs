@@ -1,7 +1,8 @@
 //! What the collector stores and shows: one row per genuine alert, with where
 //! it sits in its sensor's chain, one row per detection (the highest
 //! revision of each sensor's alert id), one per daily digest, a heartbeat of
-//! either kind as stored, a sensor's last heartbeat, and which alerts to
+//! any kind as stored (with the detection stage's health when it carried
+//! it), a sensor's last heartbeat, and which alerts to
 //! list. Plain data shared by storage, the fleet view, the CLI and the SIEM
 //! exports.
 
@@ -9,8 +10,8 @@ use std::{collections::BTreeMap, net::IpAddr};
 
 use serde::{Deserialize, Serialize};
 use vantage_protocol::{
-    message::bounded, render, AlertKind, Detection, Detector, Explanation, Health, Heartbeat,
-    HeartbeatV1, Response, Severity, Visibility,
+    message::bounded, render, AlertKind, Detection, DetectionHealth, DetectionHeartbeat, Detector,
+    Explanation, Health, Heartbeat, HeartbeatV1, Response, Severity, Visibility,
 };
 
 use crate::assurance::sight::SightRecord;
@@ -99,7 +100,7 @@ pub struct AlertRecord {
     pub envelope_hash: String,
 }
 
-/// A heartbeat as stored, from either heartbeat kind.
+/// A heartbeat as stored, from any heartbeat kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeartbeatRecord {
     /// Unix seconds on the sensor's clock.
@@ -114,6 +115,9 @@ pub struct HeartbeatRecord {
     pub visibility: Option<Visibility>,
     /// What the sensor sees, in the current form.
     pub sight: SightRecord,
+    /// The detection stage's health (`None`: the heartbeat carried none,
+    /// detection off or a sensor older than the detection heartbeat).
+    pub detection: Option<DetectionHealth>,
 }
 
 impl From<&Heartbeat> for HeartbeatRecord {
@@ -125,6 +129,16 @@ impl From<&Heartbeat> for HeartbeatRecord {
             health: beat.health.clone(),
             visibility: None,
             sight: SightRecord::from(beat),
+            detection: None,
+        }
+    }
+}
+
+impl From<&DetectionHeartbeat> for HeartbeatRecord {
+    fn from(beat: &DetectionHeartbeat) -> HeartbeatRecord {
+        HeartbeatRecord {
+            detection: Some(beat.detection),
+            ..HeartbeatRecord::from(&beat.heartbeat)
         }
     }
 }
@@ -138,6 +152,7 @@ impl From<&HeartbeatV1> for HeartbeatRecord {
             health: beat.health.clone(),
             visibility: Some(beat.visibility),
             sight: SightRecord::from(beat),
+            detection: None,
         }
     }
 }
@@ -161,6 +176,11 @@ pub struct LastHeartbeat {
     /// What the sensor sees: verdict, findings, hosts seen, what its
     /// configuration declares (a first-revision heartbeat converted).
     pub sight: Option<SightRecord>,
+    /// The detection stage's health: alerts the rate caps suppressed and
+    /// raised since the agent started, alerts open, blocks in force,
+    /// alert-only (`None`: this heartbeat carried none, detection off or a
+    /// sensor older than the detection heartbeat).
+    pub detection: Option<DetectionHealth>,
 }
 
 /// Which alerts to list.

@@ -8,15 +8,56 @@ use std::path::{Path, PathBuf};
 
 use vantage_protocol::{
     frame, message::bounded, pin::spki_of_certificate, Ack, AckOutcome, Addr, Alert, AlertKind,
-    DatapathState, Declared, DeploymentMode, Enrolment, Finding, FindingCode, Health, Heartbeat,
-    Message, PublicKey, RejectReason, Sealer, SensorKey, Severity, Sight, Verdict,
+    DatapathState, Declared, DeploymentMode, DetectionHealth, DetectionHeartbeat, Enrolment,
+    Finding, FindingCode, Health, Heartbeat, Message, PublicKey, RejectReason, Sealer, SensorKey,
+    Severity, Sight, Verdict,
 };
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// One message of each kind; the enrolment names `key`, as a real one names
-/// the key that signs it.
+/// One message of each kind (new kinds last, so that earlier seeds keep
+/// their names); the enrolment names `key`, as a real one names the key
+/// that signs it.
 fn messages(key: &PublicKey) -> Vec<Message> {
+    let heartbeat = Heartbeat {
+        at: 1_795_000_000,
+        uptime_secs: 3600,
+        interval_secs: 60,
+        health: Health {
+            agent_version: bounded("0.1.0"),
+            datapath: DatapathState::Generic,
+            interfaces: 2,
+            spool_pending: 1,
+            spool_evicted: 2,
+            spool_torn: 1,
+            spool_rejected: 0,
+            events_lost: 3,
+            malformed: 4,
+            faults: 0,
+            failing: 0,
+        },
+        sight: Sight {
+            verdict: Verdict::Degraded,
+            since: 1_700_000_000,
+            window_secs: 300,
+            packets: 1000,
+            bytes: 100_000,
+            hosts_seen: 3,
+            findings: [Finding {
+                code: FindingCode::OneSided,
+                a: 600,
+                b: 0,
+            }]
+            .into_iter()
+            .collect(),
+            declared: Declared {
+                mode: DeploymentMode::Mirror,
+                hosts_min: 3,
+                hosts_max: 10,
+            },
+            resolvers_seen: heapless::Vec::new(),
+        },
+    };
     vec![
         Message::Alert(Alert {
             at: 1_795_000_000,
@@ -30,50 +71,22 @@ fn messages(key: &PublicKey) -> Vec<Message> {
             count: 120,
             detail: bounded("120 ports in 10 s"),
         }),
-        Message::Heartbeat(Heartbeat {
-            at: 1_795_000_000,
-            uptime_secs: 3600,
-            interval_secs: 60,
-            health: Health {
-                agent_version: bounded("0.1.0"),
-                datapath: DatapathState::Generic,
-                interfaces: 2,
-                spool_pending: 1,
-                spool_evicted: 2,
-                spool_torn: 1,
-                spool_rejected: 0,
-                events_lost: 3,
-                malformed: 4,
-                faults: 0,
-                failing: 0,
-            },
-            sight: Sight {
-                verdict: Verdict::Degraded,
-                since: 1_700_000_000,
-                window_secs: 300,
-                packets: 1000,
-                bytes: 100_000,
-                hosts_seen: 3,
-                findings: [Finding {
-                    code: FindingCode::OneSided,
-                    a: 600,
-                    b: 0,
-                }]
-                .into_iter()
-                .collect(),
-                declared: Declared {
-                    mode: DeploymentMode::Mirror,
-                    hosts_min: 3,
-                    hosts_max: 10,
-                },
-                resolvers_seen: heapless::Vec::new(),
-            },
-        }),
+        Message::Heartbeat(heartbeat.clone()),
         Message::Enrolment(Enrolment {
             public_key: key.0,
             site: bounded("acme"),
             hostname: bounded("gw-01"),
             agent_version: bounded("0.1.0"),
+        }),
+        Message::DetectionHeartbeat(DetectionHeartbeat {
+            heartbeat,
+            detection: DetectionHealth {
+                suppressed: 4,
+                raised: 130,
+                open_alerts: 3,
+                active_blocks: 1,
+                alert_only: true,
+            },
         }),
     ]
 }

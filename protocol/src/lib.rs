@@ -16,6 +16,7 @@ pub mod canary;
 pub mod codec;
 pub mod detected;
 pub mod detection;
+pub mod detection_health;
 pub mod digest;
 pub mod envelope;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod sight;
 
 pub use detected::{Detection, Explanation, DOMAIN_MAX, FACTS_MAX};
 pub use detection::{Detector, Fact};
+pub use detection_health::{DetectionHealth, DETECTION_HEALTH_MAX_LEN};
 pub use digest::{Day, Digest, DIGEST_ACTIONS_MAX, DIGEST_DETECTORS_MAX, TOP_HOSTS_MAX};
 pub use envelope::{
     chain_hash, ChainHash, Envelope, Sealed, Sealer, CHAIN_HASH_LEN, MAX_ENVELOPE_LEN,
@@ -38,8 +40,8 @@ pub use error::{DecodeError, KeyError, VerifyError};
 pub use frame::{Ack, AckOutcome, RejectReason};
 pub use keys::{PublicKey, SensorId, SensorKey};
 pub use message::{
-    Addr, Alert, AlertKind, DatapathState, Enrolment, Health, Heartbeat, HeartbeatV1, Message,
-    Severity, Visibility, VisibilityVerdict,
+    Addr, Alert, AlertKind, DatapathState, DetectionHeartbeat, Enrolment, Health, Heartbeat,
+    HeartbeatV1, Message, Severity, Visibility, VisibilityVerdict,
 };
 pub use pin::KeyPin;
 pub use response::{Action, ActionReason, Response};

@@ -1,5 +1,6 @@
 //! The payloads a sensor signs: alerts, heartbeats (health and what the sensor
-//! can see), enrolment requests, detections and daily digests. Strings are
+//! can see, and with detection on how its detection stage is doing),
+//! enrolment requests, detections and daily digests. Strings are
 //! `heapless` with fixed capacities, so a decoder never holds more than the
 //! limits below.
 
@@ -8,7 +9,10 @@ use std::net::IpAddr;
 use heapless::String as BoundedString;
 use serde::{Deserialize, Serialize};
 
-use crate::{detected::Detection, digest::Digest, error::DecodeError, sight::Sight};
+use crate::{
+    detected::Detection, detection_health::DetectionHealth, digest::Digest, error::DecodeError,
+    sight::Sight,
+};
 
 /// Longest free-text detail an alert carries.
 pub const DETAIL_MAX: usize = 64;
@@ -230,6 +234,17 @@ pub struct HeartbeatV1 {
     pub visibility: Visibility,
 }
 
+/// The heartbeat of a sensor whose detection is on: the [`Heartbeat`] as
+/// it is (the collector counts it as one for sight, health and silence)
+/// and the detection stage's health. A sensor with detection off sends a
+/// plain [`Message::Heartbeat`], which collectors older than this variant
+/// also accept (they refuse this one as malformed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetectionHeartbeat {
+    pub heartbeat: Heartbeat,
+    pub detection: DetectionHealth,
+}
+
 /// A request to be enrolled for a site, signed with the key it names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Enrolment {
@@ -242,11 +257,10 @@ pub struct Enrolment {
 /// Everything a sensor signs. The order is the wire's (postcard encodes the
 /// variant's index): variants are only ever added at the end. Not `Eq`: a
 /// detection's explanation carries `f32` figures.
+///
+/// The heartbeats' bounded findings make them the largest variants (a few
+/// hundred bytes); a few messages a second are built, never stored in bulk.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a heartbeat's bounded findings make it the largest; a few messages a second are built, never stored in bulk"
-)]
 pub enum Message {
     Alert(Alert),
     HeartbeatV1(HeartbeatV1),
@@ -256,6 +270,8 @@ pub enum Message {
     Detection(Detection),
     /// One local day of detections in counts.
     Digest(Digest),
+    /// A heartbeat with the detection stage's health (detection on).
+    DetectionHeartbeat(DetectionHeartbeat),
 }
 
 impl Message {
@@ -282,11 +298,32 @@ impl Message {
         Ok(message)
     }
 
+    /// The current-form heartbeat this message carries: a
+    /// [`Message::Heartbeat`]'s, or a [`Message::DetectionHeartbeat`]'s
+    /// (`None` for a first-revision heartbeat and every other message).
+    pub fn heartbeat(&self) -> Option<&Heartbeat> {
+        match self {
+            Message::Heartbeat(beat) => Some(beat),
+            Message::DetectionHeartbeat(beat) => Some(&beat.heartbeat),
+            _ => None,
+        }
+    }
+
+    /// The detection stage's health, when the message carries it.
+    pub fn detection_health(&self) -> Option<&DetectionHealth> {
+        match self {
+            Message::DetectionHeartbeat(beat) => Some(&beat.detection),
+            _ => None,
+        }
+    }
+
     /// A short name for logs and tables.
     pub fn kind_name(&self) -> &'static str {
         match self {
             Message::Alert(_) => "alert",
-            Message::Heartbeat(_) | Message::HeartbeatV1(_) => "heartbeat",
+            Message::Heartbeat(_) | Message::HeartbeatV1(_) | Message::DetectionHeartbeat(_) => {
+                "heartbeat"
+            }
             Message::Enrolment(_) => "enrolment",
             Message::Detection(_) => "detection",
             Message::Digest(_) => "digest",

@@ -2,7 +2,9 @@
 //! `vantage.fleet.sensors/1` JSON. Under each sensor's line, indented, what
 //! visibility assurance found: its verdict and time in each verdict, its
 //! findings, what its configuration declares, the contract check, where it
-//! contradicts its enrolment, and its last canary.
+//! contradicts its enrolment, and its last canary; then, when its last
+//! heartbeat carried it, the detection stage's health (alerts the rate caps
+//! suppressed, alerts raised and open, blocks, alert-only).
 
 use std::{fmt::Write as _, path::Path};
 
@@ -91,7 +93,8 @@ fn render(report: &FleetReport) -> String {
 }
 
 /// The indented lines under a sensor: verdict and time in state, findings,
-/// declaration, contract check, contradictions, last canary.
+/// declaration, contract check, contradictions, last canary, detection
+/// health.
 fn details(out: &mut String, sensor: &SensorSummary) {
     let sight = sensor
         .last_heartbeat
@@ -168,5 +171,12 @@ fn details(out: &mut String, sensor: &SensorSummary) {
             rfc3339(timing.stored_at),
             timing.name
         );
+    }
+    let detection = sensor
+        .last_heartbeat
+        .as_ref()
+        .and_then(|beat| beat.detection.as_ref());
+    if let Some(detection) = detection {
+        let _ = writeln!(out, "  detection  {detection}");
     }
 }

@@ -137,6 +137,7 @@ fn both_heartbeat_kinds_are_stored_in_one_form() {
                     declared: None,
                     resolvers_seen: None,
                 },
+                detection: None,
             },
             &HeartbeatRecord {
                 at: T + 60,
@@ -160,6 +161,7 @@ fn both_heartbeat_kinds_are_stored_in_one_form() {
                     }),
                     resolvers_seen: Some(vec![]),
                 },
+                detection: None,
             },
         ]
     );

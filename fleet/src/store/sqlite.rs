@@ -255,6 +255,8 @@ fn count_from_column(value: i64) -> u64 {
 }
 
 #[cfg(test)]
+mod detection_health_tests;
+#[cfg(test)]
 mod detection_tests;
 #[cfg(test)]
 mod sight_tests;

@@ -328,7 +328,8 @@ impl Agent {
             }
             if outputs.heartbeat_due {
                 let beat = heartbeat::build(outputs.sight, &self.health(&interval, now));
-                messages.push(Message::Heartbeat(beat));
+                let detection = self.pipeline.detection().map(|stage| stage.stats());
+                messages.push(heartbeat::message(beat, detection.as_ref()));
             }
             if !messages.is_empty() {
                 self.commit(messages).await;

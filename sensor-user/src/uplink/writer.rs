@@ -323,6 +323,10 @@ impl Writer {
                 severity: Some(severity),
                 hash: Some(hex_encode(&sealed.hash)),
                 bytes: Some(sealed.bytes.len() as u64),
+                // A heartbeat with detection on: what the rate caps held back.
+                detail: message
+                    .detection_health()
+                    .map(|detection| format!("detection {detection}")),
                 ..LogEntry::event(if refused { "refused" } else { "committed" })
             });
         }
@@ -388,3 +392,6 @@ impl Writer {
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -325,7 +325,7 @@ fn a_version_two_database_gains_detections_in_place() -> Result {
     let version: i64 = store
         .conn
         .pragma_query_value(None, "user_version", |row| row.get(0))?;
-    assert_eq!(version, 3);
+    assert_eq!(version, schema::LATEST);
     send(
         &mut store,
         &mut sealer,

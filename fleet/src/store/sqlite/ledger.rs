@@ -151,13 +151,16 @@ impl Ledger for SqliteLedger<'_> {
         let sight = &beat.sight;
         let findings = serde_json::to_string(&sight.findings).unwrap_or_else(|_| "[]".into());
         let declared = sight.declared;
+        let detection = beat.detection;
         self.tx
             .execute(
                 "INSERT INTO heartbeats (envelope_id, sent_at, uptime_secs, interval_secs, verdict, health, visibility,
                      revision, sight_verdict, findings, hosts_seen, declared_mode, declared_hosts_min,
                      declared_hosts_max, sight_since, window_secs, sight_packets, sight_bytes,
-                     resolvers_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                     resolvers_seen, detect_suppressed, detect_raised, detect_open_alerts,
+                     detect_active_blocks, detect_alert_only)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                     ?20, ?21, ?22, ?23, ?24)",
                 params![
                     envelope_id,
                     seq_param(beat.at),
@@ -181,6 +184,11 @@ impl Ledger for SqliteLedger<'_> {
                         .resolvers_seen
                         .as_ref()
                         .map(|seen| serde_json::to_string(seen).unwrap_or_else(|_| "[]".into())),
+                    detection.map(|d| d.suppressed),
+                    detection.map(|d| d.raised),
+                    detection.map(|d| d.open_alerts),
+                    detection.map(|d| d.active_blocks),
+                    detection.map(|d| d.alert_only),
                 ],
             )
             .doing("storing a heartbeat")

@@ -6,7 +6,7 @@
 use std::{collections::BTreeMap, net::IpAddr};
 
 use rusqlite::{params, OptionalExtension as _, Row};
-use vantage_protocol::{AlertKind, Declared, DeploymentMode, Severity, Verdict};
+use vantage_protocol::{AlertKind, Declared, DeploymentMode, DetectionHealth, Severity, Verdict};
 
 use super::{count_from_column, seq_from_column, ContractColumns, Doing as _, SqliteStore};
 use crate::{
@@ -83,6 +83,27 @@ fn sight_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<SightRecord> {
     })
 }
 
+/// The detection health columns of a heartbeat row, from index `at` on:
+/// detect_suppressed, detect_raised, detect_open_alerts,
+/// detect_active_blocks, detect_alert_only. `None` when the heartbeat
+/// carried none (its `detect_suppressed` is NULL); a figure out of its
+/// range (written by hand) saturates.
+fn detection_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<DetectionHealth>> {
+    let Some(suppressed) = row.get::<_, Option<i64>>(at)? else {
+        return Ok(None);
+    };
+    let figure = |value: Option<i64>| value.unwrap_or(0).max(0);
+    let wide = |value: Option<i64>| u32::try_from(figure(value)).unwrap_or(u32::MAX);
+    let narrow = |value: Option<i64>| u16::try_from(figure(value)).unwrap_or(u16::MAX);
+    Ok(Some(DetectionHealth {
+        suppressed: wide(Some(suppressed)),
+        raised: wide(row.get(at + 1)?),
+        open_alerts: narrow(row.get(at + 2)?),
+        active_blocks: narrow(row.get(at + 3)?),
+        alert_only: row.get::<_, Option<i64>>(at + 4)?.unwrap_or(0) != 0,
+    }))
+}
+
 /// The severities `filter` lists, as a JSON array for `json_each`: filtered
 /// in SQL so that LIMIT counts only them.
 pub(super) fn wanted_severities(filter: &AlertFilter) -> String {
@@ -141,7 +162,9 @@ impl Queries for SqliteStore {
                 "SELECT e.received_at, h.sent_at, h.uptime_secs, h.interval_secs, h.health, h.visibility,
                         h.revision, h.sight_verdict, h.findings, h.hosts_seen, h.declared_mode,
                         h.declared_hosts_min, h.declared_hosts_max, h.sight_since, h.window_secs,
-                        h.sight_packets, h.sight_bytes, h.resolvers_seen
+                        h.sight_packets, h.sight_bytes, h.resolvers_seen, h.detect_suppressed,
+                        h.detect_raised, h.detect_open_alerts, h.detect_active_blocks,
+                        h.detect_alert_only
                  FROM heartbeats h JOIN envelopes e ON e.id = h.envelope_id
                  WHERE e.sensor = ?1 AND e.chain != 'broken'
                  ORDER BY e.received_at DESC, e.id DESC LIMIT 1",
@@ -157,6 +180,7 @@ impl Queries for SqliteStore {
                             .ok()
                             .flatten(),
                         sight: Some(sight_from_row(row, 6)?),
+                        detection: detection_from_row(row, 18)?,
                     })
                 },
             )

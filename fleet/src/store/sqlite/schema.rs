@@ -18,6 +18,12 @@
 //! revision and counts the update); `digests` one row per digest envelope.
 //! Every revision's envelope stays in `envelopes` with its wire bytes.
 //!
+//! Migration 4 adds the detection health a detection heartbeat carries:
+//! five `detect_*` columns on `heartbeats`, NULL for every heartbeat that
+//! carried none (all rows before the upgrade, first-revision and plain
+//! heartbeats, sensors with detection off). A sensor's latest detection
+//! health is that of its last heartbeat.
+//!
 //! `UNIQUE (sensor, epoch, seq)` on `envelopes` is what decides duplicates:
 //! an insert at a taken position does nothing (see `SqliteLedger`), so
 //! several collectors writing one database cannot both store a position.
@@ -200,8 +206,20 @@ CREATE TABLE digests (
 );
 ";
 
+/// Version 4: the detection health of detection heartbeats (NULL when a
+/// heartbeat carried none): alerts the rate caps suppressed and alerts
+/// raised since the agent started, alerts open, blocks in force, and
+/// alert-only as 0 or 1.
+const V4: &str = "
+ALTER TABLE heartbeats ADD COLUMN detect_suppressed INTEGER;
+ALTER TABLE heartbeats ADD COLUMN detect_raised INTEGER;
+ALTER TABLE heartbeats ADD COLUMN detect_open_alerts INTEGER;
+ALTER TABLE heartbeats ADD COLUMN detect_active_blocks INTEGER;
+ALTER TABLE heartbeats ADD COLUMN detect_alert_only INTEGER;
+";
+
 /// Every migration, in order; migration `i` brings the file to version `i + 1`.
-pub(super) const MIGRATIONS: [&str; 3] = [V1, V2, V3];
+pub(super) const MIGRATIONS: [&str; 4] = [V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub(super) const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -39,7 +39,8 @@ pub enum Rank {
     Low = 1,
     Medium = 2,
     High = 3,
-    /// Critical alerts, heartbeats and enrolments.
+    /// Critical alerts, heartbeats (with or without detection health),
+    /// enrolments and digests.
     #[strum(serialize = "critical_or_heartbeat")]
     Keep = 4,
 }
@@ -57,6 +58,7 @@ impl Rank {
             },
             Message::Heartbeat(_)
             | Message::HeartbeatV1(_)
+            | Message::DetectionHeartbeat(_)
             | Message::Enrolment(_)
             | Message::Digest(_) => Rank::Keep,
         }
