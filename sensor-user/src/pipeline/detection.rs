@@ -242,11 +242,13 @@ impl DetectionStage {
         blocked: &dyn Fn(IpAddr) -> bool,
     ) -> DetectionOutput {
         let finding: &Finding = &raised.finding;
-        // The peer a block would cut the other hosts from (beacons,
-        // known-bad peers); a quarantined host has no blast radius beyond itself.
-        let blast_radius = finding
-            .peer
-            .map_or(0, |peer| self.talkers.others(peer, finding.host, now));
+        // A block on the peer (beacons, known-bad peers) cuts every other
+        // protected host that talks to it; a quarantined host cuts only itself.
+        let blocks_peer = matches!(finding.detector, Detector::Beacon | Detector::KnownBad);
+        let blast_radius = match finding.peer {
+            Some(peer) if blocks_peer => self.talkers.others(peer, finding.host, now),
+            _ => 0,
+        };
         let input = DecisionInput {
             detector: finding.detector,
             host: finding.host,

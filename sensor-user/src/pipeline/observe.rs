@@ -59,6 +59,11 @@ pub fn observe(
 }
 
 fn seen_of(event: &Event, pdns: &PassiveDns, answers: &mut AnswerCounts) -> Option<Seen> {
+    // A packet a block dropped reached nobody: a blocked host retrying its
+    // peer is not a beacon, and its "scan" is already stopped.
+    if event.dropped {
+        return None;
+    }
     let attempt = |transport, port| Seen::Attempt {
         host: event.src,
         peer: event.dst,

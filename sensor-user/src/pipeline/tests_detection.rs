@@ -295,3 +295,38 @@ fn the_digest_falls_due_once_at_its_local_time() {
     }
     assert_eq!(digests, vec![7 * 60, 31 * 60]);
 }
+
+/// SYNs a block dropped reached nobody: they feed no detector. A scan's
+/// block quarantines the scanner alone: no blast radius, even when other
+/// hosts talk to the scanned peer.
+#[test]
+fn dropped_attempts_feed_nothing_and_a_quarantine_has_no_blast_radius() {
+    let mut pipeline = new_pipeline(&Config::default(), SiteMode::Inline, &[]);
+    for second in 0..10u16 {
+        let events = (0..10)
+            .map(|i| {
+                let mut event = syn("10.0.0.8", "192.0.2.9", 1000 + second * 10 + i);
+                event.dropped = true;
+                event
+            })
+            .collect();
+        let now = at(u64::from(second) + 1);
+        let out = pipeline.step(&interval(now, events), &Surroundings::default(), None, now);
+        assert!(out.detection.detections.is_empty());
+    }
+    assert_eq!(
+        pipeline.detection().map(|d| d.stats().observations),
+        Some(0)
+    );
+
+    let mut pipeline = new_pipeline(&Config::default(), SiteMode::Inline, &[]);
+    let now = at(1);
+    let others = vec![
+        syn("10.0.0.20", "192.0.2.9", 443),
+        syn("10.0.0.21", "192.0.2.9", 443),
+    ];
+    pipeline.step(&interval(now, others), &Surroundings::default(), None, now);
+    let outputs = scan(&mut pipeline, "10.0.0.8", 5);
+    assert!(!outputs.is_empty());
+    assert!(outputs.iter().all(|o| o.blast_radius == 0));
+}

@@ -89,7 +89,7 @@ impl AttackView {
         let origin = progress.first_packet.or(progress.started);
         let since = |at: SystemTime| match origin.and_then(|o| at.duration_since(o).ok()) {
             Some(d) => format!("+{:.1} s", d.as_secs_f64()),
-            None => "before the first packet".to_owned(),
+            None => "the start".to_owned(),
         };
         let now = SystemTime::now();
 
@@ -148,10 +148,14 @@ impl AttackView {
             );
         }
 
-        out += "  timeline from the first packet:";
+        out += if attack == Attack::KnownBad {
+            "  timeline from the list's update:"
+        } else {
+            "  timeline from the first packet:"
+        };
         match origin {
             Some(origin) => {
-                let _ = write!(out, " first packet {}", clock(origin));
+                let _ = write!(out, " {}", clock(origin));
             }
             None => out += " no packet yet",
         }

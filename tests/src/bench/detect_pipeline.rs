@@ -3,7 +3,8 @@
 //! on the interval (with the detection stage `vantage replay` builds,
 //! `replay::session::detection_stage`, or without detection), then the
 //! stage's counters for the state file, each part timed. Also the
-//! process's resident memory from `/proc/self/status`.
+//! process's resident memory from `/proc/self/status`, and the
+//! allocator's own account (glibc's `mallinfo2`).
 
 use std::{
     net::IpAddr,
@@ -20,7 +21,15 @@ use vantage::{
     visibility::{Declaration, Surroundings},
 };
 
-use super::detect_site::{SyntheticSite, Tick, GATEWAY, RESOLVERS};
+use super::{
+    detect_names::known_bad_list,
+    detect_pcap::ScratchDir,
+    detect_site::{SyntheticSite, Tick, GATEWAY, RESOLVERS},
+};
+
+/// Addresses and domains on the benchmark's known-bad list (besides the
+/// incidents'): a usual feed's size.
+pub const LIST_ENTRIES: u32 = 5_000;
 
 /// The configuration of the benchmark: the defaults, an inline site with
 /// the synthetic site's resolvers and gateway, and the known-bad lists `lists`.
@@ -31,6 +40,16 @@ pub fn bench_config(lists: Vec<PathBuf>) -> Config {
     config.site.gateway = Some(IpAddr::V4(GATEWAY));
     config.detect.known_bad.lists = lists;
     config
+}
+
+/// [`bench_config`] with the benchmark's known-bad list
+/// ([`known_bad_list`], [`LIST_ENTRIES`] of each kind) written into `scratch`.
+pub fn config_with_list(scratch: &ScratchDir) -> anyhow::Result<Config> {
+    let list = scratch.write(
+        "known-bad.txt",
+        known_bad_list(LIST_ENTRIES, LIST_ENTRIES).as_bytes(),
+    )?;
+    Ok(bench_config(vec![list]))
 }
 
 /// How long each part of one tick took.
@@ -108,13 +127,18 @@ impl TickWork {
     }
 }
 
-/// Resident memory of this process, KiB.
+/// Resident memory of this process, and what the allocator holds, KiB.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Memory {
     /// `VmRSS`: resident now.
     pub rss_kib: u64,
     /// `VmHWM`: the highest resident so far.
     pub hwm_kib: u64,
+    /// glibc's `mallinfo2`: bytes in allocations now (`uordblks` plus
+    /// `hblkhd`, the blocks mapped on their own), and bytes free inside
+    /// the heap (`fordblks`, kept by the allocator, resident if touched).
+    pub heap_used_kib: u64,
+    pub heap_free_kib: u64,
 }
 
 /// Reads `VmRSS` and `VmHWM` from `/proc/self/status`.
@@ -135,8 +159,12 @@ pub fn memory() -> anyhow::Result<Memory> {
             .parse()
             .with_context(|| format!("{name} in /proc/self/status: {line}"))
     };
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let info = unsafe { libc::mallinfo2() };
     Ok(Memory {
         rss_kib: field("VmRSS")?,
         hwm_kib: field("VmHWM")?,
+        heap_used_kib: ((info.uordblks + info.hblkhd) / 1024) as u64,
+        heap_free_kib: (info.fordblks / 1024) as u64,
     })
 }

@@ -8,6 +8,9 @@
 //! it: this crate's object, xdp-filter ([`xdp_filter`]) or a running agent
 //! ([`live`]).
 
+pub mod detect_format;
+pub mod detect_memory;
+pub mod detect_names;
 pub mod detect_pcap;
 pub mod detect_pipeline;
 pub mod detect_replay;

@@ -19,17 +19,15 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
-use vantage::{config::Config, detect::Detector};
 use vantage_tests::{
     agent::vantage_bin,
     bench::{
+        detect_format::{grouped, met, mib, ms, spread},
+        detect_memory::{self, MemoryRun},
         detect_pcap::ScratchDir,
-        detect_pipeline::{bench_config, memory, Memory, StepTimes, TickWork},
-        detect_replay::{
-            prepare, replay_command, replay_counts, seconds, tshark_command, tshark_frames,
-        },
-        detect_site::{known_bad_list, SyntheticSite},
-        median,
+        detect_pipeline::{config_with_list, StepTimes, TickWork},
+        detect_replay,
+        detect_site::SyntheticSite,
     },
 };
 
@@ -39,8 +37,6 @@ const GOAL_RSS_MIB: f64 = 32.0;
 /// The headline load: the default event rate limit (2,000 per CPU per
 /// second) of a 4-CPU sensor.
 const HEADLINE_EVENTS: usize = 8_000;
-/// The known-bad list's size: addresses and domains (a usual feed's).
-const LIST_ENTRIES: u32 = 5_000;
 /// Ticks at each new load before its rounds.
 const WARM_UP_TICKS: usize = 5;
 const SEED: u64 = 0x7a47_a6e5;
@@ -75,11 +71,11 @@ fn options() -> anyhow::Result<Options> {
         hosts: 10_000,
         cpus: std::thread::available_parallelism().map_or(2, usize::from),
         events: vec![4_000, HEADLINE_EVENTS, 32_000],
-        rounds: 21,
-        ticks: 5,
-        fill: 600,
-        replay_rounds: 7,
-        min_frames: 50_000,
+        rounds: 15,
+        ticks: 4,
+        fill: 300,
+        replay_rounds: 5,
+        min_frames: 30_000,
         pcaps: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps"),
         memory_child: false,
     };
@@ -88,11 +84,11 @@ fn options() -> anyhow::Result<Options> {
         match arg.as_str() {
             "--quick" => {
                 options.events = vec![HEADLINE_EVENTS];
-                options.rounds = 7;
+                options.rounds = 5;
                 options.ticks = 3;
-                options.fill = 300;
+                options.fill = 120;
                 options.replay_rounds = 3;
-                options.min_frames = 15_000;
+                options.min_frames = 10_000;
             }
             "--only" => {
                 let list: String = number(args.next(), "--only")?;
@@ -147,64 +143,13 @@ fn headline_events(options: &Options) -> usize {
     }
 }
 
-fn ms(d: std::time::Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-fn met(ok: bool) -> &'static str {
-    if ok {
-        "met"
-    } else {
-        "NOT MET"
-    }
-}
-
-/// Thousands separated by commas.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The config with the benchmark's known-bad list written into `scratch`.
-fn config(scratch: &ScratchDir) -> anyhow::Result<Config> {
-    let list = scratch.write(
-        "known-bad.txt",
-        known_bad_list(LIST_ENTRIES, LIST_ENTRIES).as_bytes(),
-    )?;
-    Ok(bench_config(vec![list]))
-}
-
-/// Median, lowest and highest of `values`.
-fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
-    let med = median(&mut values);
-    let low = values.first().copied().unwrap_or(f64::NAN);
-    let high = values.last().copied().unwrap_or(f64::NAN);
-    (med, low, high)
-}
-
-/// The caps of each detector's tracked keys under `config`, and what a key is.
-fn cap_of(config: &Config, detector: Option<Detector>) -> (usize, &'static str) {
-    let d = &config.detect;
-    match detector {
-        Some(Detector::PortScan) => (d.port_scan.max_tracked, "(host, peer) pairs"),
-        Some(Detector::HostSweep) => (d.host_sweep.max_tracked, "(host, port, transport) keys"),
-        Some(Detector::LateralMovement) => (d.lateral_movement.max_tracked, "hosts"),
-        Some(Detector::Beacon) => (d.beacon.max_tracked, "(host, peer or domain) keys"),
-        Some(Detector::DnsTunnel) => (d.dns_tunnel.max_tracked, "(host, domain) keys"),
-        Some(Detector::KnownBad) => (d.known_bad.max_resolved, "(host, address) from answers"),
-        Some(Detector::NewDevice) => (d.new_device.max_entries, "inventory entries"),
-        None => (d.passive_dns_addresses as usize, "addresses (passive DNS)"),
+fn memory_run(options: &Options) -> MemoryRun {
+    MemoryRun {
+        hosts: options.hosts,
+        cpus: options.cpus,
+        events: headline_events(options),
+        fill: options.fill,
+        seed: SEED,
     }
 }
 
@@ -214,7 +159,7 @@ fn detect_part(
     scratch: &ScratchDir,
     headline: &mut Vec<String>,
 ) -> anyhow::Result<()> {
-    let config = config(scratch)?;
+    let config = config_with_list(scratch)?;
     let load = headline_events(options);
     println!(
         "== Detection: the agent's work per tick minus the syscalls (Sampler::next, Pipeline::step, stats), {} hosts x {} CPU copies\n",
@@ -253,7 +198,7 @@ fn detect_part(
         "tick on",
         "range",
         "on/off",
-        "alerts",
+        "alerts/t",
         "goal"
     );
     for &events in &options.events {
@@ -336,235 +281,22 @@ fn detect_part(
     memory_part(options, &config, headline)
 }
 
-/// The memory child: the agent's state after the fill, as one JSON line.
-fn memory_child(options: &Options) -> anyhow::Result<()> {
-    let start = memory()?;
-    let scratch = ScratchDir::create("vantage-detect-bench-child")?;
-    let config = config(&scratch)?;
-    let load = headline_events(options);
-    let mut site = SyntheticSite::new(options.hosts, options.cpus, SEED);
-    let first = site.tick(load);
-    let with_site = memory()?;
-    let mut on = TickWork::new(&config, true)?;
-    on.step(first);
-    for _ in 1..options.fill {
-        on.step(site.tick(load));
-    }
-    let filled = memory()?;
-    let stats = on.stats().context("no detection stats")?;
-    let mut detectors: Vec<serde_json::Value> = stats
-        .detectors
-        .iter()
-        .map(|(d, s)| serde_json::json!([d.name(), s.tracked, s.evicted]))
-        .collect();
-    detectors.push(serde_json::json!([
-        "passive_dns",
-        stats.passive_dns.tracked,
-        stats.passive_dns.evicted
-    ]));
-    let json = |m: Memory| serde_json::json!([m.rss_kib, m.hwm_kib]);
-    println!(
-        "{}",
-        serde_json::json!({
-            "start": json(start),
-            "site": json(with_site),
-            "filled": json(filled),
-            "detectors": detectors,
-            "open_alerts": stats.open_alerts,
-        })
-    );
-    Ok(())
-}
-
 /// Part one, memory: a child process fills the state, then reads its status.
 fn memory_part(
     options: &Options,
-    config: &Config,
+    config: &vantage::config::Config,
     headline: &mut Vec<String>,
 ) -> anyhow::Result<()> {
-    let load = headline_events(options);
-    let exe = std::env::current_exe()?;
-    let out = std::process::Command::new(exe)
-        .args(["--memory-child", "--hosts", &options.hosts.to_string()])
-        .args(["--cpus", &options.cpus.to_string()])
-        .args([
-            "--events",
-            &load.to_string(),
-            "--fill",
-            &options.fill.to_string(),
-        ])
-        .output()
-        .context("starting the memory child")?;
-    if !out.status.success() {
-        bail!(
-            "the memory child failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    let report: serde_json::Value =
-        serde_json::from_slice(&out.stdout).context("reading the memory child's report")?;
-    let kib = |key: &str, i: usize| report[key][i].as_u64().unwrap_or(0);
-    println!(
-        "== Detection: resident memory of a process holding {} hosts' readings, the sampler and the pipeline, after {} ticks at {} events per tick\n",
-        grouped(u64::from(options.hosts)),
-        options.fill,
-        grouped(load as u64)
-    );
-    println!("{:<44} {:>10} {:>10}", "", "VmRSS MiB", "VmHWM MiB");
-    for (what, key) in [
-        ("at start (the binary, its libraries)", "start"),
-        ("+ the synthetic site (bench only) and a tick", "site"),
-        ("+ sampler, pipeline, detector state (filled)", "filled"),
-    ] {
-        println!(
-            "{what:<44} {:>10.1} {:>10.1}",
-            mib(kib(key, 0)),
-            mib(kib(key, 1))
-        );
-    }
-    let (rss, hwm) = (kib("filled", 0), kib("filled", 1));
-    let own = kib("filled", 0).saturating_sub(kib("site", 0)) + kib("start", 0);
-    println!(
-        "{:<44} {:>10.1}   (the agent's share: the site's memory left out)",
-        "agent-like total",
-        mib(own)
-    );
-    println!(
-        "\n{:<18} {:>9} {:>10} {:>8}  key",
-        "detector", "tracked", "evicted", "cap"
-    );
-    if let Some(detectors) = report["detectors"].as_array() {
-        for row in detectors {
-            let name = row[0].as_str().unwrap_or("?");
-            let detector = Detector::ALL.iter().copied().find(|d| d.name() == name);
-            let (cap, key) = cap_of(config, detector);
-            println!(
-                "{name:<18} {:>9} {:>10} {:>8}  {key}",
-                grouped(row[1].as_u64().unwrap_or(0)),
-                grouped(row[2].as_u64().unwrap_or(0)),
-                grouped(cap as u64)
-            );
-        }
-    }
-    println!("open alerts: {}\n", report["open_alerts"]);
+    let run = memory_run(options);
+    let report = detect_memory::spawn(&run)?;
+    let figures = detect_memory::print(&report, &run, config);
     headline.push(format!(
-        "Resident memory, {} hosts, state filled: VmRSS {:.1} MiB, VmHWM {:.1} MiB, without the synthetic site {:.1} MiB (goal: under {GOAL_RSS_MIB} MiB) {}",
+        "Resident memory, {} hosts, state filled: VmRSS {:.1} MiB, VmHWM {:.1} MiB, the agent's share {:.1} MiB (goal: under {GOAL_RSS_MIB} MiB) {}",
         grouped(u64::from(options.hosts)),
-        mib(rss),
-        mib(hwm),
-        mib(own),
-        met(mib(hwm) < GOAL_RSS_MIB)
-    ));
-    Ok(())
-}
-
-/// Part two: `vantage replay` against tshark on the same files.
-fn replay_part(
-    options: &Options,
-    scratch: &ScratchDir,
-    headline: &mut Vec<String>,
-) -> anyhow::Result<()> {
-    let vantage = vantage_bin()?;
-    let captures = prepare(scratch, &options.pcaps, options.min_frames)?;
-    println!(
-        "== Replay: `{} replay FILE --json --local-net NET` against `tshark -r FILE -T fields -e frame.number`, output to /dev/null",
-        vantage.display()
-    );
-    println!(
-        "whole commands, {} interleaved rounds (replay, tshark, then both on one pass), medians; fps = frames / seconds; per frame = (many passes - one pass) / extra frames\n",
-        options.replay_rounds
-    );
-    for capture in &captures {
-        let (frames, alerts) = replay_counts(&vantage, &capture.many, capture.local_net)?;
-        let tshark = tshark_frames(&capture.many)?;
-        if frames != capture.frames || tshark != capture.frames {
-            bail!(
-                "{}: {} frames written, replay read {frames}, tshark {tshark}",
-                capture.name,
-                capture.frames
-            );
-        }
-        println!(
-            "{}: {} passes, {} frames, {} new alerts in the replay",
-            capture.name,
-            capture.passes,
-            grouped(frames),
-            alerts
-        );
-    }
-    let mut samples = vec![[Vec::new(), Vec::new(), Vec::new(), Vec::new()]; captures.len()];
-    for _ in 0..options.replay_rounds {
-        for (capture, s) in captures.iter().zip(samples.iter_mut()) {
-            s[0].push(seconds(replay_command(
-                &vantage,
-                &capture.many,
-                capture.local_net,
-            ))?);
-            s[1].push(seconds(tshark_command(&capture.many))?);
-            s[2].push(seconds(replay_command(
-                &vantage,
-                &capture.one,
-                capture.local_net,
-            ))?);
-            s[3].push(seconds(tshark_command(&capture.one))?);
-        }
-    }
-    println!(
-        "\n{:<24} {:>8} {:>9} {:>9} {:>11} {:>11} {:>9} {:>15} {:>10} {:>10} {:>10} {:>10}",
-        "capture",
-        "frames",
-        "replay s",
-        "tshark s",
-        "replay fps",
-        "tshark fps",
-        "r/tshark",
-        "replay fps range",
-        "1 pass r s",
-        "1 pass t s",
-        "r us/frame",
-        "t us/frame"
-    );
-    let (mut all_frames, mut all_replay, mut all_tshark) = (0u64, 0.0, 0.0);
-    for (capture, s) in captures.iter().zip(samples) {
-        let [replay, tshark, replay_one, tshark_one] = s.map(spread);
-        let frames = capture.frames as f64;
-        let extra = (capture.frames - capture.frames_one).max(1) as f64;
-        all_frames += capture.frames;
-        all_replay += replay.0;
-        all_tshark += tshark.0;
-        println!(
-            "{:<24} {:>8} {:>9.3} {:>9.3} {:>11} {:>11} {:>8.2}x {:>15} {:>10.3} {:>10.3} {:>10.2} {:>10.2}",
-            capture.name,
-            grouped(capture.frames),
-            replay.0,
-            tshark.0,
-            grouped((frames / replay.0) as u64),
-            grouped((frames / tshark.0) as u64),
-            tshark.0 / replay.0,
-            format!("{}-{}", grouped((frames / replay.2) as u64), grouped((frames / replay.1) as u64)),
-            replay_one.0,
-            tshark_one.0,
-            (replay.0 - replay_one.0) / extra * 1e6,
-            (tshark.0 - tshark_one.0) / extra * 1e6,
-        );
-    }
-    let ratio = all_tshark / all_replay;
-    println!(
-        "{:<24} {:>8} {:>9.3} {:>9.3} {:>11} {:>11} {:>8.2}x\n",
-        "all three",
-        grouped(all_frames),
-        all_replay,
-        all_tshark,
-        grouped((all_frames as f64 / all_replay) as u64),
-        grouped((all_frames as f64 / all_tshark) as u64),
-        ratio
-    );
-    headline.push(format!(
-        "Replay, three public captures ({} frames): {} frames/s, tshark {} frames/s: replay fps / tshark fps = {ratio:.2}",
-        grouped(all_frames),
-        grouped((all_frames as f64 / all_replay) as u64),
-        grouped((all_frames as f64 / all_tshark) as u64),
+        mib(figures.rss_kib),
+        mib(figures.hwm_kib),
+        mib(figures.agent_kib),
+        met(mib(figures.agent_kib) < GOAL_RSS_MIB)
     ));
     Ok(())
 }
@@ -572,7 +304,11 @@ fn replay_part(
 fn main() -> anyhow::Result<()> {
     let options = options()?;
     if options.memory_child {
-        return memory_child(&options);
+        let scratch = ScratchDir::create("vantage-detect-bench-child")?;
+        let config = config_with_list(&scratch)?;
+        let report = detect_memory::child(&memory_run(&options), &config)?;
+        println!("{report}");
+        return Ok(());
     }
     let scratch = ScratchDir::create("vantage-detect-bench")?;
     let mut headline = Vec::new();
@@ -580,7 +316,13 @@ fn main() -> anyhow::Result<()> {
         detect_part(&options, &scratch, &mut headline)?;
     }
     if options.parts.iter().any(|p| p == "replay") {
-        replay_part(&options, &scratch, &mut headline)?;
+        headline.push(detect_replay::bench(
+            &vantage_bin()?,
+            &scratch,
+            &options.pcaps,
+            options.min_frames,
+            options.replay_rounds,
+        )?);
     }
     for line in headline {
         println!("{line}");
