@@ -305,8 +305,8 @@ fn copy_dns(ctx: &XdpContext, packet: &Packet, event: &mut Event) {
         return;
     };
     event.header.message_len = message_len;
-    // The parser saw a whole DNS header; a record says so again here for
-    // the verifier, which must know the copy is 1 to 512 bytes long.
+    // The parser saw a whole DNS header; checked again here for the
+    // verifier, which must know the copy is 1 to 512 bytes long.
     if available < DNS_HEADER_LEN {
         return;
     }

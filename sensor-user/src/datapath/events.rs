@@ -44,12 +44,13 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, EventDecodeError> {
     let raw: EventHeader =
         unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<EventHeader>()) };
     let kind = EventKind::from_repr(raw.kind).ok_or(EventDecodeError::Kind(raw.kind))?;
+    // Only the DNS kinds carry a payload (the message).
+    let dns = kind.has_payload();
     let payload = &bytes[EVENT_HEADER_LEN..];
-    if kind.has_payload() && payload.is_empty() {
+    if dns && payload.is_empty() {
         return Err(EventDecodeError::MissingPayload(kind));
     }
     let payload = &payload[..usize::from(raw.payload_len).min(payload.len())];
-    let dns = kind.has_payload();
     let qname = if dns {
         let name_end = DNS_HEADER_LEN + usize::from(raw.qname_len);
         payload.get(DNS_HEADER_LEN..name_end).and_then(decode_qname)
