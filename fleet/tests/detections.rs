@@ -151,13 +151,8 @@ fn lines(text: &str) -> Vec<&str> {
 
 const ALERT: &str = "     1 2026-11-18T11:08:20.000Z acme/gw1            9/1      medium   \
                      volume_spike 172.16.0.8 x3 3x the usual [epoch_start]";
-const BEACON: &str = "     3 2026-11-18T11:08:22.000Z acme/gw1            9/3      high     \
-                      beacon       score 91, refused (mirror_mode), 3 other hosts talk to it \
-                      (alert 8 rev 1): 172.16.0.9 connected to updates-cdn.example 48 times in \
-                      24 h, every 1800 s on average, timing score 0.92 (threshold 20) [linked]";
-const SCAN: &str = "     4 2026-11-18T11:08:23.000Z acme/gw1            9/4      high     \
-                    port_scan    score 88, notify (alert 7 rev 2, 1 update): 172.16.0.8 tried \
-                    312 ports of 64.13.134.52 in 300 s, 295 unanswered (threshold 15) [linked]";
+const BEACON: &str = "     3 2026-11-18T11:08:22.000Z acme/gw1            9/3      high     beacon       score 91, refused (mirror_mode), 3 other hosts talk to it (alert 8 rev 1): 172.16.0.9 connected to updates-cdn.example, every 1800 s on average, regularity 48 of 100 (reported from 20), timing score 0.92 [linked]";
+const SCAN: &str = "     4 2026-11-18T11:08:23.000Z acme/gw1            9/4      high     port_scan    score 88, notify (alert 7 rev 2, 1 update): 172.16.0.8 got no connection on 312 ports of 64.13.134.52 within a 300 s window (332 attempts: 295 unanswered; threshold 15) [linked]";
 
 #[test]
 fn alerts_list_detections_with_their_explanation_and_digests_are_listed() -> Result {
@@ -200,7 +195,7 @@ fn alerts_list_detections_with_their_explanation_and_digests_are_listed() -> Res
     );
     assert_eq!(
         scan["text"],
-        "172.16.0.8 tried 312 ports of 64.13.134.52 in 300 s, 295 unanswered (threshold 15)"
+        "172.16.0.8 got no connection on 312 ports of 64.13.134.52 within a 300 s window (332 attempts: 295 unanswered; threshold 15)"
     );
     assert_eq!(scan["response_text"], "notify");
     assert_eq!(
@@ -268,7 +263,7 @@ fn exports_carry_detections_and_their_updates() -> Result {
     );
     assert_eq!(
         exported[2]["explanation"]["text"],
-        "172.16.0.8 tried 312 ports of 64.13.134.52 in 300 s, 295 unanswered (threshold 15)"
+        "172.16.0.8 got no connection on 312 ports of 64.13.134.52 within a 300 s window (332 attempts: 295 unanswered; threshold 15)"
     );
     // After row 3, only the scan's update.
     let ocsf = fleet.ok(&["export", "--format", "ocsf", "--after-id", "3"])?;

@@ -47,8 +47,7 @@ fn record() -> std::result::Result<DetectionRecord, std::net::AddrParseError> {
     })
 }
 
-const TEXT: &str = "10.77.1.10 connected to updates-cdn.example 48 times in 24 h, \
-                    every 1800 s on average, timing score 0.92 (threshold 20)";
+const TEXT: &str = "10.77.1.10 connected to updates-cdn.example, every 1800 s on average, regularity 48 of 100 (reported from 20), timing score 0.92";
 
 #[test]
 fn json_lines_carry_the_explanation_and_the_response() -> Result {

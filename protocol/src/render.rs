@@ -41,9 +41,33 @@ pub fn explain(detection: &Detection) -> String {
     let window = window(e.window_secs);
     let threshold = format!(" (threshold {})", number(e.threshold));
     let fact = |fact: Fact| e.fact(fact);
-    let unanswered = fact(Fact::Unanswered)
-        .map(|n| format!(", {} unanswered", number(n)))
-        .unwrap_or_default();
+    // "(179 attempts: 173 unanswered, 6 refused; threshold 15)"
+    let attempts = {
+        let mut parts = Vec::new();
+        if let Some(n) = fact(Fact::Unanswered) {
+            parts.push(format!("{} unanswered", number(n)));
+        }
+        if let Some(n) = fact(Fact::Refused) {
+            parts.push(format!("{} refused", number(n)));
+        }
+        match (fact(Fact::Attempts), parts.is_empty()) {
+            (Some(n), false) => format!(
+                " ({} {}: {}; threshold {})",
+                number(n),
+                noun(n, "attempt", "attempts"),
+                parts.join(", "),
+                number(e.threshold)
+            ),
+            (Some(n), true) => format!(
+                " ({} {}; threshold {})",
+                number(n),
+                noun(n, "attempt", "attempts"),
+                number(e.threshold)
+            ),
+            (None, false) => format!(" ({}; threshold {})", parts.join(", "), number(e.threshold)),
+            (None, true) => threshold.clone(),
+        }
+    };
     match d.detector {
         Detector::PortScan => {
             let peer = d
@@ -51,16 +75,16 @@ pub fn explain(detection: &Detection) -> String {
                 .map(|peer| format!(" of {}", IpAddr::from(peer)))
                 .unwrap_or_default();
             let ports = noun(e.observed, "port", "ports");
-            format!("{host} tried {observed} {ports}{peer}{window}{unanswered}{threshold}")
+            format!("{host} got no connection on {observed} {ports}{peer}{window}{attempts}")
         }
         Detector::HostSweep => {
             let peers = noun(e.observed, "peer", "peers");
             let tried = if d.port == 0 {
-                format!("sent echo requests to {observed} {peers}")
+                format!("sent echo requests to {observed} {peers} without an answer")
             } else {
-                format!("tried port {} on {observed} {peers}", d.port)
+                format!("got no connection on port {} of {observed} {peers}", d.port)
             };
-            format!("{host} {tried}{window}{unanswered}{threshold}")
+            format!("{host} {tried}{window}{attempts}")
         }
         Detector::LateralMovement => {
             let hosts = noun(e.observed, "protected host", "protected hosts");
@@ -72,18 +96,25 @@ pub fn explain(detection: &Detection) -> String {
             format!("{host} reached {observed} {hosts} on {ports}{window}{threshold}")
         }
         Detector::Beacon => {
-            let times = noun(e.observed, "time", "times");
-            let mut text = format!(
-                "{host} connected to {} {observed} {times}{window}",
-                target(d)
-            );
+            // `observed` is the regularity (0-100), `threshold` the
+            // regularity this many connections need to be reported.
+            let mut text = format!("{host} connected to {}", target(d));
+            if let Some(n) = fact(Fact::Connections) {
+                let _ = write!(text, " {} {}", number(n), noun(n, "time", "times"));
+            }
             if let Some(mean) = fact(Fact::MeanIntervalSecs) {
                 let _ = write!(text, ", every {} s on average", number(mean));
             }
+            let _ = write!(
+                text,
+                ", regularity {} of 100 (reported from {})",
+                number(e.observed.round()),
+                number(e.threshold.round())
+            );
             if let Some(timing) = fact(Fact::TimingScore) {
                 let _ = write!(text, ", timing score {}", number(timing));
             }
-            text + &threshold
+            text
         }
         Detector::DnsTunnel => {
             let names = noun(e.observed, "distinct name", "distinct names");
@@ -96,7 +127,12 @@ pub fn explain(detection: &Detection) -> String {
             if let Some(bits) = fact(Fact::EntropyBits) {
                 let _ = write!(text, ", {} bits per character", number(bits));
             }
-            text + &threshold
+            let _ = write!(
+                text,
+                " (volume counts fully from {} names)",
+                number(e.threshold)
+            );
+            text
         }
         Detector::KnownBad => {
             let mut entry = Vec::new();
@@ -181,7 +217,7 @@ fn window(secs: u32) -> String {
     if secs == 0 {
         return String::new();
     }
-    format!(" in{}", duration(secs))
+    format!(" within a{} window", duration(secs))
 }
 
 /// " N s", or " N h" for whole hours.

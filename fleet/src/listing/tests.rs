@@ -69,9 +69,7 @@ fn alert(id: i64) -> std::result::Result<AlertRecord, std::net::AddrParseError> 
 fn a_detection_line_shows_detector_score_action_and_explanation() -> Result {
     assert_eq!(
         detection_line(&scan()?),
-        "     7 2026-11-18T11:07:41.250Z acme/gw1            9/7      high     port_scan    \
-         score 85, notify (alert 1234 rev 3, 2 updates): \
-         172.16.0.8 tried 312 ports of 64.13.134.52 in 300 s, 295 unanswered (threshold 15) [linked]"
+        "     7 2026-11-18T11:07:41.250Z acme/gw1            9/7      high     port_scan    score 85, notify (alert 1234 rev 3, 2 updates): 172.16.0.8 got no connection on 312 ports of 64.13.134.52 within a 300 s window (340 attempts: 295 unanswered; threshold 15) [linked]"
     );
     let blocked = DetectionRecord {
         updates: 0,
@@ -90,10 +88,7 @@ fn a_detection_line_shows_detector_score_action_and_explanation() -> Result {
     };
     assert_eq!(
         detection_line(&blocked),
-        "     7 2026-11-18T11:07:41.250Z acme/gw1            9/7      high     beacon       \
-         score 85, shadow_block for 1 h (shadow_mode), 2 other hosts talk to it (alert 1234 rev 1): \
-         172.16.0.8 connected to updates-cdn.example 48 times in 24 h, every 1800 s on average \
-         (threshold 20) [linked]"
+        "     7 2026-11-18T11:07:41.250Z acme/gw1            9/7      high     beacon       score 85, shadow_block for 1 h (shadow_mode), 2 other hosts talk to it (alert 1234 rev 1): 172.16.0.8 connected to updates-cdn.example, every 1800 s on average, regularity 48 of 100 (reported from 20) [linked]"
     );
     Ok(())
 }

@@ -39,13 +39,17 @@ fn port_scan() {
     );
     assert_eq!(
         explain(&scan),
-        "172.16.0.8 tried 312 ports of 64.13.134.52 in 300 s, 295 unanswered (threshold 15)"
+        "172.16.0.8 got no connection on 312 ports of 64.13.134.52 within a 300 s window \
+         (340 attempts: 295 unanswered, 43 refused; threshold 15)"
     );
     let bare = Detection {
         peer: None,
         ..detection(Detector::PortScan, Explanation::new(20.0, 15.0, 0, 60))
     };
-    assert_eq!(explain(&bare), "172.16.0.8 tried 20 ports (threshold 15)");
+    assert_eq!(
+        explain(&bare),
+        "172.16.0.8 got no connection on 20 ports (threshold 15)"
+    );
 }
 
 #[test]
@@ -58,12 +62,14 @@ fn host_sweep() {
     };
     assert_eq!(
         explain(&sweep),
-        "172.16.0.8 tried port 445 on 254 peers in 600 s, 250 unanswered (threshold 30)"
+        "172.16.0.8 got no connection on port 445 of 254 peers within a 600 s window \
+         (250 unanswered; threshold 30)"
     );
     let ping = detection(Detector::HostSweep, explanation);
     assert_eq!(
         explain(&ping),
-        "172.16.0.8 sent echo requests to 254 peers in 600 s, 250 unanswered (threshold 30)"
+        "172.16.0.8 sent echo requests to 254 peers without an answer within a 600 s window \
+         (250 unanswered; threshold 30)"
     );
 }
 
@@ -73,7 +79,7 @@ fn lateral_movement() {
     let several = detection(Detector::LateralMovement, explanation.clone());
     assert_eq!(
         explain(&several),
-        "172.16.0.8 reached 6 protected hosts on 2 admin ports in 1 h (threshold 3)"
+        "172.16.0.8 reached 6 protected hosts on 2 admin ports within a 1 h window (threshold 3)"
     );
     let one_port = Detection {
         port: 3389,
@@ -81,7 +87,7 @@ fn lateral_movement() {
     };
     assert_eq!(
         explain(&one_port),
-        "172.16.0.8 reached 6 protected hosts on port 3389 in 1 h (threshold 3)"
+        "172.16.0.8 reached 6 protected hosts on port 3389 within a 1 h window (threshold 3)"
     );
     let unknown_ports = detection(
         Detector::LateralMovement,
@@ -89,7 +95,7 @@ fn lateral_movement() {
     );
     assert_eq!(
         explain(&unknown_ports),
-        "172.16.0.8 reached 1 protected host on admin ports in 900 s (threshold 1)"
+        "172.16.0.8 reached 1 protected host on admin ports within a 900 s window (threshold 1)"
     );
 }
 
@@ -105,8 +111,8 @@ fn beacon() {
     };
     assert_eq!(
         explain(&by_address),
-        "172.16.0.8 connected to 64.13.134.52:443 48 times in 24 h, every 1800 s on average, \
-         timing score 0.92 (threshold 20)"
+        "172.16.0.8 connected to 64.13.134.52:443, every 1800 s on average, \
+         regularity 48 of 100 (reported from 20), timing score 0.92"
     );
     let by_name = Detection {
         domain: bounded("updates-cdn.example"),
@@ -114,8 +120,8 @@ fn beacon() {
     };
     assert_eq!(
         explain(&by_name),
-        "172.16.0.8 connected to updates-cdn.example 48 times in 24 h, every 1800 s on average, \
-         timing score 0.92 (threshold 20)"
+        "172.16.0.8 connected to updates-cdn.example, every 1800 s on average, \
+         regularity 48 of 100 (reported from 20), timing score 0.92"
     );
     let bare = Detection {
         peer: None,
@@ -123,7 +129,7 @@ fn beacon() {
     };
     assert_eq!(
         explain(&bare),
-        "172.16.0.8 connected to a peer 30.5 times in 2 h (threshold 20)"
+        "172.16.0.8 connected to a peer, regularity 31 of 100 (reported from 20)"
     );
 }
 
@@ -142,13 +148,13 @@ fn dns_tunnel() {
     };
     assert_eq!(
         explain(&tunnel),
-        "172.16.0.8 queried 420 distinct names under tunnel.example in 600 s, \
-         longest label 63 characters, 4.81 bits per character (threshold 150)"
+        "172.16.0.8 queried 420 distinct names under tunnel.example within a 600 s window, \
+         longest label 63 characters, 4.81 bits per character (volume counts fully from 150 names)"
     );
     let nameless = detection(Detector::DnsTunnel, Explanation::new(200.0, 150.0, 0, 50));
     assert_eq!(
         explain(&nameless),
-        "172.16.0.8 queried 200 distinct names under one domain (threshold 150)"
+        "172.16.0.8 queried 200 distinct names under one domain (volume counts fully from 150 names)"
     );
 }
 

@@ -223,8 +223,7 @@ fn figures_that_are_not_numbers_read_back_as_nan() -> Result {
     assert_eq!(kept.explanation.fact(Fact::TimingScore), Some(0.92));
     assert_eq!(
         kept.text(),
-        "172.16.0.8 connected to updates-cdn.example ? times in 24 h, every 1800 s on average, \
-         timing score 0.92 (threshold ?)"
+        "172.16.0.8 connected to updates-cdn.example ? times, every 1800 s on average, regularity ? of 100 (reported from ?), timing score 0.92"
     );
     Ok(())
 }
