@@ -46,6 +46,19 @@ pub fn dispatch(command: Command) -> anyhow::Result<()> {
         }
         Command::ConfigCheck { file } => {
             let config = Config::load(&file)?;
+            // The files the settings name must read too: a list with a bad
+            // line would be refused at start.
+            let lists = &config.detect.known_bad.lists;
+            if !lists.is_empty() {
+                let set = vantage::detect::known_bad::ListSet::load(lists).map_err(|error| {
+                    anyhow::anyhow!("{}: detect.known_bad.lists: {error}", file.display())
+                })?;
+                println!(
+                    "# known-bad lists: {} entries in {} files",
+                    set.len(),
+                    lists.len()
+                );
+            }
             println!(
                 "# {}: ok; every setting as it resolves, defaults included:\n{}",
                 file.display(),

@@ -49,7 +49,13 @@ pub fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
                 (Happening::Detection(output), false) => text_line(output),
                 (Happening::Digest(report), true) => serde_json::json!({
                     "type": "digest",
-                    "report": report,
+                    "from": vantage::time::unix_seconds(report.from),
+                    "to": vantage::time::unix_seconds(report.to),
+                    "total": report.total,
+                    "by_detector": report.by_detector.iter().map(|(d, n)| (d.name(), n)).collect::<std::collections::BTreeMap<_, _>>(),
+                    "by_action": report.by_action.iter().map(|(a, n)| (a.name(), n)).collect::<std::collections::BTreeMap<_, _>>(),
+                    "top_hosts": report.top_hosts,
+                    "hosts_unranked": report.hosts_unranked,
                 })
                 .to_string(),
                 (Happening::Digest(report), false) => format!(
@@ -134,6 +140,12 @@ fn summary_text(summary: &Summary) -> String {
         },
         summary.suppressed
     ));
+    if summary.hosts_seen == 0 && stats.frames > 0 {
+        text.push_str(
+            "\nno protected host was seen: check --local-net (or sensor.local_nets) against the capture's addresses",
+        );
+    }
+    text.push_str("\n(a replay takes decisions but enforces none: nothing was blocked)");
     if let Some(error) = &stats.stopped_by {
         text.push_str(&format!(
             "\nthe capture ends with an unreadable frame: {error}"

@@ -58,7 +58,7 @@ pub enum CaptureError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: not a pcap or pcapng file (first bytes {magic:02x?}); replay reads libpcap and pcapng captures", path.display())]
+    #[error("{}: not a pcap or pcapng file ({}); replay reads libpcap and pcapng captures", path.display(), describe_magic(magic))]
     Format { path: PathBuf, magic: Vec<u8> },
     #[error("{}: {format} header: {source}", path.display())]
     Header {
@@ -96,6 +96,15 @@ pub enum RecordError {
     UnknownInterface { id: u32, known: usize },
     #[error("more than {0} interfaces in one pcapng section")]
     TooManyInterfaces(usize),
+}
+
+/// "the file is empty", or its first bytes in hex ("first bytes 0x23 0x20 ...").
+fn describe_magic(magic: &[u8]) -> String {
+    if magic.is_empty() {
+        return "the file is empty".to_owned();
+    }
+    let bytes: Vec<String> = magic.iter().map(|b| format!("0x{b:02x}")).collect();
+    format!("first bytes {}", bytes.join(" "))
 }
 
 /// The two file formats.

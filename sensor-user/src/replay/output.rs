@@ -174,6 +174,9 @@ pub struct Summary {
     pub dns_answers: AnswerCounts,
     /// Frames the program counted as malformed (and passed).
     pub malformed_frames: u64,
+    /// Protected hosts in the host table at the end (0: the declared
+    /// networks are not the capture's).
+    pub hosts_seen: usize,
 }
 
 impl Summary {

@@ -54,6 +54,12 @@ pub enum SessionError {
     },
     #[error("{0}")]
     Output(String),
+    #[error("{}: {source}", path.display())]
+    Trace {
+        path: PathBuf,
+        #[source]
+        source: TraceError,
+    },
     #[error(transparent)]
     Inventory(#[from] crate::detect::new_device::InventoryError),
 }
@@ -166,6 +172,7 @@ fn step(
 ) -> Result<(), String> {
     let outputs = pipeline.step(interval, &Surroundings::default(), None, interval.end);
     summary.malformed_frames += interval.site.delta.malformed.iter().sum::<u64>();
+    summary.hosts_seen = summary.hosts_seen.max(interval.hosts.len());
     for output in outputs.detection.detections {
         summary.count(&output);
         on(Happening::Detection(output))?;
@@ -233,8 +240,12 @@ pub fn replay_trace_file(
             })
     };
     let mut reader = TraceReader::new(open()?);
+    let named = |error: TraceError| SessionError::Trace {
+        path: path.to_path_buf(),
+        source: error,
+    };
     let first = match reader.next_interval() {
-        Some(interval) => interval.map_err(ReplayError::from)?,
+        Some(interval) => interval.map_err(named)?,
         None => return Ok(finish_empty()),
     };
     let mut pipeline = pipeline(config, first.start, inventory)?;
@@ -245,7 +256,7 @@ pub fn replay_trace_file(
     };
     let mut next = Some(Ok(first));
     while let Some(interval) = next {
-        let interval: Interval = interval.map_err(|e: TraceError| ReplayError::from(e))?;
+        let interval: Interval = interval.map_err(named)?;
         stats.intervals += 1;
         stats.last_at = crate::time::unix_seconds(interval.end);
         step(&mut pipeline, &mut summary, &interval, on).map_err(SessionError::Output)?;

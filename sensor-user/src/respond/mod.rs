@@ -178,7 +178,7 @@ pub struct Decision {
     pub action: Action,
     /// A stable code: `score S >= KEY T (RULE)` or `score S < digest_at T
     /// (RULE)`, where KEY is the threshold that decided and RULE the
-    /// schedule entry's name or `default`; followed by `; QUALIFIER` when a
+    /// schedule entry's name or `no schedule`; followed by `; QUALIFIER` when a
     /// block was wanted and not made (`alert_only`, `never_block`,
     /// `mirror_mode`, `already_blocked`, `block_cap`, `no_peer`).
     /// Example: `score 92 >= block_at 90 (night); never_block`.

@@ -58,7 +58,7 @@ pub fn entry_matches(entry: &ScheduleEntry, at: LocalMoment) -> bool {
 /// The thresholds in force and where they come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActiveRule {
-    /// The schedule entry's name, or `default`.
+    /// The schedule entry's name, or `no schedule` when no entry matched.
     pub name: String,
     pub thresholds: Thresholds,
 }
@@ -84,7 +84,7 @@ pub fn rule_at(config: &ResponseConfig, at: LocalMoment) -> ActiveRule {
         }
     }
     ActiveRule {
-        name: "default".to_owned(),
+        name: "no schedule".to_owned(),
         thresholds: section,
     }
 }

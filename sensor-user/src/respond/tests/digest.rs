@@ -123,7 +123,7 @@ fn the_report_counts_by_detector_and_action_and_ranks_hosts() -> TestResult {
     }
     let decision = crate::respond::Decision {
         action: crate::respond::Action::Digest,
-        reason: "score 35 >= digest_at 30 (default)".to_owned(),
+        reason: "score 35 >= digest_at 30 (no schedule)".to_owned(),
         switched: None,
     };
     book.record_decision(&input(NewDevice, ip(5), None, 35), &decision);

@@ -55,14 +55,14 @@ fn thresholds_apply_at_their_exact_values() -> TestResult {
                 target: ip(90),
                 ttl: HOUR,
             },
-            "score 90 >= block_at 90 (default)",
+            "score 90 >= block_at 90 (no schedule)",
         ),
-        (89, Action::Notify, "score 89 >= notify_at 60 (default)"),
-        (60, Action::Notify, "score 60 >= notify_at 60 (default)"),
-        (59, Action::Digest, "score 59 >= digest_at 30 (default)"),
-        (30, Action::Digest, "score 30 >= digest_at 30 (default)"),
-        (29, Action::None, "score 29 < digest_at 30 (default)"),
-        (0, Action::None, "score 0 < digest_at 30 (default)"),
+        (89, Action::Notify, "score 89 >= notify_at 60 (no schedule)"),
+        (60, Action::Notify, "score 60 >= notify_at 60 (no schedule)"),
+        (59, Action::Digest, "score 59 >= digest_at 30 (no schedule)"),
+        (30, Action::Digest, "score 30 >= digest_at 30 (no schedule)"),
+        (29, Action::None, "score 29 < digest_at 30 (no schedule)"),
+        (0, Action::None, "score 0 < digest_at 30 (no schedule)"),
     ] {
         let decision = policy.decide(&input(Detector::PortScan, ip(score), None, score), now);
         assert_eq!(
@@ -80,7 +80,7 @@ fn by_default_nothing_is_blocked() -> TestResult {
     let mut policy = policy(&ResponseConfig::default(), true);
     let decision = scan(&mut policy, 1, t0()?);
     assert_eq!(decision.action, Action::Notify);
-    assert_eq!(decision.reason, "score 95 >= notify_at 60 (default)");
+    assert_eq!(decision.reason, "score 95 >= notify_at 60 (no schedule)");
     let full = policy.decide(&input(Detector::KnownBad, ip(1), Some(peer(9)), 100), t0()?);
     assert_eq!(full.action, Action::Notify);
     Ok(())
@@ -107,12 +107,15 @@ fn each_detector_blocks_its_own_target() -> TestResult {
     }
     let device = policy.decide(&input(Detector::NewDevice, ip(7), None, 100), now);
     assert_eq!(device.action, Action::Notify);
-    assert_eq!(device.reason, "score 100 >= notify_at 60 (default)");
+    assert_eq!(device.reason, "score 100 >= notify_at 60 (no schedule)");
     let quiet_device = policy.decide(&input(Detector::NewDevice, ip(8), None, 40), now);
     assert_eq!(quiet_device.action, Action::Digest);
     let no_peer = policy.decide(&input(Detector::KnownBad, ip(9), None, 99), now);
     assert_eq!(no_peer.action, Action::Notify);
-    assert_eq!(no_peer.reason, "score 99 >= block_at 80 (default); no_peer");
+    assert_eq!(
+        no_peer.reason,
+        "score 99 >= block_at 80 (no schedule); no_peer"
+    );
     assert_eq!(policy.stats().active_blocks, 6);
     Ok(())
 }
@@ -138,7 +141,7 @@ fn never_block_is_refused_and_notified() -> TestResult {
     assert!(decision.action.notifies());
     assert_eq!(
         decision.reason,
-        "score 95 >= block_at 90 (default); never_block"
+        "score 95 >= block_at 90 (no schedule); never_block"
     );
     let resolver = policy.decide(&input(Detector::Beacon, ip(9), Some(peer(53)), 95), now);
     assert!(matches!(
@@ -174,7 +177,7 @@ fn mirror_mode_refuses_without_trying() -> TestResult {
     assert_eq!(decision.action, refused);
     assert_eq!(
         decision.reason,
-        "score 95 >= block_at 90 (default); mirror_mode"
+        "score 95 >= block_at 90 (no schedule); mirror_mode"
     );
     assert_eq!(policy.stats().active_blocks, 0);
     assert_eq!(policy.stats().refused_mirror_mode, 1);
@@ -192,7 +195,7 @@ fn alert_only_mode_notifies_what_would_be_blocked() -> TestResult {
     assert_eq!(decision.action, Action::Notify);
     assert_eq!(
         decision.reason,
-        "score 95 >= block_at 90 (default); alert_only"
+        "score 95 >= block_at 90 (no schedule); alert_only"
     );
     assert_eq!(policy.stats().blocks, 0);
     Ok(())
@@ -213,7 +216,7 @@ fn a_blocked_target_is_not_blocked_again_until_its_block_ends() -> TestResult {
     assert_eq!(again.action, Action::Notify);
     assert_eq!(
         again.reason,
-        "score 95 >= block_at 90 (default); already_blocked"
+        "score 95 >= block_at 90 (no schedule); already_blocked"
     );
     // A lower score for the blocked host is judged as usual.
     let low = policy.decide(&input(Detector::PortScan, ip(1), None, 40), now + secs(10));
@@ -263,7 +266,7 @@ fn new_blocks_per_minute_switch_to_alert_only_once_then_resume() -> TestResult {
     assert_eq!(capped.action, refused);
     assert_eq!(
         capped.reason,
-        "score 95 >= block_at 90 (default); block_cap"
+        "score 95 >= block_at 90 (no schedule); block_cap"
     );
     assert_eq!(
         capped.switched,
@@ -363,7 +366,7 @@ fn shadow_mode_reports_what_enforce_would_block() -> TestResult {
     };
     assert_eq!(decision.action, shadow);
     assert!(decision.action.notifies());
-    assert_eq!(decision.reason, "score 91 >= block_at 90 (default)");
+    assert_eq!(decision.reason, "score 91 >= block_at 90 (no schedule)");
     // Its shadow block lasts: not reported as a new one.
     assert_eq!(policy.decide(&beacon, t + secs(5)).action, Action::Notify);
     // The caps apply as in enforce.
@@ -407,7 +410,7 @@ fn schedules_follow_the_local_time() -> TestResult {
     // 20:59 UTC is 21:59 in Paris in January: the section's thresholds.
     let evening = scan(&mut policy, 1, utc(2025, 1, 6, 20, 59, 0)?);
     assert_eq!(evening.action, Action::Notify);
-    assert_eq!(evening.reason, "score 95 >= notify_at 60 (default)");
+    assert_eq!(evening.reason, "score 95 >= notify_at 60 (no schedule)");
     // 21:00 UTC is 22:00 in Paris: night.
     let night = scan(&mut policy, 1, utc(2025, 1, 6, 21, 0, 0)?);
     assert_eq!(

@@ -99,7 +99,7 @@ fn the_first_matching_entry_wins_and_inherits_what_it_leaves_out() -> TestResult
         ..ResponseConfig::default()
     };
     let saturday = rule_at(&alone, at(5, 12, 0));
-    assert_eq!(saturday.name, "default");
+    assert_eq!(saturday.name, "no schedule");
     assert_eq!(saturday.thresholds.block_at, 101);
     Ok(())
 }
