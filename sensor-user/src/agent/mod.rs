@@ -54,6 +54,8 @@ use watch::Watch;
 const BLOCK_SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 /// How often the outbox of hand-raised alerts is checked.
 const OUTBOX_INTERVAL: Duration = Duration::from_millis(200);
+/// How often the allocator's freed pages go back to the kernel.
+const MEMORY_TRIM_INTERVAL: Duration = Duration::from_secs(60);
 /// Events held between two ticks at most; more are counted and dropped.
 const MAX_EVENTS_PER_TICK: usize = 100_000;
 
@@ -127,6 +129,8 @@ struct Agent {
     watch: Watch,
     /// The files and effects of the detection stage, when detection is on.
     detect_files: Option<DetectionFiles>,
+    /// When the allocator's free pages are next handed back.
+    next_trim: std::time::SystemTime,
 }
 
 /// Runs the agent until `shutdown` is cancelled.
@@ -237,6 +241,7 @@ pub async fn run(
         ack_failures_seen: 0,
         watch,
         detect_files,
+        next_trim: now + MEMORY_TRIM_INTERVAL,
     };
     let mut tick = tokio::time::interval(tick_every);
     let mut sweep = tokio::time::interval(BLOCK_SWEEP_INTERVAL);
@@ -325,6 +330,12 @@ impl Agent {
                 ));
                 files.maintain(stage, &mut self.faults, now);
                 self.state.detection = Some(stage.stats());
+            }
+            if now >= self.next_trim {
+                // The detectors evict and refill their tables all the time:
+                // give the freed pages back once a minute.
+                self.next_trim = now + MEMORY_TRIM_INTERVAL;
+                crate::sys::release_free_memory();
             }
             if outputs.heartbeat_due {
                 let beat = heartbeat::build(outputs.sight, &self.health(&interval, now));

@@ -35,6 +35,10 @@ use crate::{
 
 /// Names remembered per peer address in the passive DNS table.
 const PDNS_NAMES_PER_ADDR: usize = 4;
+/// Peers whose talkers are remembered, and hosts remembered per peer (a
+/// blast radius beyond 32 other hosts reads as "32 or more").
+const TALKERS_PEERS: usize = 8_192;
+const TALKERS_HOSTS: usize = 32;
 /// How long a contact counts towards a peer's blast radius.
 const TALKERS_MEMORY: Duration = Duration::from_secs(3600);
 
@@ -136,7 +140,7 @@ impl DetectionStage {
             book: AlertBook::new(detect.alerts.clone(), options.first_alert_id),
             policy,
             digest,
-            talkers: Talkers::new(16_384, 64, TALKERS_MEMORY),
+            talkers: Talkers::new(TALKERS_PEERS, TALKERS_HOSTS, TALKERS_MEMORY),
             observations: 0,
             findings: 0,
         })

@@ -2,7 +2,7 @@
 //! blocking a peer (how many other protected hosts would lose it) that the
 //! response policy reports in shadow mode and weighs before blocking.
 //! Bounded: at most `max_peers` peers, each with at most `max_hosts` hosts;
-//! the least recently seen peer goes first.
+//! when full, the least recently seen 1/64 of the peers go at once.
 
 use std::{
     collections::HashMap,
@@ -41,15 +41,7 @@ impl Talkers {
     /// `host` (protected) talked to `peer` at `at`.
     pub fn saw(&mut self, host: IpAddr, peer: IpAddr, at: SystemTime) {
         if !self.peers.contains_key(&peer) && self.peers.len() >= self.max_peers {
-            let oldest = self
-                .peers
-                .iter()
-                .min_by_key(|(_, p)| p.last)
-                .map(|(addr, _)| *addr);
-            if let Some(addr) = oldest {
-                self.peers.remove(&addr);
-                self.evicted += 1;
-            }
+            self.evict_oldest();
         }
         let entry = self.peers.entry(peer).or_insert_with(|| Peer {
             hosts: Vec::new(),
@@ -82,6 +74,23 @@ impl Talkers {
             p.hosts.retain(|(_, seen)| fresh(*seen));
             !p.hosts.is_empty()
         });
+    }
+
+    /// Forgets the least recently seen 1/64 of the peers (at least one) in
+    /// one pass, so that a full table costs O(1) amortised per new peer
+    /// instead of a scan of every peer each time.
+    fn evict_oldest(&mut self) {
+        let mut ages: Vec<(SystemTime, IpAddr)> =
+            self.peers.iter().map(|(addr, p)| (p.last, *addr)).collect();
+        let count = (ages.len() / 64).max(1).min(ages.len());
+        if count == 0 {
+            return;
+        }
+        ages.select_nth_unstable(count - 1);
+        for (_, addr) in &ages[..count] {
+            self.peers.remove(addr);
+        }
+        self.evicted += count as u64;
     }
 
     /// Peers tracked now, and evicted so far.

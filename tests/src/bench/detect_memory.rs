@@ -46,9 +46,14 @@ pub fn child(run: &MemoryRun, config: &Config) -> anyhow::Result<Value> {
     let mut site = SyntheticSite::new(run.hosts, run.cpus, run.seed);
     let with_site = memory()?;
     let mut agent = TickWork::new(config, true)?;
-    for _ in 0..run.fill {
+    for tick in 0..run.fill {
         agent.step(site.tick(run.events));
+        // As the agent does once a minute (one tick a second).
+        if tick % 60 == 59 {
+            vantage::sys::release_free_memory();
+        }
     }
+    vantage::sys::release_free_memory();
     let filled = memory()?;
     let stats = agent.stats().context("no detection stats")?;
     let mut detectors: Vec<Value> = stats

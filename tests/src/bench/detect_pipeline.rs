@@ -7,6 +7,7 @@
 //! allocator's own account (glibc's `mallinfo2`).
 
 use std::{
+    collections::BTreeMap,
     net::IpAddr,
     path::PathBuf,
     time::{Duration, Instant},
@@ -67,6 +68,7 @@ pub struct TickWork {
     pipeline: Pipeline,
     surroundings: Surroundings,
     stats: Option<DetectionStats>,
+    new_alerts: BTreeMap<&'static str, u64>,
 }
 
 impl TickWork {
@@ -92,6 +94,7 @@ impl TickWork {
             pipeline,
             surroundings: Surroundings::default(),
             stats: None,
+            new_alerts: BTreeMap::new(),
         })
     }
 
@@ -108,6 +111,14 @@ impl TickWork {
             .step(&interval, &self.surroundings, None, tick.now);
         self.stats = self.pipeline.detection().map(|stage| stage.stats());
         let done = Instant::now();
+        for output in &outputs.detection.detections {
+            if output.raised.revision == 0 {
+                *self
+                    .new_alerts
+                    .entry(output.raised.finding.detector.name())
+                    .or_default() += 1;
+            }
+        }
         StepTimes {
             sampler: sampled - started,
             pipeline: done - sampled,
@@ -118,6 +129,11 @@ impl TickWork {
     /// The detection stage's counters after the last tick.
     pub fn stats(&self) -> Option<&DetectionStats> {
         self.stats.as_ref()
+    }
+
+    /// New alerts (revision 0) so far, by detector.
+    pub fn new_alerts(&self) -> &BTreeMap<&'static str, u64> {
+        &self.new_alerts
     }
 
     /// DNS answers parsed, cut and malformed so far.

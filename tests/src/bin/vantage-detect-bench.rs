@@ -179,7 +179,7 @@ fn detect_part(
     }
     let (fill_med, _, fill_high) = spread(fill);
     println!(
-        "state first filled by {} ticks (1 s each) at {} events per tick: {fill_med:.1} ms per tick (median; highest {fill_high:.1}, the first: every host new)",
+        "state first filled by {} ticks (1 s each) at {} events per tick: {fill_med:.1} ms per tick (median; highest {fill_high:.1}: the first tick has every host new)",
         options.fill,
         grouped(load as u64),
     );
@@ -277,6 +277,19 @@ fn detect_part(
             stats.open_alerts
         );
     }
+    let by_detector: Vec<String> = on
+        .new_alerts()
+        .iter()
+        .map(|(detector, n)| format!("{detector} {n}"))
+        .collect();
+    println!(
+        "new alerts by detector: {} (the incidents: a port scan, a beacon every 30 s, a DNS tunnel, a known-bad peer)",
+        if by_detector.is_empty() {
+            "none".to_owned()
+        } else {
+            by_detector.join(", ")
+        }
+    );
     println!();
     memory_part(options, &config, headline)
 }
