@@ -359,7 +359,7 @@ fn a_recorded_trace_replays_unprivileged_to_the_same_detection() -> Result {
 }
 
 #[test]
-fn scan_to_collector_latency() -> Result {
+fn eight_scans_in_turn_are_eight_detections_at_the_collector() -> Result {
     require_root();
     // No blocking: the same scanner scans eight addresses in turn (each a
     // new alert; the per-host cap is 10 an hour).
@@ -379,10 +379,16 @@ fn scan_to_collector_latency() -> Result {
         assert_eq!(measured.detection["score"], 100, "{}", measured.detection);
         figures.push(measured.latency());
     }
-    let millis: Vec<u128> = figures.iter().map(Duration::as_millis).collect();
-    eprintln!("first scan packet to detection stored at the collector, ms: {millis:?}");
-    for latency in &figures {
-        assert!(*latency < Duration::from_secs(5), "{millis:?}");
-    }
+    // Each scan was stored as its own detection, one per target (the time
+    // it took is the benchmark's: `cargo xtask bench -- --only latency`).
+    let mut peers: Vec<String> = site
+        .detections()?
+        .into_iter()
+        .filter(|d| d["detector"] == "port_scan")
+        .map(|d| d["peer"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    peers.sort();
+    let expected: Vec<String> = (0..8u8).map(|i| format!("203.0.113.{}", 130 + i)).collect();
+    assert_eq!(peers, expected, "{} scans measured", figures.len());
     Ok(())
 }

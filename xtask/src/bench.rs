@@ -23,8 +23,8 @@ pub struct BenchArgs {
 }
 
 const XDP_PARTS: [&str; 3] = ["frames", "stages", "live"];
-const DETECT_PARTS: [&str; 2] = ["detect", "replay"];
-const ALL_PARTS: &str = "frames, stages, live, uplink, detect, replay";
+const DETECT_PARTS: [&str; 3] = ["detect", "replay", "latency"];
+const ALL_PARTS: &str = "frames, stages, live, uplink, detect, replay, latency";
 
 /// Which benchmarks run, each with its arguments (`None`: it does not run).
 #[derive(Debug, PartialEq, Eq)]

@@ -9,6 +9,7 @@
 //! ([`live`]).
 
 pub mod detect_format;
+pub mod detect_latency;
 pub mod detect_memory;
 pub mod detect_names;
 pub mod detect_pcap;

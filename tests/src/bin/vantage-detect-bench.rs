@@ -55,7 +55,7 @@ struct Options {
     memory_child: bool,
 }
 
-const USAGE: &str = "vantage-detect-bench [--quick] [--only detect|replay,...] [--hosts N] [--cpus N] [--events N,N] [--rounds N] [--ticks N] [--fill N] [--replay-rounds N] [--frames N] [--pcaps DIR]";
+const USAGE: &str = "vantage-detect-bench [--quick] [--only detect|replay|latency,...] [--hosts N] [--cpus N] [--events N,N] [--rounds N] [--ticks N] [--fill N] [--replay-rounds N] [--frames N] [--pcaps DIR]";
 
 fn number<T: std::str::FromStr>(value: Option<String>, what: &str) -> anyhow::Result<T>
 where
@@ -67,7 +67,7 @@ where
 
 fn options() -> anyhow::Result<Options> {
     let mut options = Options {
-        parts: vec!["detect".into(), "replay".into()],
+        parts: vec!["detect".into(), "replay".into(), "latency".into()],
         hosts: 10_000,
         cpus: std::thread::available_parallelism().map_or(2, usize::from),
         events: vec![4_000, HEADLINE_EVENTS, 32_000],
@@ -96,7 +96,7 @@ fn options() -> anyhow::Result<Options> {
                 if let Some(bad) = options
                     .parts
                     .iter()
-                    .find(|p| !["detect", "replay"].contains(&p.as_str()))
+                    .find(|p| !["detect", "replay", "latency"].contains(&p.as_str()))
                 {
                     bail!("unknown part {bad}: {USAGE}");
                 }
@@ -336,6 +336,9 @@ fn main() -> anyhow::Result<()> {
             options.min_frames,
             options.replay_rounds,
         )?);
+    }
+    if options.parts.iter().any(|p| p == "latency") {
+        headline.push(vantage_tests::bench::detect_latency::bench()?);
     }
     for line in headline {
         println!("{line}");
