@@ -21,6 +21,7 @@ pub mod faults;
 pub mod offloads;
 mod outbox;
 pub mod own_traffic;
+mod publish;
 mod self_test;
 mod startup;
 pub mod state_file;
@@ -29,20 +30,20 @@ pub mod watch;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use tokio_util::sync::CancellationToken;
-use vantage_protocol::{DatapathState, Message};
+use vantage_protocol::Message;
 
 use crate::{
     config::AttachMode,
-    datapath::{AttachedMode, Datapath, DatapathError, EventStream, PinLayout},
+    datapath::{Datapath, DatapathError, EventStream, PinLayout},
     net::Cidr,
     pipeline::{Pipeline, PipelineOptions},
     report::{
-        agent_state::{AgentState, UplinkState},
-        heartbeat::{self, HealthFigures},
+        agent_state::AgentState,
+        heartbeat::{self},
         sight::SightReport,
     },
-    sample::{Event, Interval, Sampler},
-    time::{unix_seconds, unix_secs, Clock},
+    sample::{Event, Sampler},
+    time::{unix_seconds, Clock},
     uplink::{self, RunningUplink, UplinkSettings},
     visibility::Declaration,
 };
@@ -350,41 +351,6 @@ impl Agent {
         self.publish(now).await;
     }
 
-    fn health(&self, interval: &Interval, now: std::time::SystemTime) -> HealthFigures {
-        let spool = self
-            .uplink
-            .as_ref()
-            .map(|u| u.spool.view().status())
-            .unwrap_or_default();
-        let site = &interval.site.totals;
-        let all_generic = self
-            .state
-            .interfaces
-            .iter()
-            .all(|i| i.mode == <&str>::from(AttachedMode::Generic));
-        HealthFigures {
-            now_unix: unix_secs(now),
-            uptime_secs: self.pipeline.uptime_secs(now),
-            interval_secs: self.options.uplink.as_ref().map_or(0, |u| {
-                u32::try_from(u.heartbeat_interval.as_secs()).unwrap_or(u32::MAX)
-            }),
-            datapath: if all_generic {
-                DatapathState::Generic
-            } else {
-                DatapathState::Driver
-            },
-            interfaces: u8::try_from(self.state.interfaces.len()).unwrap_or(u8::MAX),
-            spool_pending: u32::try_from(spool.pending).unwrap_or(u32::MAX),
-            spool_evicted: spool.counters.evicted_total(),
-            spool_torn: spool.counters.torn_records,
-            spool_rejected: spool.counters.rejected,
-            events_lost: site.events_rate_limited + site.events_ring_full,
-            malformed: site.malformed.iter().sum(),
-            faults: self.faults.total(),
-            failing: self.faults.failing_bits(),
-        }
-    }
-
     /// Commits messages to the spool; a failure is a spool fault.
     async fn commit(&mut self, messages: Vec<Message>) -> bool {
         let Some(uplink) = &self.uplink else {
@@ -407,34 +373,6 @@ impl Agent {
                 .failed(FaultKind::Spool, &"an ack record could not be written", now);
         }
         self.ack_failures_seen = failures;
-    }
-
-    /// Writes the state file off the runtime thread.
-    async fn publish(&mut self, now: std::time::SystemTime) {
-        self.state.updated_at = unix_seconds(now);
-        self.state.events = self.pipeline.event_totals();
-        self.state.events.overflow = self.events_overflow;
-        self.state.recent_events = self.pipeline.recent_events().cloned().collect();
-        self.state.faults = self.faults.report();
-        self.state.uplink = self.uplink.as_ref().map(|uplink| {
-            let (status, link) = (uplink.spool.view().status(), uplink.spool.view().link());
-            UplinkState {
-                connected: link.connected,
-                last_error: link.last_error,
-                acks: link.acks,
-                pending: status.pending as u64,
-                evicted: status.counters.evicted_total(),
-                rejected: status.counters.rejected,
-                epoch: uplink.epoch,
-            }
-        });
-        let dir = self.options.state_dir.clone();
-        let state = self.state.clone();
-        let written = tokio::task::spawn_blocking(move || state_file::write_state(&dir, &state))
-            .await
-            .map_err(|join| join.to_string())
-            .and_then(|result| result.map_err(|e| e.to_string()));
-        self.faults.check(FaultKind::StateFile, written, now);
     }
 
     /// Tells the pipeline which hosts the kernel blocks now (a read

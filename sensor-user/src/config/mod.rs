@@ -10,6 +10,7 @@ pub mod blocks;
 pub mod detect;
 pub mod duration;
 pub mod events;
+pub mod local_time;
 pub mod response;
 pub mod sensor;
 pub mod site;
