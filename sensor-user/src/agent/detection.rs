@@ -144,20 +144,12 @@ pub fn start(
     };
     let saved_alert_id = read_alert_id(state_dir);
     let first_alert_id = saved_alert_id.max(u32::try_from(unix_secs(now)).unwrap_or(u32::MAX));
-    let mut never_block: Vec<Cidr> = site
-        .resolvers
-        .iter()
-        .chain(&site.gateway)
-        .chain(&site.collector)
-        .map(|addr| Cidr::host(*addr))
-        .collect();
-    never_block.extend(allow.iter().copied());
     let stage = DetectionStage::new(
         DetectionOptions {
             detect: settings.detect.clone(),
             response: settings.response.clone(),
             site,
-            never_block,
+            never_block: allow.to_vec(),
             can_block: mode != SiteMode::Mirror,
             first_alert_id,
             lists: initial,

@@ -48,8 +48,9 @@ pub struct DetectionOptions {
     pub detect: DetectConfig,
     pub response: ResponseConfig,
     pub site: Site,
-    /// Never blocked besides `response.never_block`: the gateway, the
-    /// resolvers, the collector, `blocks.allow` (the caller gathers them).
+    /// Never blocked besides `response.never_block` and the site's own
+    /// resolvers, gateway and collector (the stage adds those from
+    /// `site`): `blocks.allow`.
     pub never_block: Vec<Cidr>,
     /// False in mirror mode: blocks are refused as a capability.
     pub can_block: bool,
@@ -123,10 +124,19 @@ impl DetectionStage {
             Box::new(Beacon::new(detect.beacon.clone())),
             Box::new(DnsTunnel::new(detect.dns_tunnel.clone())),
         ];
+        let site = &options.site;
+        let mut never_block: Vec<Cidr> = site
+            .resolvers
+            .iter()
+            .chain(&site.gateway)
+            .chain(&site.collector)
+            .map(|addr| Cidr::host(*addr))
+            .collect();
+        never_block.extend(options.never_block.iter().copied());
         let policy = Policy::new(
             &options.response,
             PolicyContext {
-                never_block: options.never_block.clone(),
+                never_block,
                 can_block: options.can_block,
             },
         )?;

@@ -17,6 +17,10 @@ use std::{
 use sensor_common::EventKind;
 use vantage_protocol::{canary, message::bounded, Alert, AlertKind, Severity, Sight, Verdict};
 
+use self::{
+    detection::{DetectionStage, StageOutputs},
+    observe::AnswerCounts,
+};
 use crate::{
     detect::Observation,
     report::agent_state::{EventTotals, RecentEvent},
@@ -260,8 +264,6 @@ pub mod detection;
 pub mod observe;
 pub mod talkers;
 
-use detection::{DetectionStage, StageOutputs};
-use observe::AnswerCounts;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

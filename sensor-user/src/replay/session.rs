@@ -19,7 +19,6 @@ use crate::{
         new_device::Inventory,
         Site,
     },
-    net::Cidr,
     pipeline::{
         detection::{DetectionOptions, DetectionOutput, DetectionStage},
         Pipeline, PipelineOptions,
@@ -95,20 +94,6 @@ fn collector_addrs(config: &Config) -> Vec<IpAddr> {
     host.parse().into_iter().collect()
 }
 
-/// Never blocked besides `response.never_block`: the site's own
-/// infrastructure and the allowlist.
-pub fn never_block_of(site: &Site, config: &Config) -> Vec<Cidr> {
-    let mut out: Vec<Cidr> = site
-        .resolvers
-        .iter()
-        .chain(&site.gateway)
-        .chain(&site.collector)
-        .map(|addr| Cidr::host(*addr))
-        .collect();
-    out.extend(config.blocks.allow.iter().copied());
-    out
-}
-
 /// The detection stage for `config`, starting at `start`. A capture alone
 /// cannot say which devices are new to the site: without the sensor's
 /// inventory (`inventory`), the new-device detector reports nothing.
@@ -136,7 +121,7 @@ pub fn detection_stage(
         DetectionOptions {
             detect,
             response: config.response.clone(),
-            never_block: never_block_of(&site, config),
+            never_block: config.blocks.allow.clone(),
             site,
             can_block: config.site.mode != SiteMode::Mirror,
             first_alert_id,
