@@ -26,7 +26,8 @@ use crate::config::duration::HumanDuration;
 pub struct AlertSettings {
     /// Findings below this score are not alerts at all (0 to 100).
     pub min_score: u8,
-    /// An open alert is updated when its score rises by at least this much.
+    /// An open alert is updated when its score rises by at least this much
+    /// (or crosses a severity band, or reaches 100).
     pub update_step: u8,
     /// An open alert with no new finding for this long is closed.
     pub close_after: HumanDuration,
@@ -210,7 +211,9 @@ impl AlertBook {
         if let Some(open) = self.open.get_mut(&key) {
             open.updated_at = now;
             let step = self.settings.update_step;
+            let saturated = finding.score == 100 && open.sent_score < 100;
             if finding.score >= open.sent_score.saturating_add(step)
+                || saturated
                 || (finding.score > open.sent_score
                     && severity_of(finding.score) > severity_of(open.sent_score))
             {

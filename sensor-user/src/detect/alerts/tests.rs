@@ -57,6 +57,30 @@ fn repeated_findings_make_one_alert_updated_when_the_score_rises_a_step() {
 }
 
 #[test]
+fn reaching_the_full_score_is_an_update_even_under_the_step() {
+    let mut book = AlertBook::new(AlertSettings::default(), 3);
+    let first = book.offer(scan("10.0.0.1", "192.0.2.9", 94, 0), at(0));
+    assert_eq!(first.map(|r| (r.id, r.revision)), Some((3, 0)));
+    // 99: +5, same band (critical): merged.
+    assert_eq!(
+        book.offer(scan("10.0.0.1", "192.0.2.9", 99, 1), at(1)),
+        None
+    );
+    // 100: +6, same band, but saturated: sent once.
+    let update = book.offer(scan("10.0.0.1", "192.0.2.9", 100, 2), at(2));
+    assert_eq!(
+        update.map(|r| (r.id, r.revision, r.finding.score)),
+        Some((3, 1, 100))
+    );
+    assert_eq!(
+        book.offer(scan("10.0.0.1", "192.0.2.9", 100, 3), at(3)),
+        None
+    );
+    assert_eq!(book.counts().updated, 1);
+    assert_eq!(book.counts().merged, 2);
+}
+
+#[test]
 fn findings_below_the_minimum_are_not_alerts() {
     let mut book = AlertBook::new(AlertSettings::default(), 1);
     assert_eq!(

@@ -37,7 +37,7 @@ pub use port::{PortScan, PortScanSettings, MAX_PORTS_PER_PAIR};
 pub use sweep::{HostSweep, HostSweepSettings, MAX_PEERS_PER_SWEEP};
 
 /// Scores rise from 50 at the threshold to 100 at this multiple of it.
-pub(in crate::detect) const SATURATE: f64 = 4.0;
+pub const SATURATE: f64 = 4.0;
 
 /// Checks a window against `low..=high` seconds, for the settings checks.
 pub(in crate::detect) fn check_window(
