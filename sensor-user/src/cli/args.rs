@@ -63,6 +63,14 @@ pub enum Command {
     /// or a trace recorded by `vantage run --record` (no root), and print
     /// the alerts and decisions the sensor would have made.
     Replay(ReplayArgs),
+    /// Probe the running kernel for each BPF feature the XDP program needs
+    /// and print the kernel release and each feature, present or missing;
+    /// exits 1 where the program would be refused.
+    KernelCheck {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a fully commented example configuration file.
     ConfigExample,
     /// Check a configuration file and print the settings it resolves to.

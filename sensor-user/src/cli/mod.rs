@@ -5,6 +5,7 @@
 pub mod args;
 mod blocks;
 mod canary;
+mod kernel_check;
 mod placement;
 mod replay;
 mod run;
@@ -40,6 +41,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Placement(args) => placement::placement(&args),
         Command::Canary(args) => canary::send(&args),
         Command::Replay(args) => replay::replay(&args),
+        Command::KernelCheck { json } => kernel_check::kernel_check(json),
         Command::ConfigExample => {
             print!("{}", vantage::config::EXAMPLE);
             Ok(())

@@ -9,6 +9,7 @@ mod bpffs;
 pub mod events;
 mod hosts;
 pub mod iface;
+pub mod kernel_probe;
 mod maps;
 mod pins;
 pub mod replay;
@@ -109,6 +110,8 @@ pub enum DatapathError {
     },
     #[error(transparent)]
     Bpffs(#[from] BpffsError),
+    #[error(transparent)]
+    Kernel(#[from] kernel_probe::KernelError),
     #[error("the map {map} pinned under {} was made by another version of the program (key {} and value {} bytes; this version needs {} and {}): stop that version's agent, run `vantage unload --pin-dir {}` with the --state-dir it used (its counters and blocks are lost), then start again", pin_dir.display(), found.0, found.1, expected.0, expected.1, pin_dir.display())]
     PinnedByOtherVersion {
         map: &'static str,
@@ -197,6 +200,7 @@ impl Datapath {
         if SENSOR_OBJECT.is_empty() {
             return Err(DatapathError::NoObject);
         }
+        kernel_probe::require()?;
         let mut loader = EbpfLoader::new();
         loader.map_max_entries(MAP_HOSTS, host_sets(options.host_capacity));
         if let Some(pins) = &options.pins {
