@@ -10,7 +10,7 @@ use sensor_common::{
 use crate::{
     maps::HOSTS,
     parse::bounded,
-    parse::{Dns, Packet, Transport},
+    parse::{Dns, Packet, TransportKind},
 };
 
 /// Updates the site's traffic classes and the counters of each protected
@@ -132,21 +132,20 @@ fn count_sent(ctx: &XdpContext, host: &mut HostCounters, packet: &Packet, frame_
         host.traffic.lateral_bytes_out += frame_len;
     }
     let new_peer = sketch_insert(&mut host.peer_sketch, addr_hash_of(packet.dst_mix));
-    match packet.transport {
-        Transport::Tcp {
-            dst_port, syn, ack, ..
-        } => {
-            if syn && !ack {
+    let transport = packet.transport;
+    match transport.kind {
+        TransportKind::Tcp => {
+            if transport.syn && !transport.ack {
                 host.traffic.tcp_syn_out += 1;
             }
-            sketch_insert(&mut host.port_sketch, port_hash(dst_port));
+            sketch_insert(&mut host.port_sketch, port_hash(transport.dst_port));
         }
-        Transport::Udp { dst_port, .. } => {
+        TransportKind::Udp => {
             host.traffic.udp_out += 1;
-            sketch_insert(&mut host.port_sketch, port_hash(dst_port));
+            sketch_insert(&mut host.port_sketch, port_hash(transport.dst_port));
         }
-        Transport::Icmp { .. } => host.traffic.icmp_out += 1,
-        Transport::Ports { .. } | Transport::None => {}
+        TransportKind::Icmp => host.traffic.icmp_out += 1,
+        TransportKind::Ports | TransportKind::None => {}
     }
     if packet.dns == Dns::Query {
         host.traffic.dns_queries_out += 1;
@@ -162,18 +161,19 @@ fn count_received(host: &mut HostCounters, packet: &Packet, frame_len: u64) {
         host.traffic.lateral_packets_in += 1;
     }
     sketch_insert(&mut host.peer_sketch, addr_hash_of(packet.src_mix));
-    match packet.transport {
-        Transport::Tcp { syn, ack, rst, .. } => {
-            if syn && ack {
+    let transport = packet.transport;
+    match transport.kind {
+        TransportKind::Tcp => {
+            if transport.syn && transport.ack {
                 host.traffic.tcp_synack_in += 1;
             }
-            if rst {
+            if transport.rst {
                 host.traffic.tcp_rst_in += 1;
             }
         }
-        Transport::Udp { .. } => host.traffic.udp_in += 1,
-        Transport::Icmp { .. } => host.traffic.icmp_in += 1,
-        Transport::Ports { .. } | Transport::None => {}
+        TransportKind::Udp => host.traffic.udp_in += 1,
+        TransportKind::Icmp => host.traffic.icmp_in += 1,
+        TransportKind::Ports | TransportKind::None => {}
     }
     if packet.dns == Dns::Answer {
         host.traffic.dns_answers_in += 1;

@@ -20,7 +20,7 @@ use crate::{
     parse::{
         bounded,
         ip::{v4_key, v6_key, Ipv4Header, Ipv6Header},
-        offset, read, Dns, Packet, Transport, OFFSET_MASK,
+        offset, read, Dns, Packet, TransportKind, OFFSET_MASK,
     },
 };
 
@@ -49,8 +49,10 @@ const MAX_LABELS: usize = DNS_QNAME_MAX / 2 + 1;
 /// only the fields its own case needs.
 #[inline(always)]
 pub fn kind_of(packet: &Packet, new_peer: bool) -> Option<EventKind> {
-    match packet.transport {
-        Transport::Tcp { syn, ack, rst, .. } => {
+    let transport = packet.transport;
+    match transport.kind {
+        TransportKind::Tcp => {
+            let (syn, ack, rst) = (transport.syn, transport.ack, transport.rst);
             if packet.dns != Dns::None {
                 if let Some(kind) = dns_kind(packet) {
                     return Some(kind);
@@ -68,7 +70,7 @@ pub fn kind_of(packet: &Packet, new_peer: bool) -> Option<EventKind> {
                 None
             }
         }
-        Transport::Udp { .. } => {
+        TransportKind::Udp => {
             if packet.dns != Dns::None {
                 if let Some(kind) = dns_kind(packet) {
                     return Some(kind);
@@ -76,7 +78,8 @@ pub fn kind_of(packet: &Packet, new_peer: bool) -> Option<EventKind> {
             }
             (packet.src_local && new_peer).then_some(EventKind::UdpNewPeer)
         }
-        Transport::Icmp { icmp_type } => {
+        TransportKind::Icmp => {
+            let icmp_type = transport.icmp_type;
             let (echo, unreachable) = if packet.protocol == PROTO_ICMP {
                 (ICMP_ECHO_REQUEST, ICMP_UNREACHABLE)
             } else {
@@ -90,7 +93,7 @@ pub fn kind_of(packet: &Packet, new_peer: bool) -> Option<EventKind> {
                 None
             }
         }
-        Transport::Ports { .. } | Transport::None => None,
+        TransportKind::Ports | TransportKind::None => None,
     }
 }
 
@@ -201,6 +204,12 @@ pub fn emit(
     site.events_sent += 1;
 }
 
+const _: () = assert!(
+    core::mem::offset_of!(EventHeader, kind) == 48
+        && core::mem::size_of::<EventHeader>() == 64
+        && core::mem::align_of::<EventHeader>() == 8
+);
+
 /// Fills every header field (the ring's memory is not zeroed), with the
 /// addresses of the packet or, when given, of the packet it quotes.
 #[inline(always)]
@@ -226,24 +235,25 @@ fn write_header(
             }
         }
     };
-    *header = EventHeader {
-        timestamp_ns: now,
-        src: subject.src,
-        dst: subject.dst,
-        src_port: subject.src_port,
-        dst_port: subject.dst_port,
-        ifindex,
-        kind: kind as u8,
-        protocol: subject.protocol,
-        dropped: dropped as u8,
-        qname_len: 0,
-        qname_truncated: 0,
-        _pad0: 0,
-        qtype: 0,
-        payload_len: 0,
-        message_len: 0,
-        _pad: [0; 4],
-    };
+    // The fields that are zero, as words: written as one struct they
+    // become a call to `memset` (see `policy::copy_address` for why calls
+    // are avoided).
+    let words = (header as *mut EventHeader).cast::<u64>();
+    // SAFETY: the header is 64 bytes aligned to 8; its last two words hold
+    // `kind` to `_pad` (checked below), the first three set after this.
+    unsafe {
+        core::ptr::write_volatile(words.add(6), 0);
+        core::ptr::write_volatile(words.add(7), 0);
+    }
+    header.timestamp_ns = now;
+    header.src = subject.src;
+    header.dst = subject.dst;
+    header.src_port = subject.src_port;
+    header.dst_port = subject.dst_port;
+    header.ifindex = ifindex;
+    header.kind = kind as u8;
+    header.protocol = subject.protocol;
+    header.dropped = dropped as u8;
 }
 
 /// Where the packet's DNS message ends in the frame and its true length,

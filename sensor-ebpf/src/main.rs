@@ -41,6 +41,7 @@ use crate::parse::{Parsed, Tunneled};
 
 /// Frames with an Ethernet header, in one buffer.
 #[xdp]
+#[inline(always)]
 pub fn vantage_xdp(ctx: XdpContext) -> u32 {
     let len = ctx.data_end() - ctx.data();
     try_vantage_xdp(&ctx, false, len)
@@ -48,6 +49,7 @@ pub fn vantage_xdp(ctx: XdpContext) -> u32 {
 
 /// Frames with an Ethernet header, possibly in several buffers (jumbo MTU).
 #[xdp(frags)]
+#[inline(always)]
 pub fn vantage_xdp_frags(ctx: XdpContext) -> u32 {
     let len = buffer_len(&ctx);
     try_vantage_xdp(&ctx, false, len)
@@ -55,6 +57,7 @@ pub fn vantage_xdp_frags(ctx: XdpContext) -> u32 {
 
 /// Frames without an Ethernet header (L3 links), in one buffer.
 #[xdp]
+#[inline(always)]
 pub fn vantage_xdp_raw_ip(ctx: XdpContext) -> u32 {
     let len = ctx.data_end() - ctx.data();
     try_vantage_xdp(&ctx, true, len)
@@ -62,6 +65,7 @@ pub fn vantage_xdp_raw_ip(ctx: XdpContext) -> u32 {
 
 /// Frames without an Ethernet header, possibly in several buffers.
 #[xdp(frags)]
+#[inline(always)]
 pub fn vantage_xdp_raw_ip_frags(ctx: XdpContext) -> u32 {
     let len = buffer_len(&ctx);
     try_vantage_xdp(&ctx, true, len)
@@ -77,6 +81,7 @@ pub fn vantage_reference_pass(_ctx: XdpContext) -> u32 {
 /// one more stage, so that the differences say what each stage costs. Never
 /// attached; loaded (verified) only by the benchmark.
 #[xdp]
+#[inline(always)]
 pub fn vantage_stage_parse(ctx: XdpContext) -> u32 {
     let len = ctx.data_end() - ctx.data();
     run::<STOP_AFTER_PARSE>(&ctx, false, len)
@@ -84,6 +89,7 @@ pub fn vantage_stage_parse(ctx: XdpContext) -> u32 {
 
 /// See [`vantage_stage_parse`]: parse, then the clock and the duplicate check.
 #[xdp]
+#[inline(always)]
 pub fn vantage_stage_dedup(ctx: XdpContext) -> u32 {
     let len = ctx.data_end() - ctx.data();
     run::<STOP_AFTER_DEDUP>(&ctx, false, len)
@@ -91,6 +97,7 @@ pub fn vantage_stage_dedup(ctx: XdpContext) -> u32 {
 
 /// See [`vantage_stage_parse`]: up to and including host accounting.
 #[xdp]
+#[inline(always)]
 pub fn vantage_stage_account(ctx: XdpContext) -> u32 {
     let len = ctx.data_end() - ctx.data();
     run::<STOP_AFTER_ACCOUNT>(&ctx, false, len)
@@ -98,6 +105,7 @@ pub fn vantage_stage_account(ctx: XdpContext) -> u32 {
 
 /// See [`vantage_stage_parse`]: up to and including the verdict.
 #[xdp]
+#[inline(always)]
 pub fn vantage_stage_policy(ctx: XdpContext) -> u32 {
     let len = ctx.data_end() - ctx.data();
     run::<STOP_AFTER_POLICY>(&ctx, false, len)

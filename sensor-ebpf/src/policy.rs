@@ -164,14 +164,12 @@ fn prefix_blocked(addr: &HostKey, now: u64) -> bool {
 #[inline(always)]
 fn flow_blocked(packet: &Packet, now: u64) -> bool {
     let (src_port, dst_port) = packet.transport.ports();
-    let mut key = FlowKey {
-        src: packet.src.addr,
-        dst: packet.dst.addr,
-        src_port,
-        dst_port,
-        protocol: packet.protocol,
-        _pad: [0; 3],
-    };
+    let mut key = FlowKey::default();
+    copy_address(&mut key.src, &packet.src);
+    copy_address(&mut key.dst, &packet.dst);
+    key.src_port = src_port;
+    key.dst_port = dst_port;
+    key.protocol = packet.protocol;
     if flow_entry_blocks(&key, now) {
         return true;
     }
@@ -180,8 +178,8 @@ fn flow_blocked(packet: &Packet, now: u64) -> bool {
         return true;
     }
     // The responder's packets: swap ends.
-    key.src = packet.dst.addr;
-    key.dst = packet.src.addr;
+    copy_address(&mut key.src, &packet.dst);
+    copy_address(&mut key.dst, &packet.src);
     key.src_port = dst_port;
     key.dst_port = src_port;
     if flow_entry_blocks(&key, now) {
@@ -189,6 +187,23 @@ fn flow_blocked(packet: &Packet, now: u64) -> bool {
     }
     key.src_port = 0;
     flow_entry_blocks(&key, now)
+}
+
+/// Copies an address into a flow key as two 8-byte words. A plain
+/// assignment of the byte array may be compiled into a call to `memmove`,
+/// a BPF subprogram: kernels before 6.4 cannot track precision across such
+/// calls, mark every register precise and then exceed the verifier's
+/// instruction limit.
+#[inline(always)]
+fn copy_address(to: &mut sensor_common::Addr16, from: &HostKey) {
+    let from = (from as *const HostKey).cast::<u64>();
+    let to = (to as *mut sensor_common::Addr16).cast::<u64>();
+    // SAFETY: `HostKey` is 16 bytes aligned to 8; `to` is the `src` or
+    // `dst` field of a `FlowKey`, aligned to 8 at offsets 0 and 16.
+    unsafe {
+        core::ptr::write_volatile(to, core::ptr::read_volatile(from));
+        core::ptr::write_volatile(to.add(1), core::ptr::read_volatile(from.add(1)));
+    }
 }
 
 #[inline(always)]

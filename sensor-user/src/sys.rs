@@ -83,8 +83,10 @@ pub fn is_root() -> bool {
 /// Hands memory the allocator keeps after frees back to the kernel
 /// (glibc `malloc_trim`): the detectors evict and refill their tables all
 /// the time, and without it the freed pages stay in the agent's resident
-/// size. Cheap enough to call once a minute.
+/// size. Cheap enough to call once a minute. musl's allocator returns
+/// freed pages by itself and has no `malloc_trim`: nothing to do there.
 pub fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim has no preconditions; 0 keeps no padding.
     unsafe {
         libc::malloc_trim(0);

@@ -1,11 +1,15 @@
-//! `cargo xtask`: set up a machine, run the tests, the benchmarks and the lab.
+//! `cargo xtask`: set up a machine, run the tests, the benchmarks and the lab;
+//! build gateway images and test the datapath in QEMU VMs.
 
+mod arch;
 mod bench;
 mod cmd;
 mod fuzz;
+mod image;
 mod lab;
 mod setup;
 mod test;
+mod vm;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +32,10 @@ enum Task {
     Fuzz(fuzz::FuzzArgs),
     /// Run a live demo site in network namespaces until Ctrl-C, SIGTERM or SIGHUP (root).
     Lab(lab::LabArgs),
+    /// Build a bootable gateway disk image from Debian packages (root).
+    Image(image::ImageArgs),
+    /// Boot Debian kernels or the gateway image in QEMU and test in them (root).
+    Vm(vm::VmArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +46,8 @@ fn main() -> std::process::ExitCode {
         Task::Bench(args) => bench::run(&args),
         Task::Lab(args) => lab::run(&args),
         Task::Fuzz(args) => fuzz::run(args.seconds),
+        Task::Image(args) => image::run(&args),
+        Task::Vm(args) => vm::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -103,13 +103,7 @@ pub fn parse(
             let ack = tcp.flags & 0x10 != 0;
             let rst = tcp.flags & 0x04 != 0;
             (
-                Transport::Tcp {
-                    src_port,
-                    dst_port,
-                    syn,
-                    ack,
-                    rst,
-                },
+                Transport::tcp(src_port, dst_port, syn, ack, rst),
                 tcp.flags,
                 varies,
             )
@@ -129,7 +123,7 @@ pub fn parse(
                 return false;
             }
             let varies = (udp.len as u64) | (udp.checksum as u64) << 16;
-            (Transport::Udp { src_port, dst_port }, 0, varies)
+            (Transport::udp(src_port, dst_port), 0, varies)
         }
         _ => return false,
     };
@@ -164,7 +158,12 @@ pub fn parse(
     slot.protocol = network.protocol;
     slot.transport = transport;
     slot.dns = Dns::None;
-    slot.src_mac = eth.src;
+    // Element by element: copied whole, the 6 bytes become a call to
+    // `memmove` (see `policy::copy_address` for why calls are avoided).
+    for (to, from) in slot.src_mac.iter_mut().zip(eth.src.iter()) {
+        // SAFETY: `from` lies in the Ethernet header checked above.
+        *to = unsafe { core::ptr::read_volatile(from) };
+    }
     slot.vlan = 0;
     slot.len = frame_len as u32;
     slot.l3_at = IPV4_AT as u16;

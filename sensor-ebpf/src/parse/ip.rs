@@ -3,7 +3,7 @@
 //! them). Once the fixed header is there with the right version, the
 //! addresses are known and the packet is returned, whatever follows: a
 //! non-first fragment, ESP, a chain longer than the parser follows or cut
-//! short only leave the transport unknown (`l4: None`) and are counted. A
+//! short only leave the transport unknown (`l4: 0`) and are counted. A
 //! length field that claims more than the frame holds is counted and leaves
 //! only the transport's ports to be read (`ports_only`).
 
@@ -30,8 +30,12 @@ pub struct Ip {
     pub dst: HostKey,
     /// The transport protocol (after any extension and AH headers).
     pub protocol: u8,
-    /// Frame offset of the transport header, when it can be read.
-    pub l4: Option<u16>,
+    /// Frame offset of the transport header, or 0 when it cannot be read
+    /// (an IP header always comes first, so 0 is never a transport's
+    /// offset). A plain number: an `Option`'s empty payload is undefined
+    /// and the compiler may fill it from a pointer, which older verifiers
+    /// reject.
+    pub l4: u16,
     /// Frame offset where the IP packet ends (its own length, not Ethernet padding).
     pub end: u32,
     /// Frame offset of the IP header.
@@ -143,7 +147,7 @@ fn ipv4(
         src: v4_key(ip.src),
         dst: v4_key(ip.dst),
         protocol: ip.protocol,
-        l4: None,
+        l4: 0,
         end: frame_len as u32,
         at: at as u16,
         ports_only: false,
@@ -178,7 +182,7 @@ fn ipv4(
         site.esp += 1;
         return Ok(packet);
     }
-    packet.l4 = Some(l4 as u16);
+    packet.l4 = l4 as u16;
     Ok(packet)
 }
 
@@ -198,7 +202,7 @@ fn ipv6(
         src: v6_key(ip.src),
         dst: v6_key(ip.dst),
         protocol: ip.next_header,
-        l4: None,
+        l4: 0,
         end: frame_len as u32,
         at: at as u16,
         ports_only: false,
@@ -256,7 +260,7 @@ fn ipv6(
             count_malformed(site, MalformedReason::Ipv6ExtensionTooDeep);
         }
         PROTO_ESP => site.esp += 1,
-        _ => packet.l4 = Some(offset as u16),
+        _ => packet.l4 = offset as u16,
     }
     Ok(packet)
 }

@@ -23,6 +23,7 @@ const PPP_IPV6: u16 = 0x0057;
 const MPLS_MAX_LABELS: usize = 4;
 
 /// Where a frame's layers begin.
+#[repr(u8)]
 #[derive(Clone, Copy)]
 pub enum Start {
     /// An Ethernet header.

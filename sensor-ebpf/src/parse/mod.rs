@@ -29,7 +29,7 @@ use aya_ebpf::programs::XdpContext;
 use sensor_common::{host::addr_mix, HostKey, MalformedReason, Settings, SiteCounters};
 
 use crate::facts::{facts, FACT_LOCAL};
-pub use transport::{Dns, Transport};
+pub use transport::{Dns, Transport, TransportKind};
 
 /// Returns a pointer to a `T` at `offset` bytes into the frame, or `None` if
 /// the frame is too short to hold it.
@@ -266,11 +266,13 @@ pub fn parse(
     let mut len = frame_len as u32;
     let mut tunneled = Tunneled::No;
     let mut outer = None;
-    match l4.tunnel {
-        tunnel::Tunnel::None => {}
-        tunnel::Tunnel::Unopened => site.encap_unopened += 1,
-        tunnel::Tunnel::Open { kind, inner, start } => {
-            let inner = offset(inner);
+    let found = l4.tunnel;
+    match found.state {
+        tunnel::TunnelState::None => {}
+        tunnel::TunnelState::Unopened => site.encap_unopened += 1,
+        tunnel::TunnelState::Open => {
+            let (kind, start) = (found.kind, found.start);
+            let inner = offset(found.inner);
             if settings.flags & (sensor_common::policy::SETTING_DECAP_VXLAN << (kind as u32)) == 0 {
                 site.encap_unopened += 1;
             } else {
@@ -282,7 +284,7 @@ pub fn parse(
                 match layers(ctx, site, inner, start, frame_len, &mut inner_link) {
                     Ok((inner_ip, inner_l4)) => {
                         // One level is opened: a tunnel inside is counted.
-                        if !matches!(inner_l4.tunnel, tunnel::Tunnel::None) {
+                        if inner_l4.tunnel.state != tunnel::TunnelState::None {
                             site.encap_unopened += 1;
                         }
                         outer = Some((ip.src, ip.dst));
@@ -337,7 +339,7 @@ pub fn parse(
         vlan: link.vlan,
         len,
         l3_at: ip.at,
-        l4_at: ip.l4.unwrap_or(0),
+        l4_at: ip.l4,
         tunnel: tunneled,
         to_group: link.to_group,
         varies: varies(ctx, ip.at, ip.l4),
@@ -350,9 +352,9 @@ pub fn parse(
 /// words the fast path takes, read again (IPv4 from its fifth byte, IPv6
 /// from its first; the transport header after its ports).
 #[inline(always)]
-fn varies(ctx: &XdpContext, l3: u16, l4: Option<u16>) -> u64 {
+fn varies(ctx: &XdpContext, l3: u16, l4: u16) -> u64 {
     let mut varies = read::<u64>(ctx, offset(l3) + 4).unwrap_or(0);
-    if let Some(l4) = l4 {
+    if l4 != 0 {
         let at = offset(l4) + 4;
         varies ^= read::<u64>(ctx, at).unwrap_or(0).rotate_left(13);
         varies ^= u64::from(read::<u32>(ctx, at + 8).unwrap_or(0)).rotate_left(29);

@@ -28,45 +28,105 @@ const DNS_HEADER: usize = 12;
 const UDP_HEADER: usize = 8;
 const TCP_HEADER: usize = 20;
 
-/// What the transport header said, as far as it could be read.
-#[derive(Clone, Copy)]
-pub enum Transport {
-    Tcp {
-        src_port: u16,
-        dst_port: u16,
-        syn: bool,
-        ack: bool,
-        rst: bool,
-    },
-    Udp {
-        src_port: u16,
-        dst_port: u16,
-    },
-    /// A TCP or UDP header cut after its ports.
-    Ports {
-        src_port: u16,
-        dst_port: u16,
-    },
-    /// ICMP or ICMPv6 (which one: the packet's protocol), by its type.
-    Icmp {
-        icmp_type: u8,
-    },
+/// Which transport header a packet has, as far as it could be read.
+#[repr(u8)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
     /// Non-first fragment, ESP, an unknown protocol, or no readable header.
     None,
+    Tcp,
+    Udp,
+    /// A TCP or UDP header cut after its ports.
+    Ports,
+    /// ICMP or ICMPv6 (which one: the packet's protocol), by its type.
+    Icmp,
 }
 
+/// What the transport header said. A plain struct whose every byte is
+/// always written (an enum with payloads leaves the bytes of the other
+/// variants undefined, and the compiler may then fill them from any
+/// register, a pointer included, which older verifiers reject).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Transport {
+    pub kind: TransportKind,
+    /// TCP flags (false for every other kind).
+    pub syn: bool,
+    pub ack: bool,
+    pub rst: bool,
+    /// Ports, host order (zero for port-less kinds).
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// The ICMP or ICMPv6 type (zero for other kinds).
+    pub icmp_type: u8,
+    _padding: u8,
+}
+
+const _: () = assert!(core::mem::size_of::<Transport>() == 10);
+
 impl Transport {
+    /// No transport header known.
+    pub const NONE: Transport = Transport {
+        kind: TransportKind::None,
+        syn: false,
+        ack: false,
+        rst: false,
+        src_port: 0,
+        dst_port: 0,
+        icmp_type: 0,
+        _padding: 0,
+    };
+
+    /// A whole TCP header.
+    #[inline(always)]
+    pub fn tcp(src_port: u16, dst_port: u16, syn: bool, ack: bool, rst: bool) -> Transport {
+        Transport {
+            kind: TransportKind::Tcp,
+            syn,
+            ack,
+            rst,
+            src_port,
+            dst_port,
+            ..Transport::NONE
+        }
+    }
+
+    /// A whole UDP header.
+    #[inline(always)]
+    pub fn udp(src_port: u16, dst_port: u16) -> Transport {
+        Transport {
+            kind: TransportKind::Udp,
+            src_port,
+            dst_port,
+            ..Transport::NONE
+        }
+    }
+
+    /// A TCP or UDP header cut after its ports.
+    #[inline(always)]
+    pub fn ports_of(src_port: u16, dst_port: u16) -> Transport {
+        Transport {
+            kind: TransportKind::Ports,
+            src_port,
+            dst_port,
+            ..Transport::NONE
+        }
+    }
+
+    /// An ICMP or ICMPv6 message of `icmp_type`.
+    #[inline(always)]
+    pub fn icmp(icmp_type: u8) -> Transport {
+        Transport {
+            kind: TransportKind::Icmp,
+            icmp_type,
+            ..Transport::NONE
+        }
+    }
+
     /// Source and destination ports (host order); zero for port-less protocols.
     #[inline(always)]
     pub fn ports(&self) -> (u16, u16) {
-        match *self {
-            Transport::Tcp {
-                src_port, dst_port, ..
-            }
-            | Transport::Udp { src_port, dst_port }
-            | Transport::Ports { src_port, dst_port } => (src_port, dst_port),
-            Transport::Icmp { .. } | Transport::None => (0, 0),
-        }
+        (self.src_port, self.dst_port)
     }
 }
 
@@ -177,11 +237,8 @@ fn count_dns(site: &mut SiteCounters, dns: Dns) {
 #[inline(always)]
 fn ports_only(ctx: &XdpContext, at: usize) -> Transport {
     match read::<PortPair>(ctx, at) {
-        Some(ports) => Transport::Ports {
-            src_port: be16(ports.src),
-            dst_port: be16(ports.dst),
-        },
-        None => Transport::None,
+        Some(ports) => Transport::ports_of(be16(ports.src), be16(ports.dst)),
+        None => Transport::NONE,
     }
 }
 
@@ -189,15 +246,15 @@ fn ports_only(ctx: &XdpContext, at: usize) -> Transport {
 #[inline(always)]
 pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip) -> L4 {
     let mut l4 = L4 {
-        transport: Transport::None,
+        transport: Transport::NONE,
         dns: Dns::None,
         dns_at: 0,
-        tunnel: Tunnel::None,
+        tunnel: Tunnel::NONE,
     };
-    let Some(at) = ip.l4 else {
+    if ip.l4 == 0 {
         return l4;
-    };
-    let at = super::offset(at);
+    }
+    let at = super::offset(ip.l4);
     if ip.ports_only {
         if ip.protocol == PROTO_TCP || ip.protocol == PROTO_UDP {
             l4.transport = ports_only(ctx, at);
@@ -210,13 +267,13 @@ pub fn parse(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip) -> L4 {
         PROTO_ICMP | PROTO_ICMPV6 => {
             if let Some([icmp_type, ..]) = read::<[u8; 4]>(ctx, at) {
                 site.icmp += 1;
-                l4.transport = Transport::Icmp { icmp_type };
+                l4.transport = Transport::icmp(icmp_type);
             } else {
                 count_malformed(site, MalformedReason::IcmpTruncated);
             }
         }
         PROTO_GRE => l4.tunnel = tunnel::gre(ctx, site, at, ip.end as usize),
-        PROTO_IPIP | PROTO_IPV6_IN_IP => l4.tunnel = Tunnel::Unopened,
+        PROTO_IPIP | PROTO_IPV6_IN_IP => l4.tunnel = Tunnel::UNOPENED,
         _ => {}
     }
     l4
@@ -234,7 +291,7 @@ fn tcp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L
     let header_len = ((tcp.offset_reserved >> 4) as usize) * 4;
     if header_len < TCP_HEADER || at + header_len > end {
         count_malformed(site, MalformedReason::TcpBadDataOffset);
-        l4.transport = Transport::Ports { src_port, dst_port };
+        l4.transport = Transport::ports_of(src_port, dst_port);
         return;
     }
     site.tcp += 1;
@@ -249,13 +306,7 @@ fn tcp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L
     if rst {
         site.tcp_rst += 1;
     }
-    l4.transport = Transport::Tcp {
-        src_port,
-        dst_port,
-        syn,
-        ack,
-        rst,
-    };
+    l4.transport = Transport::tcp(src_port, dst_port, syn, ack, rst);
     let (to_dns, from_dns) = (dst_port == DNS_PORT, src_port == DNS_PORT);
     if (to_dns || from_dns) && !syn {
         // RFC 1035 4.2.2: over TCP each message has a 2-byte length first.
@@ -285,7 +336,7 @@ fn udp(ctx: &XdpContext, site: &mut SiteCounters, ip: &Ip, at: usize, l4: &mut L
     };
     let (src_port, dst_port) = (be16(udp.src_port), be16(udp.dst_port));
     site.udp += 1;
-    l4.transport = Transport::Udp { src_port, dst_port };
+    l4.transport = Transport::udp(src_port, dst_port);
     // The datagram's own length, never past the IP packet (and so never
     // into Ethernet padding).
     let claimed = at + be16(udp.len) as usize;

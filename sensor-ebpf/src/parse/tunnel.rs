@@ -27,20 +27,61 @@ const GRE_CHECKSUM: u16 = 0x8000;
 const GRE_KEY: u16 = 0x2000;
 const GRE_SEQUENCE: u16 = 0x1000;
 
-/// A tunnel found in a packet.
-#[derive(Clone, Copy)]
-pub enum Tunnel {
+/// Whether a packet carries a tunnel, and whether it can be opened.
+#[repr(u8)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TunnelState {
     None,
-    /// One the sensor knows how to open: its kind, and where and how the
-    /// inner frame starts.
-    Open {
-        kind: EncapKind,
-        inner: u16,
-        start: Start,
-    },
+    /// One the sensor knows how to open (see [`Tunnel`]'s other fields).
+    Open,
     /// One it recognises but does not open (IP-in-IP, 6in4, PPTP's GRE,
     /// a payload it cannot name, or a header cut short).
     Unopened,
+}
+
+/// A tunnel found in a packet: for an open one, its kind, and where and how
+/// the inner frame starts. A plain struct whose every byte is always
+/// written (see `transport::Transport` for why not an enum with payloads).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Tunnel {
+    pub state: TunnelState,
+    pub kind: EncapKind,
+    pub start: Start,
+    _padding: u8,
+    /// Frame offset of the inner frame (0 unless open).
+    pub inner: u16,
+}
+
+const _: () = assert!(core::mem::size_of::<Tunnel>() == 6);
+
+impl Tunnel {
+    /// No tunnel.
+    pub const NONE: Tunnel = Tunnel {
+        state: TunnelState::None,
+        kind: EncapKind::Vxlan,
+        start: Start::Ethernet,
+        _padding: 0,
+        inner: 0,
+    };
+
+    /// A tunnel recognised but not opened.
+    pub const UNOPENED: Tunnel = Tunnel {
+        state: TunnelState::Unopened,
+        ..Tunnel::NONE
+    };
+
+    /// A tunnel of `kind` whose inner frame starts at `inner` with `start`.
+    #[inline(always)]
+    pub fn open(kind: EncapKind, inner: u16, start: Start) -> Tunnel {
+        Tunnel {
+            state: TunnelState::Open,
+            kind,
+            start,
+            _padding: 0,
+            inner,
+        }
+    }
 }
 
 #[repr(C)]
@@ -77,45 +118,45 @@ pub fn udp(
                 read::<[u8; VXLAN_HEADER]>(ctx, payload).filter(|_| len >= VXLAN_HEADER)
             else {
                 count_malformed(site, MalformedReason::TunnelTruncated);
-                return Tunnel::Unopened;
+                return Tunnel::UNOPENED;
             };
             // The I flag says the VNI is valid; without it this is not VXLAN.
             if header[0] & 0x08 == 0 {
-                return Tunnel::None;
+                return Tunnel::NONE;
             }
-            Tunnel::Open {
-                kind: EncapKind::Vxlan,
-                inner: (payload + VXLAN_HEADER) as u16,
-                start: Start::Ethernet,
-            }
+            Tunnel::open(
+                EncapKind::Vxlan,
+                (payload + VXLAN_HEADER) as u16,
+                Start::Ethernet,
+            )
         }
         GENEVE_PORT => {
             let Some(header) =
                 read::<[u8; GENEVE_HEADER]>(ctx, payload).filter(|_| len >= GENEVE_HEADER)
             else {
                 count_malformed(site, MalformedReason::TunnelTruncated);
-                return Tunnel::Unopened;
+                return Tunnel::UNOPENED;
             };
             if header[0] >> 6 != 0 {
                 // A Geneve version this parser does not know.
-                return Tunnel::Unopened;
+                return Tunnel::UNOPENED;
             }
             let options = ((header[0] & 0x3f) as usize) * 4;
             if len < GENEVE_HEADER + options {
                 count_malformed(site, MalformedReason::TunnelTruncated);
-                return Tunnel::Unopened;
+                return Tunnel::UNOPENED;
             }
             let protocol = u16::from_be_bytes([header[2], header[3]]);
             match inner_start(protocol) {
-                Some(start) => Tunnel::Open {
-                    kind: EncapKind::Geneve,
-                    inner: (payload + GENEVE_HEADER + options) as u16,
+                Some(start) => Tunnel::open(
+                    EncapKind::Geneve,
+                    (payload + GENEVE_HEADER + options) as u16,
                     start,
-                },
-                None => Tunnel::Unopened,
+                ),
+                None => Tunnel::UNOPENED,
             }
         }
-        _ => Tunnel::None,
+        _ => Tunnel::NONE,
     }
 }
 
@@ -126,12 +167,12 @@ pub fn udp(
 pub fn gre(ctx: &XdpContext, site: &mut SiteCounters, at: usize, end: usize) -> Tunnel {
     let Some(gre) = read::<GreHeader>(ctx, at) else {
         count_malformed(site, MalformedReason::TunnelTruncated);
-        return Tunnel::Unopened;
+        return Tunnel::UNOPENED;
     };
     let flags = be16(gre.flags_version);
     if flags & 0x0007 != 0 {
         // Version 1 is PPTP's enhanced GRE: not a mirror.
-        return Tunnel::Unopened;
+        return Tunnel::UNOPENED;
     }
     let mut header = GRE_HEADER;
     if flags & GRE_CHECKSUM != 0 {
@@ -155,7 +196,7 @@ pub fn gre(ctx: &XdpContext, site: &mut SiteCounters, at: usize, end: usize) -> 
             // The O flag (last bit of the header) adds a platform subheader.
             let Some(erspan) = read::<[u8; ERSPAN_III_HEADER]>(ctx, payload) else {
                 count_malformed(site, MalformedReason::TunnelTruncated);
-                return Tunnel::Unopened;
+                return Tunnel::UNOPENED;
             };
             let subheader = if erspan[11] & 0x01 != 0 {
                 ERSPAN_III_SUBHEADER
@@ -170,16 +211,12 @@ pub fn gre(ctx: &XdpContext, site: &mut SiteCounters, at: usize, end: usize) -> 
         }
         _ => match inner_start(protocol) {
             Some(start) => (EncapKind::Gre, payload, start),
-            None => return Tunnel::Unopened,
+            None => return Tunnel::UNOPENED,
         },
     };
     if inner > end {
         count_malformed(site, MalformedReason::TunnelTruncated);
-        return Tunnel::Unopened;
+        return Tunnel::UNOPENED;
     }
-    Tunnel::Open {
-        kind,
-        inner: inner as u16,
-        start,
-    }
+    Tunnel::open(kind, inner as u16, start)
 }
