@@ -21,8 +21,12 @@ pub fn image_packages(arch: Arch) -> Vec<&'static str> {
         "mtools",
         "fdisk",
     ];
+    list.push(match arch {
+        Arch::X86_64 => "binutils-x86-64-linux-gnu",
+        Arch::Aarch64 => "binutils-aarch64-linux-gnu",
+    });
     if arch != Arch::host() {
-        list.extend(["qemu-user-static", "binfmt-support"]);
+        list.extend(["qemu-user-static", "binfmt-support", "arch-test"]);
     }
     list
 }
