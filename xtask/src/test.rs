@@ -51,6 +51,19 @@ pub fn run(args: &TestArgs) -> anyhow::Result<()> {
     );
     phases.push(("kernel tests", kernel.is_ok()));
 
+    // The datapath on a Debian kernel other than this machine's, and the
+    // gateway image, in QEMU VMs (README "Kernels, VMs and images").
+    let vm = crate::vm::ci_kernel_tests();
+    if let Err(error) = &vm {
+        eprintln!("xtask test: vm test: {error:#}");
+    }
+    phases.push(("vm test", vm.is_ok()));
+    let image = crate::vm::ci_image_boot();
+    if let Err(error) = &image {
+        eprintln!("xtask test: image boot: {error:#}");
+    }
+    phases.push(("image boot", image.is_ok()));
+
     // A short round of fuzzing of every decoder that reads network input.
     let fuzz = crate::fuzz::run(crate::fuzz::SHORT_RUN_SECS);
     if let Err(error) = &fuzz {

@@ -101,7 +101,7 @@ fn micros<S: serde::Serializer>(elapsed: &Duration, serializer: S) -> Result<S::
 /// Why the XDP program is not loaded on this kernel.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum KernelError {
-    #[error("kernel {release} lacks {}: the XDP program cannot load without {}; use Linux {TESTED_ON} or newer, the kernel the sensor is verified on; `vantage kernel-check` lists every feature", list(missing), if missing.len() == 1 { "it" } else { "them" })]
+    #[error("kernel {release} lacks {}: the XDP program cannot load without {}; use Linux {TESTED_ON} or newer, the oldest kernel the sensor is verified on; `vantage kernel-check` lists every feature", list(missing), if missing.len() == 1 { "it" } else { "them" })]
     Missing {
         /// `uname -r`.
         release: String,

@@ -158,7 +158,6 @@ fn power_off() -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let booted = uptime();
     // The kernel starts init with an almost empty environment.
     std::env::set_var("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
     std::env::set_var("VANTAGE_BIN", "/usr/bin/vantage");
@@ -167,6 +166,7 @@ fn main() -> ExitCode {
         say(&format!("result: FAIL (setting up: {error})"));
         return power_off();
     }
+    let booted = uptime();
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     say(&format!(
         "kernel {} ({}), init started {booted:.2} s after boot",

@@ -47,6 +47,41 @@ pub struct TestArgs {
     test_args: Vec<String>,
 }
 
+/// The kernels `cargo xtask test` boots (the whole list takes longer than
+/// CI's budget allows; `cargo xtask vm test` runs the rest).
+pub const CI_KERNELS: [&str; 1] = ["6.12"];
+
+/// What `cargo xtask test` runs in VMs: the kernel tests on [`CI_KERNELS`]
+/// (x86_64).
+pub fn ci_kernel_tests() -> anyhow::Result<()> {
+    test::run_tests(&TestArgs {
+        kernels: CI_KERNELS.iter().map(|k| (*k).to_owned()).collect(),
+        arch: Arch::X86_64,
+        accel: qemu::Accel::Tcg,
+        test_args: Vec::new(),
+    })
+}
+
+/// What `cargo xtask test` runs of the gateway image: `cargo xtask image
+/// --arch x86_64`, then `cargo xtask vm boot`.
+pub fn ci_image_boot() -> anyhow::Result<()> {
+    #[derive(clap::Parser)]
+    struct Image {
+        #[command(flatten)]
+        args: crate::image::ImageArgs,
+    }
+    #[derive(clap::Parser)]
+    struct Boot {
+        #[command(flatten)]
+        args: boot::BootArgs,
+    }
+    use clap::Parser as _;
+    let image = Image::try_parse_from(["image", "--arch", "x86_64"])?;
+    crate::image::run(&image.args)?;
+    let boot = Boot::try_parse_from(["boot", "--arch", "x86_64"])?;
+    boot::run(&boot.args)
+}
+
 pub fn run(args: &VmArgs) -> anyhow::Result<()> {
     match &args.task {
         VmTask::Test(test) => test::run_tests(test),

@@ -26,7 +26,9 @@ const TAG: &str = "vantage-vm:";
 const MODULES: [&str; 2] = ["veth", "bridge"];
 
 /// The test runs inside the VM: the `BPF_PROG_TEST_RUN` verdict tests and a
-/// veth traffic test with the real agent attached, counting exactly.
+/// veth traffic test with the real agent attached, counting exactly. (The
+/// traffic tests that time blocks in seconds are left out: under TCG a
+/// guest runs 10 to 50 times slower and they measure the emulator.)
 const RUNS: [(&str, &[&str]); 2] = [
     ("verdicts", &["--test-threads=1"]),
     (
@@ -35,7 +37,6 @@ const RUNS: [(&str, &[&str]); 2] = [
             "--test-threads=1",
             "--exact",
             "known_traffic_gives_exact_per_host_counts",
-            "a_block_stops_real_traffic_until_its_ttl_runs_out",
         ],
     ),
 ];

@@ -53,8 +53,8 @@ fn one_missing_feature_is_named_with_its_version_and_use() {
     assert_eq!(
         text,
         "kernel 5.15.0 lacks bpf_xdp_load_bytes (Linux 5.18; copies DNS queries and answers to the agent): \
-         the XDP program cannot load without it; use Linux 6.18 or newer, the kernel the sensor is \
-         verified on; `vantage kernel-check` lists every feature"
+         the XDP program cannot load without it; use Linux 6.12 or newer, the oldest kernel the \
+         sensor is verified on; `vantage kernel-check` lists every feature"
     );
 }
 
@@ -74,8 +74,8 @@ fn a_5_15_kernel_is_refused_for_each_5_18_feature_in_one_message() {
         "kernel 5.15.0-91-generic lacks bpf_xdp_get_buff_len (Linux 5.18; measures jumbo frames), \
          bpf_xdp_load_bytes (Linux 5.18; copies DNS queries and answers to the agent) and \
          XDP multi-buffer programs (BPF_F_XDP_HAS_FRAGS) (Linux 5.18; the entry points for jumbo MTUs): \
-         the XDP program cannot load without them; use Linux 6.18 or newer, the kernel the sensor is \
-         verified on; `vantage kernel-check` lists every feature"
+         the XDP program cannot load without them; use Linux 6.12 or newer, the oldest kernel the \
+         sensor is verified on; `vantage kernel-check` lists every feature"
     );
 }
 
@@ -256,6 +256,7 @@ fn an_older_kernel_with_every_feature_gets_a_note_not_a_refusal() {
     assert_eq!(verdict(&report("6.1.0-57-cloud-amd64", &[])), Ok(()));
     assert!(older_verifier_note("6.1.0-57-cloud-amd64")
         .is_some_and(|note| note.contains("its verifier may still refuse")));
+    assert_eq!(older_verifier_note("6.12.117+deb12-cloud-amd64"), None);
     assert_eq!(older_verifier_note("6.18.0"), None);
     assert_eq!(older_verifier_note("7.0.1"), None);
 }
