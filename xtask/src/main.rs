@@ -34,7 +34,7 @@ enum Task {
     Lab(lab::LabArgs),
     /// Build a bootable gateway disk image from Debian packages (root).
     Image(image::ImageArgs),
-    /// Boot Debian kernels or the gateway image in QEMU and test in them (root).
+    /// Test the datapath in QEMU on Debian kernels (`vm test`), boot-check the image (`vm boot`, root).
     Vm(vm::VmArgs),
 }
 
