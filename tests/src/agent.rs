@@ -105,7 +105,8 @@ impl SensorDirs {
         let asked = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs_f64();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let within = crate::scaled(Duration::from_secs(5));
+        let deadline = Instant::now() + within;
         loop {
             let status = self.status()?;
             if status["agent"]["updated_at"]
@@ -116,7 +117,7 @@ impl SensorDirs {
             }
             if Instant::now() > deadline {
                 bail!(
-                    "the agent did not refresh its state within 5 s: {}",
+                    "the agent did not refresh its state within {within:?}: {}",
                     status["agent"]
                 );
             }
@@ -185,7 +186,8 @@ impl Agent {
             child: Some(child),
             log,
         };
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let within = crate::scaled(Duration::from_secs(15));
+        let deadline = Instant::now() + within;
         loop {
             if let Some(child) = agent.child.as_mut() {
                 if let Some(status) = child.try_wait()? {
@@ -197,7 +199,7 @@ impl Agent {
             }
             if Instant::now() > deadline {
                 bail!(
-                    "vantage run did not report running within 15 s: {}",
+                    "vantage run did not report running within {within:?}: {}",
                     agent.log_text()
                 );
             }

@@ -162,6 +162,8 @@ fn main() -> ExitCode {
     std::env::set_var("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
     std::env::set_var("VANTAGE_BIN", "/usr/bin/vantage");
     std::env::set_var("RUST_BACKTRACE", "1");
+    // Emulated (TCG) guests are slow: tests wait longer (never measure it).
+    std::env::set_var("VANTAGE_TEST_TIME_SCALE", "10");
     if let Err(error) = prepare() {
         say(&format!("result: FAIL (setting up: {error})"));
         return power_off();
