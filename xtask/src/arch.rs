@@ -159,15 +159,33 @@ fn cargo_for(arch: Arch, subcommand: &str) -> Command {
     command
 }
 
+/// Cargo profile of a static build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// Shares its dependencies with the test executables (the VM tests).
+    Debug,
+    /// Optimised and smaller: what goes into a gateway image.
+    Release,
+}
+
 /// Builds `vantage`, the named bins of the tests crate and the named test
-/// targets of `vantage-tests` as static executables for `arch`.
+/// targets of `vantage-tests` (the tests always in the debug profile) as
+/// static executables for `arch`.
 ///
 /// # Errors
 /// A failed build, a missing artifact, or an artifact that is not static.
-pub fn build_static(arch: Arch, bins: &[&str], tests: &[&str]) -> anyhow::Result<StaticBuild> {
+pub fn build_static(
+    arch: Arch,
+    profile: Profile,
+    bins: &[&str],
+    tests: &[&str],
+) -> anyhow::Result<StaticBuild> {
     ensure_target(arch.musl_target())?;
     let mut build = cargo_for(arch, "build");
     build.arg("--message-format=json-render-diagnostics");
+    if profile == Profile::Release {
+        build.arg("--release");
+    }
     build.args(["-p", "sensor-user", "--bin", "vantage"]);
     if !bins.is_empty() {
         build.args(["-p", "vantage-tests"]);
@@ -176,17 +194,21 @@ pub fn build_static(arch: Arch, bins: &[&str], tests: &[&str]) -> anyhow::Result
         }
     }
     let built = artifacts(&mut build)?;
-    let mut test_build = cargo_for(arch, "test");
-    test_build.args([
-        "--no-run",
-        "--message-format=json-render-diagnostics",
-        "-p",
-        "vantage-tests",
-    ]);
-    for test in tests {
-        test_build.args(["--test", test]);
-    }
-    let test_built = artifacts(&mut test_build)?;
+    let test_built = if tests.is_empty() {
+        Vec::new()
+    } else {
+        let mut test_build = cargo_for(arch, "test");
+        test_build.args([
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+            "-p",
+            "vantage-tests",
+        ]);
+        for test in tests {
+            test_build.args(["--test", test]);
+        }
+        artifacts(&mut test_build)?
+    };
 
     let find = |list: &[(String, String, PathBuf)], kind: &str, name: &str| {
         list.iter()

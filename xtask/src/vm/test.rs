@@ -15,7 +15,7 @@ use super::{
     qemu, TestArgs,
 };
 use crate::{
-    arch::{build_static, Arch, StaticBuild},
+    arch::{build_static, Arch, Profile, StaticBuild},
     cmd::{is_root, run},
 };
 
@@ -115,7 +115,7 @@ pub fn run_tests(args: &TestArgs) -> anyhow::Result<()> {
         .map(|r| kernel::resolve(r, arch))
         .collect::<anyhow::Result<_>>()?;
     let tests: Vec<&str> = RUNS.iter().map(|(name, _)| *name).collect();
-    let build = build_static(arch, &["vantage-vm-init"], &tests)?;
+    let build = build_static(arch, Profile::Debug, &["vantage-vm-init"], &tests)?;
 
     let mut outcomes = Vec::new();
     for package in &packages {
