@@ -265,6 +265,19 @@ fn an_older_kernel_with_every_feature_gets_a_note_not_a_refusal() {
 /// an ELF64 little-endian BPF object, the type of each legacy map
 /// definition (`maps`, 28 bytes each, the type first) and the section names.
 fn object_uses(elf: &[u8]) -> Option<(BTreeSet<u32>, BTreeSet<u32>, Vec<String>)> {
+    object_scan(elf).map(|scan| (scan.helpers, scan.maps, scan.sections))
+}
+
+/// What [`object_uses`] reads, and the BPF-to-BPF calls (`call` with source
+/// register 1, `BPF_PSEUDO_CALL`) in the executable sections.
+struct ObjectScan {
+    helpers: BTreeSet<u32>,
+    maps: BTreeSet<u32>,
+    sections: Vec<String>,
+    function_calls: usize,
+}
+
+fn object_scan(elf: &[u8]) -> Option<ObjectScan> {
     let u16_at = |at: usize| Some(u16::from_le_bytes(elf.get(at..at + 2)?.try_into().ok()?));
     let u32_at = |at: usize| Some(u32::from_le_bytes(elf.get(at..at + 4)?.try_into().ok()?));
     let u64_at =
@@ -278,6 +291,7 @@ fn object_uses(elf: &[u8]) -> Option<(BTreeSet<u32>, BTreeSet<u32>, Vec<String>)
     let header = |index: usize| shoff + index * shentsize;
     let names_at = u64_at(header(shstrndx) + 24)?;
     let (mut helpers, mut maps, mut sections) = (BTreeSet::new(), BTreeSet::new(), Vec::new());
+    let mut function_calls = 0;
     for index in 0..shnum {
         let at = header(index);
         let name_at = names_at + usize::try_from(u32_at(at)?).ok()?;
@@ -291,6 +305,9 @@ fn object_uses(elf: &[u8]) -> Option<(BTreeSet<u32>, BTreeSet<u32>, Vec<String>)
                 if insn[0] == 0x85 && insn[1] >> 4 == 0 {
                     helpers.insert(u32::from_le_bytes(insn[4..8].try_into().ok()?));
                 }
+                if insn[0] == 0x85 && insn[1] >> 4 == 1 {
+                    function_calls += 1;
+                }
             }
         }
         if name == "maps" {
@@ -300,7 +317,26 @@ fn object_uses(elf: &[u8]) -> Option<(BTreeSet<u32>, BTreeSet<u32>, Vec<String>)
         }
         sections.push(name);
     }
-    Some((helpers, maps, sections))
+    Some(ObjectScan {
+        helpers,
+        maps,
+        sections,
+        function_calls,
+    })
+}
+
+/// Kernels before 6.4 stop tracking precision at a BPF-to-BPF call and then
+/// exceed the verifier's instruction limit on this program (Debian's 6.12
+/// loads it only without calls): every body is inlined, and no copy may
+/// become a call to `memcpy`, `memmove` or `memset`.
+#[test]
+fn the_built_program_makes_no_function_calls() {
+    let object = crate::datapath::SENSOR_OBJECT;
+    assert!(!object.is_empty(), "built without the XDP object");
+    let Some(scan) = object_scan(object) else {
+        panic!("the XDP object is not an ELF64 file this test can read");
+    };
+    assert_eq!(scan.function_calls, 0, "BPF-to-BPF calls in the XDP object");
 }
 
 #[test]
