@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     arch::{build_static, Arch, Profile, StaticBuild},
-    cmd::{is_root, run},
+    cmd::run,
 };
 
 /// Prefix of the lines the VM's init prints (tests/src/bin/vantage-vm-init.rs).
@@ -63,31 +63,6 @@ fn host_packages(arch: Arch) -> Vec<&'static str> {
     packages
 }
 
-/// Installs missing host packages (as root), or says which are missing.
-pub fn ensure_host_packages(packages: &[&str]) -> anyhow::Result<()> {
-    let missing: Vec<&str> = packages
-        .iter()
-        .copied()
-        .filter(|p| {
-            crate::cmd::output(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
-                .is_none_or(|s| !s.contains("install ok installed"))
-        })
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    if !is_root() {
-        bail!(
-            "missing Debian packages: apt-get install {}",
-            missing.join(" ")
-        );
-    }
-    run(Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends"])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive"))
-}
-
 /// One kernel's outcome.
 #[derive(Debug)]
 struct Outcome {
@@ -100,7 +75,7 @@ struct Outcome {
 
 pub fn run_tests(args: &TestArgs) -> anyhow::Result<()> {
     let arch = args.arch;
-    ensure_host_packages(&host_packages(arch))?;
+    crate::image::host::ensure_packages(&host_packages(arch))?;
     debian::ensure_architecture(arch)?;
     let requests: Vec<String> = if args.kernels.is_empty() {
         kernel::DEFAULT_SERIES
