@@ -2,10 +2,12 @@
 //! envelopes, the sizes of typical and largest ones, and the byte layout
 //! that fixes their wire codes (older messages keep theirs).
 
+mod support;
+
+use support::{real_header_sealer, small_header_sealer};
 use vantage_protocol::{
     message::bounded, Action, ActionReason, Addr, Alert, AlertKind, Day, Detection, Detector,
-    Digest, Envelope, Explanation, Fact, Message, Response, Sealer, SensorKey, Severity,
-    MAX_ENVELOPE_LEN,
+    Digest, Envelope, Explanation, Fact, Message, Response, Sealer, Severity, MAX_ENVELOPE_LEN,
 };
 
 type Result = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -114,22 +116,6 @@ fn largest_digest() -> Digest {
         top_hosts: std::iter::repeat_n((Addr::V6([0xff; 16]), u32::MAX), 5).collect(),
         suppressed: u32::MAX,
     }
-}
-
-/// A sealer as the test suite's others (epoch 7, from sequence 1).
-fn small_header_sealer() -> std::result::Result<Sealer, Box<dyn std::error::Error>> {
-    Ok(Sealer::new(SensorKey::ephemeral()?, 7, 1, [0; 16]))
-}
-
-/// A sealer as on a running sensor: the epoch is Unix seconds (5-byte
-/// varint), the sequence in the thousands (2 bytes).
-fn real_header_sealer() -> std::result::Result<Sealer, Box<dyn std::error::Error>> {
-    Ok(Sealer::new(
-        SensorKey::ephemeral()?,
-        1_795_000_000,
-        1_000,
-        [0; 16],
-    ))
 }
 
 #[test]

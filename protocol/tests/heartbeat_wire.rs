@@ -5,10 +5,13 @@
 //! and the first revision's variant 1) still decode, as spools and
 //! collector databases hold them.
 
+mod support;
+
+use support::{real_header_sealer, small_header_sealer};
 use vantage_protocol::{
     message::bounded, Addr, DatapathState, Declared, DeploymentMode, DetectionHealth,
     DetectionHeartbeat, Envelope, Finding, FindingCode, Health, Heartbeat, HeartbeatV1, Message,
-    Sealer, SensorKey, Sight, Verdict, Visibility, VisibilityVerdict, DETECTION_HEALTH_MAX_LEN,
+    Sealer, Sight, Verdict, Visibility, VisibilityVerdict, DETECTION_HEALTH_MAX_LEN,
     MAX_ENVELOPE_LEN,
 };
 
@@ -162,22 +165,6 @@ fn with_detection(heartbeat: Heartbeat, detection: DetectionHealth) -> Message {
         heartbeat,
         detection,
     })
-}
-
-/// A sealer as the other wire tests use (epoch 7, from sequence 1).
-fn small_header_sealer() -> std::result::Result<Sealer, Box<dyn std::error::Error>> {
-    Ok(Sealer::new(SensorKey::ephemeral()?, 7, 1, [0; 16]))
-}
-
-/// A sealer as on a running sensor: the epoch is Unix seconds (5-byte
-/// varint), the sequence in the thousands (2 bytes).
-fn real_header_sealer() -> std::result::Result<Sealer, Box<dyn std::error::Error>> {
-    Ok(Sealer::new(
-        SensorKey::ephemeral()?,
-        1_795_000_000,
-        1_000,
-        [0; 16],
-    ))
 }
 
 #[test]
