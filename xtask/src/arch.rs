@@ -312,3 +312,20 @@ pub fn elf_interpreter(path: &Path) -> anyhow::Result<Option<String>> {
     }
     Ok(None)
 }
+
+/// Writes `input` without its debug information to `output` (which may be
+/// `input` itself), with LLVM's `llvm-strip`: it reads both architectures'
+/// executables (LLVM 22 comes with the build toolchain, `cargo xtask setup`).
+pub fn strip_debug(input: &Path, output: &Path) -> anyhow::Result<()> {
+    let llvm = Path::new("/usr/lib/llvm-22/bin/llvm-strip");
+    let strip = if llvm.exists() {
+        llvm
+    } else {
+        Path::new("llvm-strip")
+    };
+    run(Command::new(strip)
+        .arg("--strip-debug")
+        .arg(input)
+        .arg("-o")
+        .arg(output))
+}

@@ -72,3 +72,34 @@ pub fn describe(command: &Command) -> String {
     }
     text
 }
+
+/// True when the Debian package `name` is installed.
+pub fn package_installed(name: &str) -> bool {
+    output(Command::new("dpkg-query").args(["-W", "-f=${Status}", name]))
+        .is_some_and(|status| status.ends_with("install ok installed"))
+}
+
+/// Installs whichever of `packages` is missing (apt-get, as root; the
+/// package lists are refreshed once if the first attempt fails).
+pub fn ensure_packages(packages: &[&str]) -> anyhow::Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !package_installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("installing missing Debian packages: {}", missing.join(" "));
+    let install = |missing: &[&str]| {
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+    };
+    if install(&missing).is_err() {
+        run(Command::new("apt-get").args(["update", "-q"]))?;
+        install(&missing)?;
+    }
+    Ok(())
+}

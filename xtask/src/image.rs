@@ -86,7 +86,7 @@ pub fn run(args: &ImageArgs) -> anyhow::Result<()> {
         check_pin(pin)?;
     }
     let started = Instant::now();
-    host::ensure_packages(&host::image_packages(args.arch))?;
+    crate::cmd::ensure_packages(&host::image_packages(args.arch))?;
     host::ensure_binfmt(args.arch)?;
     let vantage = match &args.vantage {
         Some(path) => path.clone(),

@@ -37,11 +37,6 @@ const PACKAGES: [(&str, &str); 14] = [
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_BIN: &str = "/usr/lib/llvm-22/bin";
 
-fn package_installed(name: &str) -> bool {
-    output(Command::new("dpkg-query").args(["-W", "-f=${Status}", name]))
-        .is_some_and(|status| status.contains("install ok installed"))
-}
-
 fn has_rust_src() -> bool {
     output(Command::new("rustup").args([
         "component",
@@ -83,16 +78,12 @@ pub fn ensure() -> anyhow::Result<()> {
     let absent: Vec<&str> = PACKAGES
         .iter()
         .map(|(name, _)| *name)
-        .filter(|name| !package_installed(name))
+        .filter(|name| !cmd::package_installed(name))
         .collect();
     if absent.is_empty() {
         report("debian packages", "ok");
     } else if root {
-        run(Command::new("apt-get").args(["update", "-q"]))?;
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends"])
-            .args(&absent)
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        cmd::ensure_packages(&absent)?;
         report(
             "debian packages",
             &format!("installed {}", absent.join(" ")),

@@ -7,6 +7,6 @@ use crate::arch::{build_static, Arch, Profile};
 
 /// Builds `vantage` for `arch` and returns its path.
 pub fn build(arch: Arch) -> anyhow::Result<PathBuf> {
-    crate::image::host::ensure_packages(&arch.build_packages())?;
+    crate::cmd::ensure_packages(&arch.build_packages())?;
     Ok(build_static(arch, Profile::Release, &[], &[])?.vantage)
 }

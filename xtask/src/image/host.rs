@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 
 use crate::{
     arch::Arch,
-    cmd::{output, run, succeeds},
+    cmd::{run, succeeds},
 };
 
 /// Packages `cargo xtask image --arch ARCH` runs tools from.
@@ -21,10 +21,6 @@ pub fn image_packages(arch: Arch) -> Vec<&'static str> {
         "mtools",
         "fdisk",
     ];
-    list.push(match arch {
-        Arch::X86_64 => "binutils-x86-64-linux-gnu",
-        Arch::Aarch64 => "binutils-aarch64-linux-gnu",
-    });
     if arch != Arch::host() {
         list.extend(["qemu-user-static", "binfmt-support", "arch-test"]);
     }
@@ -39,31 +35,6 @@ pub fn boot_packages(arch: Arch) -> Vec<&'static str> {
         Arch::Aarch64 => list.extend(["qemu-system-arm", "qemu-efi-aarch64"]),
     }
     list
-}
-
-fn installed(name: &str) -> bool {
-    output(Command::new("dpkg-query").args(["-W", "-f=${Status}", name]))
-        .is_some_and(|status| status.ends_with("install ok installed"))
-}
-
-/// Installs whichever of `packages` is missing (apt-get, as root).
-pub fn ensure_packages(packages: &[&str]) -> anyhow::Result<()> {
-    let missing: Vec<&str> = packages.iter().copied().filter(|p| !installed(p)).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    eprintln!("installing missing Debian packages: {}", missing.join(" "));
-    let install = |missing: &[&str]| {
-        run(Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends"])
-            .args(missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"))
-    };
-    if install(&missing).is_err() {
-        run(Command::new("apt-get").args(["update", "-q"]))?;
-        install(&missing)?;
-    }
-    Ok(())
 }
 
 /// Makes foreign-arch executables run through qemu-user (binfmt_misc), so

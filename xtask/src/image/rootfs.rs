@@ -134,13 +134,8 @@ pub fn customise(
         .arg(vantage)
         .arg(root.join("usr/sbin/vantage")))?;
     // Debug information stays on the build machine (it is most of a debug build).
-    let strip = match args.arch {
-        Arch::X86_64 => "x86_64-linux-gnu-strip",
-        Arch::Aarch64 => "aarch64-linux-gnu-strip",
-    };
-    run(Command::new(strip)
-        .arg("--strip-debug")
-        .arg(root.join("usr/sbin/vantage")))?;
+    let installed = root.join("usr/sbin/vantage");
+    crate::arch::strip_debug(&installed, &installed)?;
     write_config(&root, args)?;
     for dir in ["var/lib/vantage", "boot/efi"] {
         let path = root.join(dir);

@@ -87,7 +87,7 @@ impl Clock {
 
 pub fn run(args: &BootArgs) -> anyhow::Result<()> {
     crate::cmd::require_root("vm boot")?;
-    host::ensure_packages(&host::boot_packages(args.arch))?;
+    crate::cmd::ensure_packages(&host::boot_packages(args.arch))?;
     guard::catch_signals();
     let image = args
         .image

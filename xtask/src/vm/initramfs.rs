@@ -18,12 +18,12 @@ use super::debian;
 use crate::arch::{elf_interpreter, Arch};
 
 /// What goes into the archive, by absolute path inside it.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Initramfs {
     entries: BTreeMap<String, Entry>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Entry {
     Directory,
     File { bytes: Vec<u8>, mode: u32 },

@@ -4,7 +4,7 @@
 //! each kernel under QEMU and prints one pass/fail line per kernel with its
 //! boot and test times.
 
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::{bail, Context as _};
 
@@ -14,10 +14,7 @@ use super::{
     kernel::{self, Kernel},
     qemu, TestArgs,
 };
-use crate::{
-    arch::{build_static, Arch, Profile, StaticBuild},
-    cmd::run,
-};
+use crate::arch::{build_static, Arch, Profile, StaticBuild};
 
 /// Prefix of the lines the VM's init prints (tests/src/bin/vantage-vm-init.rs).
 const TAG: &str = "vantage-vm:";
@@ -75,7 +72,7 @@ struct Outcome {
 
 pub fn run_tests(args: &TestArgs) -> anyhow::Result<()> {
     let arch = args.arch;
-    crate::image::host::ensure_packages(&host_packages(arch))?;
+    crate::cmd::ensure_packages(&host_packages(arch))?;
     debian::ensure_architecture(arch)?;
     let requests: Vec<String> = if args.kernels.is_empty() {
         kernel::DEFAULT_SERIES
@@ -91,11 +88,12 @@ pub fn run_tests(args: &TestArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     let tests: Vec<&str> = RUNS.iter().map(|(name, _)| *name).collect();
     let build = build_static(arch, Profile::Debug, &["vantage-vm-init"], &tests)?;
+    let (shared, runs) = shared_initramfs(&build, arch, &args.test_args)?;
 
     let mut outcomes = Vec::new();
     for package in &packages {
         let kernel = kernel::fetch(package, arch)?;
-        let image = initramfs_for(&kernel, &build, arch, &args.test_args)?;
+        let image = initramfs_for(&kernel, &shared, &runs, arch)?;
         let console = qemu::boot(
             arch,
             args.accel,
@@ -157,13 +155,13 @@ pub fn run_tests(args: &TestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The initramfs for one kernel: the shared part, its modules and the plan.
-fn initramfs_for(
-    kernel: &Kernel,
+/// What every kernel's initramfs holds: the tools, the init, the agent and
+/// the tests, with the plan's `run` lines for them.
+fn shared_initramfs(
     build: &StaticBuild,
     arch: Arch,
     test_args: &[String],
-) -> anyhow::Result<PathBuf> {
+) -> anyhow::Result<(Initramfs, String)> {
     let mut tree = Initramfs::new();
     initramfs::add_tools(&mut tree, arch)?;
     let init = build
@@ -174,12 +172,7 @@ fn initramfs_for(
         .context("the VM init was not built")?;
     tree.executable("/init", &strip(init, arch)?)?;
     tree.executable("/usr/bin/vantage", &strip(&build.vantage, arch)?)?;
-    let mut plan = format!("# {} on {arch}\n", kernel.package);
-    for module in kernel.modules_with_dependencies(&MODULES)? {
-        let path = format!("/lib/modules/{}.ko", module.name);
-        plan.push_str(&format!("module {path}\n"));
-        tree.file(&path, module.bytes, 0o644);
-    }
+    let mut runs = String::new();
     for (name, extra) in RUNS {
         let (_, binary) = build
             .tests
@@ -193,8 +186,27 @@ fn initramfs_for(
         } else {
             format!("--test-threads=1 {}", test_args.join(" "))
         };
-        plan.push_str(&format!("run {name} {path} {args}\n"));
+        runs.push_str(&format!("run {name} {path} {args}\n"));
     }
+    Ok((tree, runs))
+}
+
+/// The initramfs for one kernel: the shared part, its modules and the plan
+/// (the modules load before the runs).
+fn initramfs_for(
+    kernel: &Kernel,
+    shared: &Initramfs,
+    runs: &str,
+    arch: Arch,
+) -> anyhow::Result<PathBuf> {
+    let mut tree = shared.clone();
+    let mut plan = format!("# {} on {arch}\n", kernel.package);
+    for module in kernel.modules_with_dependencies(&MODULES)? {
+        let path = format!("/lib/modules/{}.ko", module.name);
+        plan.push_str(&format!("module {path}\n"));
+        tree.file(&path, module.bytes, 0o644);
+    }
+    plan.push_str(runs);
     tree.file("/vm/plan", plan.into_bytes(), 0o644);
     let dir = debian::cache_dir().join("initramfs");
     std::fs::create_dir_all(&dir)?;
@@ -214,16 +226,7 @@ fn strip(binary: &std::path::Path, arch: Arch) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     let name = binary.file_name().context("a binary without a name")?;
     let out = dir.join(name);
-    let strip = if std::path::Path::new("/usr/lib/llvm-22/bin/llvm-strip").exists() {
-        "/usr/lib/llvm-22/bin/llvm-strip"
-    } else {
-        "llvm-strip"
-    };
-    run(Command::new(strip)
-        .arg("--strip-debug")
-        .arg(binary)
-        .arg("-o")
-        .arg(&out))?;
+    crate::arch::strip_debug(binary, &out)?;
     Ok(out)
 }
 
